@@ -1,0 +1,108 @@
+// dws::Node: one member of the ring, embeddable in any process.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dwhatsapp/export.h"
+#include "dwhatsapp/status.hpp"
+#include "dwhatsapp/types.hpp"
+
+namespace dws {
+
+/// @brief How a node runs. Plain data; every field has a working default.
+struct NodeOptions {
+  /// "host:port" to listen on; port 0 lets the OS pick a free one.
+  std::string listen = "127.0.0.1:0";
+  /// "host:port" other nodes use to reach this one; default: the listen host
+  /// and the bound port. The node id is derived from it.
+  std::string advertise;
+  /// Where the node keeps its data; empty: nothing is kept on disk.
+  std::string data_dir;
+  /// Ring-wide parameters. For a new ring, 0 / empty means the default
+  /// (ring "dwhatsapp", 3 replicas, 4 successors). When joining, 0 / empty
+  /// adopts the ring's value and anything else must match it.
+  std::string ring_name;
+  int replicas = 0;
+  int successors = 0;
+  /// Period of stabilization (and of finger refresh) in milliseconds.
+  int stabilize_ms = 1000;
+  /// UDP port that answers discovery broadcasts; 0 turns the responder off.
+  int discovery_port = 37020;
+  /// HTTP worker threads.
+  int http_threads = 16;
+  /// "error", "warn", "info" or "debug".
+  std::string log_level = "info";
+  /// Receives each log line (without newline); default: stderr.
+  std::function<void(std::string_view line)> log;
+};
+
+/// @brief A running ring member: HTTP server, periodic stabilization, UDP
+/// discovery responder. A Node is safe for concurrent use from multiple
+/// threads without external synchronization; many Nodes may live in one process.
+class DWS_API Node {
+ public:
+  /// @brief Starts a node that forms a new ring of one.
+  /// @return the running node, or kInvalidArgument (bad address or option),
+  /// kUnavailable (port busy).
+  static Result<std::unique_ptr<Node>> create(NodeOptions options);
+
+  /// @brief Starts a node and joins the ring through `peer` ("host:port").
+  /// With an empty `peer`, finds a member by UDP broadcast discovery on
+  /// options.discovery_port. Adopts the ring's parameters from the peer's
+  /// GET /v1/ring/info; a conflicting explicit option is kInvalidArgument.
+  /// @return the running node, or kUnavailable (peer unreachable, nothing
+  /// discovered), kInvalidArgument.
+  static Result<std::unique_ptr<Node>> join(NodeOptions options, std::string peer);
+
+  /// Leaves gracefully (if still running) and releases everything.
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  /// @brief Graceful stop: hands off, tells neighbours, stops serving. Idempotent.
+  void stop();
+  /// @brief Stops serving at once without telling anyone, as a crash would
+  /// (for tests of failure handling). Idempotent.
+  void halt();
+
+  /// The advertised "host:port".
+  std::string address() const;
+  /// The ring id, id("node:" + address()).
+  Id id() const;
+  /// This node's current view: predecessor, successors, fingers.
+  RingView view() const;
+  /// The ring-wide parameters this node runs with.
+  RingInfo info() const;
+  /// Prometheus text exposition, as GET /metrics serves it.
+  std::string metrics_text() const;
+
+  struct Impl;
+
+ private:
+  explicit Node(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// @brief Walks the ring from `peer` along first successors and returns each
+/// node's view, in ring order, stopping when it comes back to the start (or
+/// after `max_nodes`). Used by `dws-node status`.
+/// @return kUnavailable when `peer` does not answer; a node that does not
+/// answer mid-walk is skipped using its predecessor's next successor.
+DWS_API Result<std::vector<RingView>> walk_ring(const std::string& peer, int max_nodes = 4096);
+
+/// @brief Fetches GET /v1/ring/info from `peer`.
+DWS_API Result<RingInfo> fetch_ring_info(const std::string& peer);
+
+/// @brief Broadcasts "DWS1 DISCOVER <ring_name>" on UDP `port` to
+/// `broadcast_address` and returns the "host:port" addresses that answered
+/// within `timeout_ms`, first answer first.
+/// @return kUnavailable when nobody answered.
+DWS_API Result<std::vector<std::string>> discover(const std::string& ring_name, int port, int timeout_ms = 1000,
+                                                  const std::string& broadcast_address = "255.255.255.255");
+
+}  // namespace dws

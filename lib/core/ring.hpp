@@ -1,0 +1,138 @@
+// Chord membership as Zave corrected it ("Reasoning about identifier spaces:
+// how to make Chord correct", IEEE TSE 2017): join, stabilize, rectify,
+// successor list, fingers, iterative lookup, graceful leave.
+//
+// No I/O here: the ring talks to other nodes only through a Transport, reads
+// time only from a Clock and draws randomness only from an Rng, so the
+// simulator can run a thousand of them on one thread. All public methods are
+// thread-safe; state sits behind one mutex that is never held across a
+// Transport call.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/env.hpp"
+#include "core/messages.hpp"
+#include "dwhatsapp/status.hpp"
+#include "dwhatsapp/types.hpp"
+
+namespace dws::core {
+
+/// What changed in a node's view, for logs and tests.
+struct RingEvent {
+  enum class Kind { kSuccessor, kPredecessor, kPeerDead, kJoined, kLeft };
+  Kind kind;
+  std::optional<PeerInfo> peer;  // the new successor/predecessor, or the dead peer
+};
+
+/// The result of a lookup: the node responsible for the key and how many
+/// nodes were asked to find it.
+struct LookupResult {
+  PeerInfo node;
+  int hops = 0;
+};
+
+/// Counters exported as Prometheus metrics.
+struct RingMetrics {
+  std::uint64_t lookups = 0;
+  std::uint64_t lookup_failures = 0;
+  std::array<std::uint64_t, 16> hops_histogram{};  // [i] = lookups that took i hops (last bucket: more)
+  std::uint64_t stabilize_rounds = 0;
+  std::uint64_t peer_call_errors = 0;
+  std::uint64_t ring_changes = 0;
+};
+
+struct RingOptions {
+  int successor_list = 4;     // r: distinct live successors kept
+  int fingers_per_tick = 2;   // round-robin refreshes per fix_fingers call (plus one random)
+  int max_hops = 128;         // 2 x 64 bits
+  Deadline call_deadline{1000};
+  int max_dead_peers = 32;    // remembered dead peers, probed to heal partitions
+  RingInfo info;              // what GET /v1/ring/info answers
+};
+
+class Ring {
+ public:
+  Ring(PeerInfo self, RingOptions options, Transport& transport, Clock& clock, Rng& rng);
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+
+  /// Called on every change of successor or predecessor and on a dead peer.
+  /// Runs on the thread that made the change, without the ring's lock held.
+  void set_listener(std::function<void(const RingEvent&)> listener);
+
+  // --- Membership -----------------------------------------------------------
+
+  /// Start a new ring of one node.
+  void create();
+  /// Join through any member: look up successor(self) and adopt its list.
+  /// Forgets any previous pointers (a restarted node rejoins as a new node).
+  Status join(const Address& bootstrap);
+  /// Graceful leave: tell predecessor and successor, then forget everything.
+  void leave();
+
+  // --- Periodic work (the caller schedules these) ---------------------------
+
+  /// One stabilization round: fix successor list, notify successor,
+  /// check the predecessor, probe one remembered dead peer.
+  void stabilize();
+  /// Refresh a few fingers (round-robin plus one random).
+  void fix_fingers();
+
+  // --- Lookups ----------------------------------------------------------------
+
+  /// Iterative lookup of successor(key) starting at this node.
+  Result<LookupResult> lookup(Id key);
+
+  // --- Protocol handlers (the transport's server side) -----------------------
+
+  /// Answers any ring request. Never calls the transport while locked.
+  Result<Response> handle(const Request& request);
+
+  // --- Introspection ----------------------------------------------------------
+
+  const PeerInfo& self() const { return self_; }
+  RingView view(bool with_fingers = true) const;
+  std::optional<PeerInfo> predecessor() const;
+  std::vector<PeerInfo> successors() const;
+  /// key in (predecessor, self]: this node is the key's primary. With no
+  /// predecessor known, only when the node is alone.
+  bool responsible_for(Id key) const;
+  bool joined() const;
+  RingMetrics metrics() const;
+
+ private:
+  struct Impl;
+  // Implementation details live in ring.cpp; the members below are the
+  // state, guarded by mu_.
+  PeerInfo self_;
+  RingOptions opt_;
+  Transport& transport_;
+  Clock& clock_;
+  Rng& rng_;
+
+  mutable std::mutex mu_;
+  bool joined_ = false;
+  std::optional<PeerInfo> pred_;
+  std::vector<PeerInfo> succ_;                 // distinct, never self, size <= r
+  std::array<std::optional<PeerInfo>, 64> finger_{};
+  int next_finger_ = 0;
+  std::vector<std::pair<PeerInfo, std::int64_t>> dead_;  // peer, when declared dead (monotonic ms)
+  RingMetrics metrics_;
+  std::function<void(const RingEvent&)> listener_;
+};
+
+/// Iterative lookup of successor(key) from any node, as a client does it:
+/// ask `start`, follow "ask m" answers, skip nodes that do not answer.
+/// Fails with kUnavailable after `max_hops` or when every path is dead.
+Result<LookupResult> lookup_from(Transport& transport, const Address& start, Id key, int max_hops = 128,
+                                 Deadline deadline = {});
+
+}  // namespace dws::core
