@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/messages.hpp"
 #include "dwhatsapp/status.hpp"
@@ -28,6 +29,19 @@ class Transport {
   /// Returns the peer's response, the peer's error Status, or kUnavailable
   /// when the peer could not be reached in time.
   virtual Result<Response> call(const Address& to, const Request& request, Deadline deadline) = 0;
+
+  struct Call {
+    Address to;
+    Request request;
+  };
+  /// Sends several calls and returns their answers in order. Transports that
+  /// can overlap them (HTTP) do; the default sends one after the other.
+  virtual std::vector<Result<Response>> call_all(const std::vector<Call>& calls, Deadline deadline) {
+    std::vector<Result<Response>> out;
+    out.reserve(calls.size());
+    for (const auto& c : calls) out.push_back(call(c.to, c.request, deadline));
+    return out;
+  }
 };
 
 /// Monotonic and wall time in milliseconds.

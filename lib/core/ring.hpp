@@ -109,9 +109,42 @@ class Ring {
   RingMetrics metrics() const;
 
  private:
-  struct Impl;
-  // Implementation details live in ring.cpp; the members below are the
-  // state, guarded by mu_.
+  using Events = std::vector<RingEvent>;
+
+  // One step of an iterative lookup answered from this node's own state:
+  // "done, node is successor(key)" or "ask node next".
+  Result<ClosestResp> closest_locked(Id key, const std::vector<Id>& exclude) const;
+  // Lookup of successor(key) that starts with a local step; nodes that did
+  // not answer are forgotten as fingers and remembered as dead.
+  Result<LookupResult> lookup_internal(Id key, std::vector<Id> exclude);
+  // The successor list made of `candidates` in ring order: distinct, never
+  // self, stopping where the order would wrap past self, at most r long.
+  std::vector<PeerInfo> normalize(const std::vector<PeerInfo>& candidates) const;
+  // After every successor failed: find a new one through any known node.
+  std::optional<PeerInfo> find_successor_through_known(const std::vector<Id>& failed);
+  void check_predecessor();
+  void probe_dead_peer();
+  // Asks the ring through a random finger who our successor should be: what
+  // repairs a node whose successor is too far (a join that raced others, a
+  // loop left by a partition) in one round instead of a walk.
+  void verify_successor();
+  void adopt_successor_seen_by(const PeerInfo& peer);
+  // Makes `node` the first successor if it lies before the current one and
+  // answers a ping.
+  void adopt_if_closer(const PeerInfo& node);
+  void rectify(const PeerInfo& from);
+  void splice_out(const LeaveReq& leave);
+  Result<Response> call(const PeerInfo& peer, const Request& request);
+
+  // REQUIRES: mu_ held by the caller for every *_locked method.
+  void set_successors_locked(std::vector<PeerInfo> list, Events& events);
+  void set_predecessor_locked(std::optional<PeerInfo> pred, Events& events);
+  void declare_dead_locked(const PeerInfo& peer, bool announce, Events& events);
+  void remember_dead_locked(const PeerInfo& peer);
+  void forget_finger_locked(Id id);
+  void reset_locked();
+  void emit(const Events& events);
+
   PeerInfo self_;
   RingOptions opt_;
   Transport& transport_;
@@ -125,6 +158,7 @@ class Ring {
   std::array<std::optional<PeerInfo>, 64> finger_{};
   int next_finger_ = 0;
   std::vector<std::pair<PeerInfo, std::int64_t>> dead_;  // peer, when declared dead (monotonic ms)
+  std::size_t next_probe_ = 0;
   RingMetrics metrics_;
   std::function<void(const RingEvent&)> listener_;
 };

@@ -1,0 +1,119 @@
+// Ring figures from the simulator: lookup hops (mean, p99) and convergence
+// rounds after 10% of the nodes crash at once, for N = 64, 256 and 1,024.
+// Usage: ring_bench [seed]
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "sim/sim.hpp"
+
+using dws::sim::Address;
+using dws::sim::RingSim;
+
+namespace {
+
+struct Row {
+  int n = 0;
+  int grow_rounds = 0;
+  double mean_hops = 0;
+  int p99_hops = 0;
+  int max_hops = 0;
+  int wrong = 0;
+  int failed = 0;
+  int crashed = 0;
+  int converge_rounds = -1;
+  double seconds = 0;
+};
+
+constexpr int kLookups = 10'000;
+constexpr int kMaxRounds = 200;
+
+Row run(int n, std::uint64_t seed) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Row row;
+  row.n = n;
+  RingSim sim(seed);
+  // Join in waves (each at most the ring's size), then let fingers settle.
+  int started = 0;
+  while (started < n) {
+    const int wave = std::min(std::max<int>(1, static_cast<int>(sim.live_nodes().size())), n - started);
+    for (int i = 0; i < wave; ++i, ++started) {
+      auto s = sim.start(sim.new_address());
+      if (!s.ok()) std::fprintf(stderr, "join failed: %s\n", s.to_string().c_str());
+    }
+    sim.round();
+  }
+  std::string why;
+  if (sim.converge(kMaxRounds, &why) < 0) std::fprintf(stderr, "N=%d did not converge: %s\n", n, why.c_str());
+  for (int i = 0; i < 40; ++i) sim.round();  // a full finger refresh cycle
+  row.grow_rounds = static_cast<int>(sim.rounds());
+
+  std::vector<dws::PeerInfo> members;
+  const auto live = sim.live_nodes();
+  for (const auto& a : live) members.push_back(sim.info(a));
+  std::vector<int> hops;
+  hops.reserve(kLookups);
+  long sum = 0;
+  for (int i = 0; i < kLookups; ++i) {
+    const Address& from = live[sim.rng().uniform(live.size())];
+    const dws::Id key = sim.rng().next();
+    auto r = sim.ring(from)->lookup(key);
+    if (!r.ok()) {
+      ++row.failed;
+      continue;
+    }
+    if (r->node != RingSim::oracle(members, key)) ++row.wrong;
+    hops.push_back(r->hops);
+    sum += r->hops;
+  }
+  std::sort(hops.begin(), hops.end());
+  if (!hops.empty()) {
+    row.mean_hops = static_cast<double>(sum) / static_cast<double>(hops.size());
+    row.p99_hops = hops[hops.size() * 99 / 100];
+    row.max_hops = hops.back();
+  }
+
+  // 10% crash at once, never r consecutive ring neighbours.
+  const int target = n / 10;
+  for (int tries = 0; row.crashed < target && tries < 100 * n; ++tries) {
+    const auto now_live = sim.live_nodes();
+    const Address& victim = now_live[sim.rng().uniform(now_live.size())];
+    if (sim.may_crash(victim)) {
+      sim.crash(victim);
+      ++row.crashed;
+    }
+  }
+  row.converge_rounds = sim.converge(kMaxRounds, &why);
+  if (row.converge_rounds < 0) std::fprintf(stderr, "N=%d after crashes: %s\n", n, why.c_str());
+  row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return row;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::uint64_t seed = argc > 1 ? std::strtoull(argv[1], nullptr, 0) : 42;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::printf("ring_bench: Chord ring in the deterministic simulator (seed %llu, r = 4, %d lookups per size)\n",
+              static_cast<unsigned long long>(seed), kLookups);
+  std::printf("hops = remote nodes asked per lookup from a random node; target = 0.5*log2(N)+1;\n"
+              "build rounds = stabilization rounds to join all nodes in doubling waves, converge and refresh fingers;\n"
+              "converge rounds = rounds until every invariant holds again after 10%% crash at once\n\n");
+  std::printf("%6s %12s %10s %5s %5s %7s %5s %13s %8s %16s %7s\n", "N", "build rounds", "mean hops", "p99", "max",
+              "target", "met", "wrong/failed", "crashed", "converge rounds", "wall s");
+  for (int n : {64, 256, 1024}) {
+    const Row row = run(n, seed + static_cast<std::uint64_t>(n));
+    const double target = 0.5 * std::log2(static_cast<double>(n)) + 1.0;
+    std::printf("%6d %12d %10.2f %5d %5d %7.2f %5s %6d/%-6d %8d %16d %7.2f\n", row.n, row.grow_rounds,
+                row.mean_hops, row.p99_hops, row.max_hops, target, row.mean_hops <= target ? "yes" : "NO", row.wrong,
+                row.failed, row.crashed, row.converge_rounds, row.seconds);
+    std::fflush(stdout);
+  }
+  std::printf("\ntotal wall time %.2f s\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  return 0;
+}
