@@ -1,0 +1,184 @@
+// Records: the one kind of item the ring stores, their encoding, the merge
+// rule every replica applies, and RecordStore, which keeps them in a Store
+// with an incrementally maintained digest index (DESIGN.md section 4).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/digest.hpp"
+#include "core/store.hpp"
+#include "dwhatsapp/status.hpp"
+#include "dwhatsapp/types.hpp"
+
+namespace dws::core {
+
+/// One stored item. Several items can share a ring key: a user's record has
+/// sub "" and each mailbox entry has sub = its message id (DESIGN.md
+/// section 6), so they live on the same nodes and list in sub order.
+struct Record {
+  Id key = 0;
+  std::string sub;
+  std::uint64_t version = 0;
+  bool tombstone = false;
+  std::int64_t expires_at = 0;  // unix ms; 0 = never
+  std::string payload;
+
+  /// True once the record may be dropped: expires_at set and reached.
+  bool expired(std::int64_t now_ms) const { return expires_at != 0 && now_ms >= expires_at; }
+  bool operator==(const Record&) const = default;
+};
+
+/// Identifies an item: its ring key and its name within that key.
+struct ItemKey {
+  Id key = 0;
+  std::string sub;
+  bool operator==(const ItemKey&) const = default;
+};
+
+/// The longest `sub`: LMDB keys are at most 511 bytes, 8 go to the ring id.
+inline constexpr std::size_t kMaxSubSize = 503;
+
+/// kInvalidArgument when the record cannot be stored (sub too long,
+/// negative expires_at), naming the field.
+Status validate(const Record& record);
+
+// --- Encoding -----------------------------------------------------------------
+
+/// Storage key: the 8-byte big-endian ring id, then `sub`. Byte order of
+/// storage keys is ring order, then sub order.
+std::string storage_key(Id key, std::string_view sub);
+/// The first key at or after every item of ring id `key`.
+std::string storage_prefix(Id key);
+/// Splits a storage key; kInvalidArgument when shorter than 8 bytes.
+Result<ItemKey> parse_storage_key(std::string_view key);
+
+/// The stored value: format byte (1), flags (bit 0: tombstone), then LEB128
+/// varints version, expires_at, payload length, then the payload. Canonical:
+/// one record has exactly one encoding, which content_hash relies on.
+std::string encode_value(const Record& record);
+/// Strict inverse of encode_value: kInvalidArgument for truncated, trailing,
+/// non-canonical or unknown-format input. Fills all but key and sub.
+Status decode_value(std::string_view in, Record& out);
+
+/// A self-contained record for the wire (sync bodies): format byte (1), the
+/// 8-byte big-endian key, varint sub length, sub, varint value length, the
+/// encode_value bytes. Concatenations of these decode with decode_records.
+void append_record(std::string& out, const Record& record);
+std::string encode_records(std::span<const Record> records);
+/// Strict: any malformed record rejects the whole input (kInvalidArgument,
+/// with the byte offset). `max_records` bounds the work for untrusted input.
+Result<std::vector<Record>> decode_records(std::string_view in, std::size_t max_records = SIZE_MAX);
+
+// --- Merge --------------------------------------------------------------------
+
+/// BLAKE2b-256 of encode_value(record): breaks version ties.
+std::array<std::uint8_t, 32> content_hash(const Record& record);
+
+/// Orders two versions of one item by (version, content hash):
+/// negative when a loses to b, 0 when they are identical, positive when a
+/// wins. A tombstone is ordered like any other record.
+int compare(const Record& a, const Record& b);
+
+/// The winner of a and b: merging is idempotent, commutative and
+/// associative, so replicas converge whatever order they learn things in.
+/// REQUIRES: same key and sub.
+const Record& merge(const Record& a, const Record& b);
+
+/// The leaf hash of an item for bucket digests: the first 128 bits of
+/// BLAKE2b-256(storage key || encoded value). It covers the payload, so
+/// replicas that disagree only in content still see different digests.
+Hash128 leaf_hash(const Record& record);
+
+// --- RecordStore --------------------------------------------------------------
+
+/// What merging one incoming record did.
+enum class MergeOutcome : std::uint8_t {
+  kStored,     // it won (or the item was new) and is now stored
+  kUnchanged,  // the identical record was already stored
+  kStale,      // the stored record wins; the caller may send it back
+  kExpired,    // it had expired on arrival and was dropped
+};
+
+struct RecordStoreOptions {
+  /// 2^fine_bits fine buckets, 24 bytes each: 16 (1.5 MiB) suits millions
+  /// of records; the simulator uses fewer to keep a thousand nodes small.
+  int fine_bits = 16;
+};
+
+using RecordFn = std::function<bool(const Record& record)>;
+
+/// Records over a Store's kv namespace, merged on write, with the digest
+/// index kept up to date by every write. RecordStore owns kv: writing it
+/// behind RecordStore's back leaves the digests wrong until the next open.
+///
+/// Thread-safe: writes, digests and counts serialize on one mutex; reads and
+/// scans go to the Store directly. Expired records stay readable until
+/// purge_expired removes them; readers check Record::expired().
+class RecordStore {
+ public:
+  /// Reads every record once to build the digest index. kInternal when a
+  /// stored value is corrupt (naming its key).
+  static Result<std::unique_ptr<RecordStore>> open(Store& store, RecordStoreOptions options = {});
+
+  RecordStore(const RecordStore&) = delete;
+  RecordStore& operator=(const RecordStore&) = delete;
+
+  Result<std::optional<Record>> get(Id key, std::string_view sub);
+
+  /// Merges one record in one transaction (see merge()).
+  Result<MergeOutcome> merge(const Record& record, std::int64_t now_ms);
+  /// Merges many in one transaction: each against what is stored and what
+  /// came before it in the span. One outcome per record, in order. On error
+  /// nothing is written. kInvalidArgument if any record fails validate().
+  Result<std::vector<MergeOutcome>> merge(std::span<const Record> records, std::int64_t now_ms);
+
+  /// Removes items outright (no tombstone): garbage collection of what the
+  /// node no longer holds a copy for. Returns how many existed.
+  Result<std::uint64_t> erase(std::span<const ItemKey> items);
+  /// Removes up to `max` records with ring id in (a, b]; returns how many.
+  Result<std::uint64_t> erase_range(Id a, Id b, std::uint64_t max = UINT64_MAX);
+  /// Removes up to `max` expired records (records and tombstones alike).
+  Result<std::uint64_t> purge_expired(std::int64_t now_ms, std::uint64_t max = UINT64_MAX);
+
+  /// Visits records with ring id in (a, b] in ring order from a + 1, wrapping
+  /// past 2^64 - 1 to 0 (two cursor scans). a == b is the whole ring.
+  /// `fn` returns false to stop.
+  Status scan_range(Id a, Id b, const RecordFn& fn);
+  /// Visits the items of one ring key with sub >= `sub_from`, in sub order.
+  Status scan_key(Id key, std::string_view sub_from, const RecordFn& fn);
+  /// scan_range over bucket i of (a, b] (see bucket_bounds).
+  Status scan_bucket(Id a, Id b, int i, const RecordFn& fn);
+
+  /// The 64 bucket digests of (a, b], from the index plus short scans.
+  Result<RangeDigest> range_digest(Id a, Id b);
+  /// Digests and per-bucket counts.
+  Result<RangeSummary> range_summary(Id a, Id b);
+  /// Records with ring id in (a, b].
+  Result<std::uint64_t> count_range(Id a, Id b);
+  /// Records held, all told.
+  std::uint64_t count() const;
+
+  Store& store() { return store_; }
+
+ private:
+  RecordStore(Store& store, RecordStoreOptions options);
+  Status rebuild();
+  Status scan_leaves(Id lo, Id hi, const LeafFn& fn);
+  Result<std::uint64_t> erase_matching(Id a, Id b, std::uint64_t max,
+                                       const std::function<bool(const Record&)>& pred);
+
+  Store& store_;
+  mutable std::mutex mu_;
+  DigestIndex index_;
+};
+
+}  // namespace dws::core

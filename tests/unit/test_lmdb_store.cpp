@@ -1,0 +1,237 @@
+// LmdbStore with a real LMDB environment in a temporary directory. The
+// contract shared with MemoryStore is in test_memory_store.cpp.
+#include <doctest/doctest.h>
+
+#include <stdlib.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/env.hpp"
+#include "core/id.hpp"
+#include "core/record.hpp"
+#include "store/lmdb_store.hpp"
+
+using dws::Code;
+using dws::Id;
+using dws::core::Record;
+using dws::core::RecordStore;
+using dws::core::SplitMix64;
+using dws::core::WriteBatch;
+using dws::store::LmdbOptions;
+using dws::store::LmdbStore;
+
+namespace {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/dws-lmdb-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+std::unique_ptr<LmdbStore> open_store(const std::string& dir, LmdbOptions options = {}) {
+  auto s = LmdbStore::open(dir, options);
+  REQUIRE_MESSAGE(s.ok(), s.status().to_string());
+  return std::move(s).value();
+}
+
+std::string padded(int n) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08d", n);
+  return buf;
+}
+
+}  // namespace
+
+TEST_CASE("lmdb store: the environment lives at <data>/store with databases that survive a reopen") {
+  TempDir tmp;
+  const std::string data = tmp.path + "/nested/data";
+  {
+    auto s = open_store(data);
+    CHECK(s->path() == data + "/store");
+    WriteBatch b;
+    for (int i = 0; i < 1000; ++i) b.put("key" + padded(i), "value" + std::to_string(i));
+    REQUIRE(s->apply(b).ok());
+    REQUIRE(s->put_meta("node", "self").ok());
+    REQUIRE(s->flush().ok());
+  }
+  CHECK(std::filesystem::exists(data + "/store/data.mdb"));
+  auto s = open_store(data);
+  CHECK(**s->get("key" + padded(999)) == "value999");
+  CHECK(**s->get_meta("node") == "self");
+  auto st = s->stats();
+  REQUIRE(st.ok());
+  CHECK(st->entries == 1000);
+  CHECK(st->meta_entries == 1);
+  CHECK(st->map_bytes == LmdbOptions{}.map_size);
+  CHECK(st->used_bytes > 0);
+}
+
+TEST_CASE("lmdb store: durable mode commits and reopens like the default") {
+  TempDir tmp;
+  LmdbOptions opt;
+  opt.fsync = true;
+  {
+    auto s = open_store(tmp.path, opt);
+    WriteBatch b;
+    b.put("k", "v");
+    REQUIRE(s->apply(b).ok());
+  }
+  auto s = open_store(tmp.path, opt);
+  CHECK(**s->get("k") == "v");
+}
+
+TEST_CASE("lmdb store: a full map fails the whole batch with the map size, and keeps earlier data") {
+  TempDir tmp;
+  LmdbOptions opt;
+  opt.map_size = 1 << 20;
+  auto s = open_store(tmp.path, opt);
+  const std::string value(1000, 'v');
+  int batches = 0;
+  dws::Status failure;
+  for (; batches < 2000; ++batches) {
+    WriteBatch b;
+    for (int i = 0; i < 50; ++i) b.put("b" + padded(batches) + "-" + padded(i), value);
+    failure = s->apply(b);
+    if (!failure.ok()) break;
+  }
+  REQUIRE_MESSAGE(!failure.ok(), "expected a 1 MiB map to fill up, wrote " << batches << " batches of 50 KB");
+  CHECK(failure.code() == Code::kInternal);
+  CHECK_MESSAGE(failure.message().find("map size of 1 MiB") != std::string::npos, failure.message());
+  CHECK_MESSAGE(failure.message().find("map_size") != std::string::npos, failure.message());
+  CHECK(batches > 0);
+  for (int i = 0; i < 50; ++i) CHECK(!s->get("b" + padded(batches) + "-" + padded(i))->has_value());
+  for (int j = 0; j < batches; ++j)
+    for (int i : {0, 49}) CHECK(**s->get("b" + padded(j) + "-" + padded(i)) == value);
+  CHECK(s->stats()->entries == static_cast<std::uint64_t>(batches) * 50);
+  // Deleting makes room again: the store is not wedged.
+  WriteBatch del;
+  for (int i = 0; i < 50; ++i) del.del("b" + padded(0) + "-" + padded(i));
+  REQUIRE(s->apply(del).ok());
+  WriteBatch small;
+  small.put("after", "ok");
+  CHECK(s->apply(small).ok());
+}
+
+TEST_CASE("lmdb store: opening where a file blocks the directory names the path") {
+  TempDir tmp;
+  const std::string blocker = tmp.path + "/data";
+  std::ofstream(blocker) << "not a directory";
+  auto s = LmdbStore::open(blocker);
+  REQUIRE(!s.ok());
+  CHECK(s.status().code() == Code::kInternal);
+  CHECK_MESSAGE(s.status().message().find(blocker + "/store") != std::string::npos, s.status().message());
+}
+
+TEST_CASE("lmdb store: readers on other threads see whole batches while a writer commits") {
+  TempDir tmp;
+  auto s = open_store(tmp.path);
+  constexpr int kBatches = 1500;
+  std::atomic<bool> done{false};
+  std::atomic<int> torn{0}, backwards{0}, errors{0};
+  std::atomic<long> reads{0};
+  auto reader = [&] {
+    int last = -1;
+    // Bounded even if the writer stalls; the writer's end is what stops it.
+    for (long i = 0; i < 5'000'000 && !done.load(); ++i) {
+      std::string a, b;
+      auto st = s->scan("a", "c", [&](std::string_view k, std::string_view v) {
+        (k == "a" ? a : b) = std::string(v);
+        return true;
+      });
+      if (!st.ok()) ++errors;
+      if (a != b) ++torn;
+      auto got = s->get("a");
+      if (!got.ok()) {
+        ++errors;
+        continue;
+      }
+      const int now = got->has_value() ? std::stoi(**got) : -1;
+      if (now < last) ++backwards;
+      last = now;
+      ++reads;
+    }
+  };
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 3; ++i) readers.emplace_back(reader);
+  for (int n = 0; n < kBatches; ++n) {
+    WriteBatch b;
+    b.put("a", std::to_string(n));
+    b.put("b", std::to_string(n));
+    REQUIRE(s->apply(b).ok());
+  }
+  done = true;
+  for (auto& t : readers) t.join();
+  CHECK_MESSAGE(torn == 0, torn.load() << " scans saw a and b from different batches");
+  CHECK_MESSAGE(backwards == 0, backwards.load() << " gets went back in time");
+  CHECK_MESSAGE(errors == 0, errors.load() << " reads failed");
+  CHECK(reads > 0);
+  CHECK(**s->get("a") == std::to_string(kBatches - 1));
+}
+
+TEST_CASE("lmdb store: records merged from several threads keep the digest index exact") {
+  TempDir tmp;
+  auto s = open_store(tmp.path);
+  auto rs = std::move(RecordStore::open(*s, {12})).value();
+  std::atomic<int> errors{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t)
+    writers.emplace_back([&, t] {
+      SplitMix64 rng(static_cast<std::uint64_t>(t));
+      for (int i = 0; i < 300; ++i) {
+        // Shared keys across threads, so writes race on the same items.
+        Record r{rng.uniform(200) * 0x0123456789abcdefULL, "", rng.uniform(10), rng.uniform(3) == 0, 0,
+                 std::to_string(t)};
+        if (!rs->merge(r, 0).ok()) ++errors;
+      }
+    });
+  for (auto& w : writers) w.join();
+  CHECK(errors == 0);
+  CHECK(rs->count() == s->stats()->entries);
+  auto reopened = std::move(RecordStore::open(*s, {16})).value();
+  for (auto [a, b] : std::vector<std::pair<Id, Id>>{{0, 0}, {UINT64_MAX / 3, 7}, {42, UINT64_MAX / 2}})
+    CHECK(*rs->range_summary(a, b) == *reopened->range_summary(a, b));
+}
+
+TEST_CASE("lmdb store: ring range scans through RecordStore wrap around 2^64") {
+  TempDir tmp;
+  auto s = open_store(tmp.path);
+  auto rs = std::move(RecordStore::open(*s)).value();
+  const std::vector<Id> ids = {UINT64_MAX - 2, UINT64_MAX, 0, 3, 1ULL << 63};
+  for (Id id : ids) REQUIRE(rs->merge(Record{id, "", 1, false, 0, dws::core::to_hex(id)}, 0).ok());
+  auto collect = [&](Id a, Id b) {
+    std::vector<Id> out;
+    REQUIRE(rs->scan_range(a, b, [&](const Record& r) {
+                CHECK(r.payload == dws::core::to_hex(r.key));
+                out.push_back(r.key);
+                return true;
+              }).ok());
+    return out;
+  };
+  CHECK(collect(UINT64_MAX - 3, 3) == std::vector<Id>{UINT64_MAX - 2, UINT64_MAX, 0, 3});
+  CHECK(collect(UINT64_MAX, 3) == std::vector<Id>{0, 3});
+  CHECK(collect(3, UINT64_MAX) == std::vector<Id>{1ULL << 63, UINT64_MAX - 2, UINT64_MAX});
+  CHECK(collect(3, 3) == std::vector<Id>{1ULL << 63, UINT64_MAX - 2, UINT64_MAX, 0, 3});
+  CHECK(collect(1, 2).empty());
+  CHECK(*rs->count_range(UINT64_MAX - 3, 3) == 4);
+  // Closing and reopening rebuilds the same digests from disk.
+  const auto before = *rs->range_digest(UINT64_MAX - 3, 3);
+  rs.reset();
+  s.reset();
+  s = open_store(tmp.path);
+  rs = std::move(RecordStore::open(*s)).value();
+  CHECK(*rs->range_digest(UINT64_MAX - 3, 3) == before);
+  CHECK(rs->count() == ids.size());
+}
