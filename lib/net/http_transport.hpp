@@ -1,0 +1,52 @@
+// core::Transport over HTTP: the client side of the JSON codec, with one pool
+// of keep-alive connections per peer.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/env.hpp"
+
+namespace httplib {
+class Client;
+}
+
+namespace dws::net {
+
+struct HttpTransportOptions {
+  /// Idle connections kept per peer; a call that finds none opens a new one,
+  /// so concurrency is never capped, only what stays open afterwards.
+  std::size_t max_idle_per_peer = 8;
+};
+
+/// Safe for concurrent use from any number of threads.
+class HttpTransport final : public core::Transport {
+ public:
+  explicit HttpTransport(HttpTransportOptions options = {});
+  ~HttpTransport() override;
+
+  /// Sends `request` to `to` ("host:port") and decodes the answer. Transport
+  /// failures are kUnavailable naming the peer and the cause; a peer's JSON
+  /// error comes back as its Status; an answer that does not decode is
+  /// kUnavailable too (a peer that speaks garbage is as good as gone).
+  Result<core::Response> call(const core::Address& to, const core::Request& request,
+                              core::Deadline deadline) override;
+
+  /// Closes every idle connection (e.g. before a simulated crash).
+  void clear();
+
+ private:
+  struct Connection;
+  std::unique_ptr<Connection> take(const core::Address& to, bool& reused);
+  void give_back(const core::Address& to, std::unique_ptr<Connection> conn);
+
+  HttpTransportOptions options_;
+  std::mutex mu_;
+  std::map<core::Address, std::vector<std::unique_ptr<Connection>>> idle_;
+};
+
+}  // namespace dws::net
