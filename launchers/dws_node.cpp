@@ -1,0 +1,168 @@
+// dws-node: runs one ring member, or prints the ring. Argument parsing only:
+// everything else is the dws:: C++ API, so an embedding application can do
+// whatever this program does.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "dwhatsapp/node.hpp"
+#include "dwhatsapp/status.hpp"
+#include "dwhatsapp/types.hpp"
+
+namespace {
+
+std::string hex_id(dws::Id id) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016" PRIx64, id);
+  return buf;
+}
+
+int fail(const dws::Status& status) {
+  std::fprintf(stderr, "dws-node: %s\n", status.message().c_str());
+  return 1;
+}
+
+// Node options shared by `up` and `join`.
+void add_node_options(CLI::App* cmd, dws::NodeOptions& o) {
+  cmd->add_option("--listen", o.listen, "HOST:PORT to listen on (port 0: any free port)")->required();
+  cmd->add_option("--advertise", o.advertise, "HOST:PORT others use to reach this node (default: the listen address)");
+  cmd->add_option("--data", o.data_dir, "data directory (default: keep nothing on disk)");
+  cmd->add_option("--ring", o.ring_name, "ring name (default: dwhatsapp; join adopts the ring's)");
+  cmd->add_option("--stabilize-ms", o.stabilize_ms, "stabilization period in milliseconds")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3'600'000));
+  cmd->add_option("--successors", o.successors, "successor list length r (default 4; join adopts the ring's)")
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--replicas", o.replicas, "replication factor n (default 3; join adopts the ring's)")
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--discovery-port", o.discovery_port, "UDP discovery port (0: no responder)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--log-level", o.log_level, "error, warn, info or debug")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
+}
+
+// Runs the node until SIGINT or SIGTERM, then leaves the ring gracefully.
+// The signals are blocked in every thread (the mask is inherited by the
+// library's threads, which are created later) and taken here with sigwait.
+int serve(const sigset_t& signals, dws::Result<std::unique_ptr<dws::Node>> started) {
+  if (!started.ok()) return fail(started.status());
+  std::unique_ptr<dws::Node> node = std::move(started).value();
+  std::printf("dws-node: listening on %s id %s\n", node->address().c_str(), hex_id(node->id()).c_str());
+  std::fflush(stdout);
+
+  int sig = 0;
+  while (sigwait(&signals, &sig) != 0) {
+  }
+  std::fprintf(stderr, "dws-node: %s received, leaving the ring\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  node->stop();
+  node.reset();
+  return 0;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string json_peer(const dws::PeerInfo& p) {
+  return "{\"id\": \"" + hex_id(p.id) + "\", \"address\": " + json_string(p.address) + "}";
+}
+
+void print_json(const std::vector<dws::RingView>& ring) {
+  std::string out = "[";
+  for (size_t i = 0; i < ring.size(); ++i) {
+    const dws::RingView& v = ring[i];
+    out += i ? ",\n " : "\n ";
+    out += "{\"id\": \"" + hex_id(v.self.id) + "\", \"address\": " + json_string(v.self.address);
+    out += ", \"predecessor\": " + (v.predecessor ? json_peer(*v.predecessor) : std::string("null"));
+    out += ", \"successors\": [";
+    for (size_t j = 0; j < v.successors.size(); ++j) {
+      out += (j ? ", " : "") + json_peer(v.successors[j]);
+    }
+    out += "]}";
+  }
+  out += ring.empty() ? "]\n" : "\n]\n";
+  std::fputs(out.c_str(), stdout);
+}
+
+void print_table(const std::vector<dws::RingView>& ring) {
+  std::printf("%-16s  %-21s  %-21s  %s\n", "ID", "ADDRESS", "PREDECESSOR", "SUCCESSORS");
+  for (const dws::RingView& v : ring) {
+    std::string successors;
+    for (const dws::PeerInfo& s : v.successors) {
+      successors += (successors.empty() ? "" : " ") + s.address;
+    }
+    std::printf("%-16s  %-21s  %-21s  %s\n", hex_id(v.self.id).c_str(), v.self.address.c_str(),
+                v.predecessor ? v.predecessor->address.c_str() : "-", successors.c_str());
+  }
+  std::printf("%zu node%s in the ring\n", ring.size(), ring.size() == 1 ? "" : "s");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"dws-node: a member of a dwhatsapp ring"};
+  app.require_subcommand(1);
+
+  dws::NodeOptions options;
+  std::string peer;
+  bool json = false;
+
+  CLI::App* up = app.add_subcommand("up", "start a new ring");
+  add_node_options(up, options);
+
+  CLI::App* join = app.add_subcommand("join", "join a ring through --peer, or through UDP discovery without it");
+  add_node_options(join, options);
+  join->add_option("--peer", peer, "HOST:PORT of any ring member (default: find one by UDP broadcast)");
+
+  CLI::App* status = app.add_subcommand("status", "print the ring, walking successors from --peer");
+  status->add_option("--peer", peer, "HOST:PORT of any ring member")->required();
+  status->add_flag("--json", json, "print a JSON array instead of a table");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*status) {
+    dws::Result<std::vector<dws::RingView>> ring = dws::walk_ring(peer);
+    if (!ring.ok()) return fail(ring.status());
+    if (json) {
+      print_json(*ring);
+    } else {
+      print_table(*ring);
+    }
+    return 0;
+  }
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  if (*up) return serve(signals, dws::Node::create(options));
+  return serve(signals, dws::Node::join(options, peer));
+}

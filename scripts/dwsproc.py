@@ -1,0 +1,215 @@
+"""Runs dws-node processes and checks the ring they form.
+
+Shared by the demo (scripts/demo.py) and the process and netns tests.
+Python standard library only.
+"""
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+
+READY = re.compile(r"^dws-node: listening on (\S+) id ([0-9a-f]{16})$")
+
+
+class NodeError(Exception):
+    pass
+
+
+class NodeProc:
+    """One dws-node process. `prefix` runs it through another command
+    (for example `ip netns exec NAME`)."""
+
+    def __init__(self, exe, args, name, logdir, prefix=(), env=None):
+        self.exe = exe
+        self.args = list(args)
+        self.name = name
+        self.prefix = list(prefix)
+        self.log_path = os.path.join(logdir, name + ".log")
+        self.env = env
+        self.proc = None
+        self.address = None
+        self.id = None
+        self._lines = queue.Queue()
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        try:
+            self.proc = subprocess.Popen(
+                self.prefix + [self.exe] + self.args,
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+                env=self.env, text=True)
+        finally:
+            log.close()
+        self._lines = queue.Queue()
+        threading.Thread(target=self._read, args=(self.proc, self._lines), daemon=True).start()
+        return self
+
+    @staticmethod
+    def _read(proc, lines):
+        for line in proc.stdout:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    def wait_ready(self, timeout=20.0):
+        """Waits for the "listening on" line; returns the advertised address."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NodeError(f"{self.name}: no 'listening on' line within {timeout:.0f}s\n"
+                                f"{self.log_tail()}")
+            try:
+                line = self._lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                code = self.proc.wait()
+                raise NodeError(f"{self.name}: exited with {code} before it was ready\n{self.log_tail()}")
+            m = READY.match(line)
+            if m:
+                self.address, self.id = m.group(1), m.group(2)
+                return self.address
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig):
+        if self.running():
+            self.proc.send_signal(sig)
+
+    def wait(self, timeout):
+        """The exit code, or None if still running after `timeout` seconds."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, timeout=10.0):
+        """SIGTERM, then SIGKILL if it does not leave in time."""
+        if self.proc is None:
+            return None
+        self.signal(signal.SIGTERM)
+        code = self.wait(timeout)
+        if code is None:
+            self.proc.kill()
+            code = self.proc.wait()
+        return code
+
+    @staticmethod
+    def stop_all(nodes, timeout=10.0):
+        """Stops nodes together (graceful leaves overlap); returns their exit codes."""
+        for n in nodes:
+            n.signal(signal.SIGTERM)
+        codes = []
+        for n in nodes:
+            codes.append(n.stop(timeout) if n.proc is not None else None)
+        return codes
+
+    def log_tail(self, lines=25):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                tail = f.readlines()[-lines:]
+        except OSError:
+            return f"({self.name}: no log)"
+        return f"--- {self.name} stderr (last {len(tail)} lines) ---\n" + "".join(tail)
+
+
+def run(cmd, timeout=20.0, prefix=(), env=None):
+    """Runs a command; returns (exit code, stdout, stderr)."""
+    p = subprocess.run(list(prefix) + list(cmd), stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=timeout, env=env)
+    return p.returncode, p.stdout, p.stderr
+
+
+def ring_status(exe, peer, prefix=(), timeout=20.0):
+    """`dws-node status --peer PEER --json`: the list of node views, or NodeError."""
+    code, out, err = run([exe, "status", "--peer", peer, "--json"], timeout=timeout, prefix=prefix)
+    if code != 0:
+        raise NodeError(f"dws-node status --peer {peer} exited {code}: {err.strip()}")
+    try:
+        return json.loads(out)
+    except ValueError as e:
+        raise NodeError(f"dws-node status --json printed invalid JSON ({e}): {out[:500]!r}")
+
+
+def ring_problems(views, members):
+    """What is wrong with a ring walk, compared with the expected members
+    ({address: 16-hex id}); an empty list means one correct ring:
+    exactly the members, in id order, each first successor the next member,
+    each predecessor the previous one, and no successor list naming a
+    non-member (a dead node)."""
+    problems = []
+    order = sorted(members, key=lambda a: int(members[a], 16))
+    seen = [v["address"] for v in views]
+    if sorted(seen) != sorted(order):
+        problems.append(f"walk visited {seen}, expected the members {order}")
+    by_addr = {v["address"]: v for v in views}
+    n = len(order)
+    for i, addr in enumerate(order):
+        v = by_addr.get(addr)
+        if v is None:
+            continue
+        want_succ, want_pred = order[(i + 1) % n], order[(i - 1) % n]
+        succ = [s["address"] for s in v["successors"]]
+        pred = v["predecessor"]["address"] if v["predecessor"] else None
+        if n > 1 and (not succ or succ[0] != want_succ):
+            problems.append(f"{addr}: first successor {succ[:1]}, expected {want_succ}")
+        if n > 1 and pred != want_pred:
+            problems.append(f"{addr}: predecessor {pred}, expected {want_pred}")
+        strangers = [s for s in succ if s not in members]
+        if strangers:
+            problems.append(f"{addr}: successor list {succ} names non-members {strangers}")
+    return problems
+
+
+def wait_for(check, timeout, what, interval=0.1):
+    """Polls check() -> (done, detail) until done or the deadline; returns the
+    final detail or raises TimeoutError naming what was awaited and the last
+    detail seen."""
+    deadline = time.monotonic() + timeout
+    detail = None
+    while True:
+        try:
+            done, detail = check()
+        except (NodeError, subprocess.TimeoutExpired) as e:
+            done, detail = False, str(e)
+        if done:
+            return detail
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}; last seen: {detail}")
+        time.sleep(interval)
+
+
+def wait_for_ring(exe, peer, members, timeout, prefix=()):
+    """Waits until the walk from `peer` shows one correct ring of `members`."""
+    def check():
+        views = ring_status(exe, peer, prefix=prefix)
+        problems = ring_problems(views, members)
+        return (not problems, "; ".join(problems) or views)
+    return wait_for(check, timeout, f"one ring of {len(members)} seen from {peer}")
+
+
+def http_get(address, path, timeout=5.0):
+    with urllib.request.urlopen(f"http://{address}{path}", timeout=timeout) as r:
+        return r.read().decode()
+
+
+def metric(address, name):
+    """The value of a Prometheus counter or gauge (summed over its labels)."""
+    total, found = 0.0, False
+    for line in http_get(address, "/metrics").splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)", line)
+        if m and m.group(1) == name:
+            total += float(m.group(3))
+            found = True
+    if not found:
+        raise NodeError(f"{address}/metrics has no {name}")
+    return total
