@@ -45,6 +45,7 @@ test: build $(ASAN_BUILD)/build.ninja
 	word() { if [ "$$1" -eq 0 ]; then echo passed; else echo FAILED; fi; }; \
 	echo; \
 	echo "make test: all suites $$(word $$main) ($(BUILD)); unit, sim, integration under ASan+UBSan $$(word $$asan) ($(ASAN_BUILD)); $${secs}s"; \
+	python3 scripts/test-summary.py $(BUILD) $(ASAN_BUILD); \
 	[ $$main -eq 0 ] && [ $$asan -eq 0 ]
 
 demo: build
