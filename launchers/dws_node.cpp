@@ -5,8 +5,10 @@
 #include <signal.h>
 
 #include <cinttypes>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +47,17 @@ void add_node_options(CLI::App* cmd, dws::NodeOptions& o) {
   cmd->add_option("--discovery-port", o.discovery_port, "UDP discovery port (0: no responder)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
+  cmd->add_option("--sync-ms", o.sync_ms, "anti-entropy period in milliseconds")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3'600'000));
+  cmd->add_flag("--fsync", o.fsync, "make every write durable before it is acknowledged (default: flush periodically)");
+  cmd->add_option("--flush-ms", o.flush_ms, "flush period in milliseconds without --fsync")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3'600'000));
+  cmd->add_option_function<std::uint64_t>(
+         "--map-size-mb", [&o](std::uint64_t mb) { o.map_size = mb << 20; },
+         "upper bound of the store's data file in MiB (default 65536)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 24));
   cmd->add_option("--log-level", o.log_level, "error, warn, info or debug")
       ->capture_default_str()
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
@@ -104,21 +117,35 @@ void print_json(const std::vector<dws::RingView>& ring) {
     for (size_t j = 0; j < v.successors.size(); ++j) {
       out += (j ? ", " : "") + json_peer(v.successors[j]);
     }
-    out += "]}";
+    out += "], \"records\": ";
+    if (v.records) {
+      out += "{\"primary\": " + std::to_string(v.records->primary) +
+             ", \"replica\": " + std::to_string(v.records->replica) + "}";
+    } else {
+      out += "null";
+    }
+    out += "}";
   }
   out += ring.empty() ? "]\n" : "\n]\n";
   std::fputs(out.c_str(), stdout);
 }
 
+std::string count_or_dash(const std::optional<dws::RecordCounts>& r, bool primary) {
+  if (!r) return "-";
+  return std::to_string(primary ? r->primary : r->replica);
+}
+
 void print_table(const std::vector<dws::RingView>& ring) {
-  std::printf("%-16s  %-21s  %-21s  %s\n", "ID", "ADDRESS", "PREDECESSOR", "SUCCESSORS");
+  std::printf("%-16s  %-21s  %-21s  %9s  %9s  %s\n", "ID", "ADDRESS", "PREDECESSOR", "PRIMARY", "REPLICA",
+              "SUCCESSORS");
   for (const dws::RingView& v : ring) {
     std::string successors;
     for (const dws::PeerInfo& s : v.successors) {
       successors += (successors.empty() ? "" : " ") + s.address;
     }
-    std::printf("%-16s  %-21s  %-21s  %s\n", hex_id(v.self.id).c_str(), v.self.address.c_str(),
-                v.predecessor ? v.predecessor->address.c_str() : "-", successors.c_str());
+    std::printf("%-16s  %-21s  %-21s  %9s  %9s  %s\n", hex_id(v.self.id).c_str(), v.self.address.c_str(),
+                v.predecessor ? v.predecessor->address.c_str() : "-", count_or_dash(v.records, true).c_str(),
+                count_or_dash(v.records, false).c_str(), successors.c_str());
   }
   std::printf("%zu node%s in the ring\n", ring.size(), ring.size() == 1 ? "" : "s");
 }

@@ -21,7 +21,9 @@ struct NodeOptions {
   /// "host:port" other nodes use to reach this one; default: the listen host
   /// and the bound port. The node id is derived from it.
   std::string advertise;
-  /// Where the node keeps its data; empty: nothing is kept on disk.
+  /// Where the node keeps its data (records in <data_dir>/store, an LMDB
+  /// environment, created as needed); empty: records live in memory and
+  /// are gone when the node stops.
   std::string data_dir;
   /// Ring-wide parameters. For a new ring, 0 / empty means the default
   /// (ring "dwhatsapp", 3 replicas, 4 successors). When joining, 0 / empty
@@ -35,14 +37,25 @@ struct NodeOptions {
   int discovery_port = 37020;
   /// HTTP worker threads.
   int http_threads = 16;
+  /// Period of anti-entropy rounds (DESIGN.md section 4) in milliseconds.
+  int sync_ms = 5000;
+  /// false: commits skip fsync and a flush every flush_ms makes them durable
+  /// (a killed process loses nothing, a power cut at most flush_ms of writes).
+  /// true: every write is durable on disk before it is acknowledged.
+  bool fsync = false;
+  /// Period of the flush when fsync is false, in milliseconds.
+  int flush_ms = 100;
+  /// Upper bound of the LMDB data file in bytes (address space only);
+  /// 0: the store's default (64 GiB).
+  std::uint64_t map_size = 0;
   /// "error", "warn", "info" or "debug".
   std::string log_level = "info";
   /// Receives each log line (without newline); default: stderr.
   std::function<void(std::string_view line)> log;
 };
 
-/// @brief A running ring member: HTTP server, periodic stabilization, UDP
-/// discovery responder. A Node is safe for concurrent use from multiple
+/// @brief A running ring member: HTTP server, periodic stabilization,
+/// replicated record store with anti-entropy, UDP discovery responder. A Node is safe for concurrent use from multiple
 /// threads without external synchronization; many Nodes may live in one process.
 class DWS_API Node {
  public:
@@ -64,7 +77,8 @@ class DWS_API Node {
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
-  /// @brief Graceful stop: hands off, tells neighbours, stops serving. Idempotent.
+  /// @brief Graceful stop: pushes this node's primary range to its
+  /// successor, tells neighbours, stops serving, flushes the store. Idempotent.
   void stop();
   /// @brief Stops serving at once without telling anyone, as a crash would
   /// (for tests of failure handling). Idempotent.
@@ -80,6 +94,8 @@ class DWS_API Node {
   RingInfo info() const;
   /// Prometheus text exposition, as GET /metrics serves it.
   std::string metrics_text() const;
+  /// Records this node holds as primary and as replica.
+  RecordCounts record_counts() const;
 
   struct Impl;
 
@@ -89,7 +105,7 @@ class DWS_API Node {
 };
 
 /// @brief Walks the ring from `peer` along first successors and returns each
-/// node's view, in ring order, stopping when it comes back to the start (or
+/// node's view (with its record counts), in ring order, stopping when it comes back to the start (or
 /// after `max_nodes`). Used by `dws-node status`.
 /// @return kUnavailable when `peer` does not answer; a node that does not
 /// answer mid-walk is skipped using its predecessor's next successor.

@@ -18,6 +18,13 @@ struct PeerInfo {
   bool operator==(const PeerInfo&) const = default;
 };
 
+/// Records a node holds, by role (DESIGN.md section 4).
+struct RecordCounts {
+  std::uint64_t primary = 0;  ///< ring ids in (predecessor, self]
+  std::uint64_t replica = 0;  ///< copies of the predecessors' ranges
+  bool operator==(const RecordCounts&) const = default;
+};
+
 /// One node's view of the ring (GET /v1/ring/state).
 struct RingView {
   PeerInfo self;
@@ -25,6 +32,8 @@ struct RingView {
   std::vector<PeerInfo> successors;
   /// finger[i] = successor(self + 2^i), when known.
   std::vector<std::optional<PeerInfo>> fingers;
+  /// What the node stores, when it reports it (a node with storage does).
+  std::optional<RecordCounts> records;
 };
 
 /// Ring-wide parameters (GET /v1/ring/info).

@@ -6,6 +6,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/store_messages.hpp"
 #include "dwhatsapp/types.hpp"
 
 namespace dws::core {
@@ -57,7 +58,9 @@ struct InfoResp {
 // An answer with no content (notify, leave).
 struct Ack {};
 
-using Request = std::variant<PingReq, StateReq, ClosestReq, NotifyReq, LeaveReq, InfoReq>;
-using Response = std::variant<Ack, PingResp, StateResp, ClosestResp, InfoResp>;
+using Request = std::variant<PingReq, StateReq, ClosestReq, NotifyReq, LeaveReq, InfoReq, StorePutReq, StoreGetReq,
+                             StoreSyncReq>;
+using Response = std::variant<Ack, PingResp, StateResp, ClosestResp, InfoResp, StorePutResp, StoreGetResp,
+                              StoreSyncResp>;
 
 }  // namespace dws::core

@@ -3,6 +3,12 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include <optional>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <thread>
 #include <utility>
 
 #include "net/address.hpp"
@@ -34,9 +40,106 @@ std::string describe(httplib::Error err, std::int64_t timeout_ms) {
 
 }  // namespace
 
-HttpTransport::HttpTransport(HttpTransportOptions options) : options_(options) {}
+// Threads that run the extra calls of call_all. A thread per call would cost
+// a clone and a stack per replicated write; these stay parked between calls.
+// A worker only ever runs call(), which never waits for another worker, so
+// a bounded pool cannot deadlock.
+class HttpTransport::Workers {
+ public:
+  explicit Workers(std::size_t max) : max_(max) {}
+
+  ~Workers() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+  /// Queues `job` if a worker is idle or may be started; false when the pool
+  /// is at its limit and busy (the caller then runs the job itself).
+  bool submit(std::function<void()> job) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return false;
+      if (jobs_.size() >= idle_) {
+        if (threads_.size() >= max_) return false;
+        threads_.emplace_back([this] { work(); });
+      }
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+    return true;
+  }
+
+ private:
+  void work() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      ++idle_;
+      cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      --idle_;
+      if (jobs_.empty()) return;  // stopping, nothing left
+      auto job = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      job();
+      lock.lock();
+    }
+  }
+
+  const std::size_t max_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> threads_;
+  std::size_t idle_ = 0;  // workers waiting for a job (a queued job is already promised to one)
+  bool stopping_ = false;
+};
+
+HttpTransport::HttpTransport(HttpTransportOptions options)
+    : options_(options), workers_(std::make_unique<Workers>(options.max_parallel_workers)) {}
 
 HttpTransport::~HttpTransport() = default;
+
+std::vector<Result<core::Response>> HttpTransport::call_all(const std::vector<Call>& calls,
+                                                            core::Deadline deadline) {
+  std::vector<std::optional<Result<core::Response>>> results(calls.size());
+  std::mutex mu;
+  std::condition_variable done_cv;
+  std::size_t pending = 0;
+  std::vector<std::size_t> inline_calls;
+
+  for (std::size_t i = 1; i < calls.size(); ++i) {
+    {
+      std::lock_guard lock(mu);
+      ++pending;
+    }
+    const bool queued = workers_->submit([&, i] {
+      auto r = call(calls[i].to, calls[i].request, deadline);
+      std::lock_guard lock(mu);
+      results[i].emplace(std::move(r));
+      if (--pending == 0) done_cv.notify_one();
+    });
+    if (!queued) {
+      std::lock_guard lock(mu);
+      --pending;
+      inline_calls.push_back(i);
+    }
+  }
+  if (!calls.empty()) results[0].emplace(call(calls[0].to, calls[0].request, deadline));
+  for (std::size_t i : inline_calls) results[i].emplace(call(calls[i].to, calls[i].request, deadline));
+  {
+    std::unique_lock lock(mu);
+    done_cv.wait(lock, [&] { return pending == 0; });
+  }
+
+  std::vector<Result<core::Response>> out;
+  out.reserve(calls.size());
+  for (auto& r : results) out.push_back(std::move(*r));
+  return out;
+}
 
 std::unique_ptr<HttpTransport::Connection> HttpTransport::take(const core::Address& to, bool& reused) {
   {

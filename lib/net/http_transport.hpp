@@ -21,6 +21,8 @@ struct HttpTransportOptions {
   /// Idle connections kept per peer; a call that finds none opens a new one,
   /// so concurrency is never capped, only what stays open afterwards.
   std::size_t max_idle_per_peer = 8;
+  /// Threads that call_all may keep for overlapping calls.
+  std::size_t max_parallel_workers = 64;
 };
 
 /// Safe for concurrent use from any number of threads.
@@ -36,17 +38,24 @@ class HttpTransport final : public core::Transport {
   Result<core::Response> call(const core::Address& to, const core::Request& request,
                               core::Deadline deadline) override;
 
+  /// Runs the calls at the same time: the first on the calling thread, the
+  /// others on worker threads kept for the purpose (created on demand, up to
+  /// max_parallel_workers; beyond that the caller runs the rest itself).
+  std::vector<Result<core::Response>> call_all(const std::vector<Call>& calls, core::Deadline deadline) override;
+
   /// Closes every idle connection (e.g. before a simulated crash).
   void clear();
 
  private:
   struct Connection;
+  class Workers;
   std::unique_ptr<Connection> take(const core::Address& to, bool& reused);
   void give_back(const core::Address& to, std::unique_ptr<Connection> conn);
 
   HttpTransportOptions options_;
   std::mutex mu_;
   std::map<core::Address, std::vector<std::unique_ptr<Connection>>> idle_;
+  std::unique_ptr<Workers> workers_;  // last member: joined first, while the pool still exists
 };
 
 }  // namespace dws::net

@@ -5,13 +5,16 @@
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <sodium.h>
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <tuple>
 #include <type_traits>
 
 #include "core/id.hpp"
+#include "core/record.hpp"
 #include "net/address.hpp"
 
 namespace dws::net {
@@ -26,6 +29,32 @@ using Value = rapidjson::Value;
 constexpr std::size_t kMaxListEntries = 256;
 constexpr std::size_t kMaxFingers = 64;
 constexpr std::size_t kMaxRingName = 64;
+// Records in one sync body. The server's body limit bounds the bytes; this
+// bounds the work a body of many tiny records can cause.
+constexpr std::size_t kMaxSyncRecords = 100000;
+
+// Base64 (RFC 4648, padded: libsodium's ORIGINAL variant) for record bytes.
+std::string base64_encode(std::string_view bin) {
+  const std::size_t len = sodium_base64_ENCODED_LEN(bin.size(), sodium_base64_VARIANT_ORIGINAL);
+  std::string out(len, '\0');
+  sodium_bin2base64(out.data(), len, reinterpret_cast<const unsigned char*>(bin.data()), bin.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  out.resize(len - 1);  // the encoder writes a terminating NUL
+  return out;
+}
+
+// Strict: padding required, no whitespace, nothing after the last quantum.
+std::optional<std::string> base64_decode(std::string_view b64) {
+  std::string out(b64.size() / 4 * 3 + 3, '\0');
+  std::size_t bin_len = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), b64.data(), b64.size(), nullptr,
+                        &bin_len, &end, sodium_base64_VARIANT_ORIGINAL) != 0)
+    return std::nullopt;
+  if (end != b64.data() + b64.size()) return std::nullopt;
+  out.resize(bin_len);
+  return out;
+}
 
 // Input echoed in an error message: printable ASCII only (the message goes
 // back out as JSON and into logs) and short.
@@ -153,6 +182,119 @@ class Reader {
     return v->GetBool();
   }
 
+  std::uint64_t uint64(const Value& obj, std::string_view path, const char* name) {
+    const Value* v = member(obj, path, name);
+    if (!v) return 0;
+    if (!v->IsUint64()) {
+      fail(join(path, name), fmt::format("must be an integer in [0, 2^64), got {}", type_name(*v)));
+      return 0;
+    }
+    return v->GetUint64();
+  }
+
+  std::int64_t int64(const Value& obj, std::string_view path, const char* name, std::int64_t min) {
+    const Value* v = member(obj, path, name);
+    if (!v) return 0;
+    if (!v->IsInt64()) {
+      fail(join(path, name), fmt::format("must be a 64-bit integer, got {}", type_name(*v)));
+      return 0;
+    }
+    const std::int64_t i = v->GetInt64();
+    if (i < min) fail(join(path, name), fmt::format("must be at least {}, got {}", min, i));
+    return i;
+  }
+
+  // A string that may be empty, at most max_len bytes.
+  std::string text(const Value& obj, std::string_view path, const char* name, std::size_t max_len) {
+    const Value* v = member(obj, path, name);
+    if (!v) return {};
+    if (!v->IsString()) {
+      fail(join(path, name), fmt::format("must be a string, got {}", type_name(*v)));
+      return {};
+    }
+    if (v->GetStringLength() > max_len) {
+      fail(join(path, name), fmt::format("must have at most {} bytes, got {}", max_len, v->GetStringLength()));
+      return {};
+    }
+    return std::string(v->GetString(), v->GetStringLength());
+  }
+
+  // Base64 bytes (padded, RFC 4648 alphabet), at most max_bytes once decoded.
+  std::string bytes(const Value& obj, std::string_view path, const char* name, std::size_t max_bytes) {
+    const Value* v = member(obj, path, name);
+    if (!v) return {};
+    if (!v->IsString()) {
+      fail(join(path, name), fmt::format("must be a base64 string, got {}", type_name(*v)));
+      return {};
+    }
+    const std::string_view b64(v->GetString(), v->GetStringLength());
+    if (b64.size() / 4 * 3 > max_bytes + 2) {
+      fail(join(path, name), fmt::format("must hold at most {} bytes, got about {}", max_bytes, b64.size() / 4 * 3));
+      return {};
+    }
+    auto bin = base64_decode(b64);
+    if (!bin) {
+      fail(join(path, name), "must be padded base64 (A-Z a-z 0-9 + /), and is corrupt or truncated");
+      return {};
+    }
+    if (bin->size() > max_bytes) {
+      fail(join(path, name), fmt::format("must hold at most {} bytes, got {}", max_bytes, bin->size()));
+      return {};
+    }
+    return std::move(*bin);
+  }
+
+  // Records in the core::encode_records form, carried as base64.
+  std::vector<core::Record> records(const Value& obj, std::string_view path, const char* name) {
+    const std::string bin = bytes(obj, path, name, std::numeric_limits<std::uint32_t>::max());
+    if (failed()) return {};
+    auto decoded = core::decode_records(bin, kMaxSyncRecords);
+    if (!decoded.ok()) {
+      fail(join(path, name), fmt::format("does not hold valid records: {}", decoded.status().message()));
+      return {};
+    }
+    return std::move(decoded).value();
+  }
+
+  // A list of bucket indices in [0, 64).
+  std::vector<int> buckets(const Value& obj, std::string_view path, const char* name) {
+    std::vector<int> out;
+    const Value* arr = array(obj, path, name, core::kDigestBuckets);
+    if (!arr) return out;
+    for (rapidjson::SizeType i = 0; i < arr->Size(); ++i) {
+      const Value& b = (*arr)[i];
+      if (!b.IsInt() || b.GetInt() < 0 || b.GetInt() >= core::kDigestBuckets) {
+        fail(fmt::format("{}[{}]", join(path, name), i),
+             fmt::format("must be a bucket index in [0, {}), got {}", core::kDigestBuckets,
+                         b.IsInt() ? std::to_string(b.GetInt()) : std::string(type_name(b))));
+        return {};
+      }
+      out.push_back(b.GetInt());
+    }
+    return out;
+  }
+
+  // A {"key","sub","version","tombstone","expires_at","payload"} object.
+  core::Record record(const Value& v, std::string_view path) {
+    core::Record rec;
+    if (failed()) return rec;
+    if (!v.IsObject()) {
+      fail(path, fmt::format("must be a record object, got {}", type_name(v)));
+      return rec;
+    }
+    read_record_fields(v, path, rec);
+    return rec;
+  }
+
+  void read_record_fields(const Value& v, std::string_view path, core::Record& rec) {
+    rec.key = id(v, path, "key");
+    rec.sub = text(v, path, "sub", core::kMaxSubSize);
+    rec.version = uint64(v, path, "version");
+    rec.tombstone = boolean(v, path, "tombstone");
+    rec.expires_at = int64(v, path, "expires_at", 0);
+    rec.payload = bytes(v, path, "payload", std::numeric_limits<std::uint32_t>::max());
+  }
+
   // A {"id","address"} object at `path`.
   PeerInfo peer(const Value& v, std::string_view path) {
     PeerInfo p;
@@ -254,6 +396,33 @@ void write_peers(Writer& w, const std::vector<PeerInfo>& peers) {
 
 void write_string(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
 
+void write_id(Writer& w, Id id) { write_string(w, core::to_hex(id)); }
+
+void write_record_fields(Writer& w, const core::Record& r) {
+  w.Key("key");
+  write_id(w, r.key);
+  w.Key("sub");
+  write_string(w, r.sub);
+  w.Key("version");
+  w.Uint64(r.version);
+  w.Key("tombstone");
+  w.Bool(r.tombstone);
+  w.Key("expires_at");
+  w.Int64(r.expires_at);
+  w.Key("payload");
+  write_string(w, base64_encode(r.payload));
+}
+
+void write_records(Writer& w, const std::vector<core::Record>& records) {
+  write_string(w, base64_encode(core::encode_records(records)));
+}
+
+void write_buckets(Writer& w, const std::vector<int>& buckets) {
+  w.StartArray();
+  for (int b : buckets) w.Int(b);
+  w.EndArray();
+}
+
 template <typename F>
 std::string to_json(F&& write) {
   rapidjson::StringBuffer buf;
@@ -292,6 +461,15 @@ void write_body(Writer& w, const core::StateResp& r) {
   w.StartArray();
   for (const auto& f : r.view.fingers) write_optional_peer(w, f);
   w.EndArray();
+  if (r.view.records) {
+    w.Key("records");
+    w.StartObject();
+    w.Key("primary");
+    w.Uint64(r.view.records->primary);
+    w.Key("replica");
+    w.Uint64(r.view.records->replica);
+    w.EndObject();
+  }
   w.EndObject();
 }
 Result<core::StateResp> read_body(const Value& v, Type<core::StateResp>) {
@@ -305,6 +483,16 @@ Result<core::StateResp> read_body(const Value& v, Type<core::StateResp>) {
       const Value& f = (*fingers)[i];
       if (f.IsNull()) out.view.fingers.emplace_back(std::nullopt);
       else out.view.fingers.emplace_back(r.peer(f, fmt::format("fingers[{}]", i)));
+    }
+  }
+  // Optional: a node without storage (the simulator's) does not report it.
+  if (!r.failed() && v.IsObject()) {
+    const auto it = v.FindMember("records");
+    if (it != v.MemberEnd() && !it->value.IsNull()) {
+      RecordCounts counts;
+      counts.primary = r.uint64(it->value, "records", "primary");
+      counts.replica = r.uint64(it->value, "records", "replica");
+      out.view.records = counts;
     }
   }
   return r.finish(out);
@@ -348,6 +536,64 @@ Result<core::InfoResp> read_body(const Value& v, Type<core::InfoResp>) {
   out.info.replicas = r.integer(v, "", "replicas", 1, 64);
   out.info.successor_list = r.integer(v, "", "successor_list", 1, static_cast<int>(kMaxListEntries));
   out.info.stabilize_ms = r.integer(v, "", "stabilize_ms", 1, 3600 * 1000);
+  return r.finish(out);
+}
+
+void write_body(Writer& w, const core::StorePutResp& r) {
+  w.StartObject();
+  w.Key("copies");
+  w.Int(r.copies);
+  w.Key("version");
+  w.Uint64(r.version);
+  w.EndObject();
+}
+Result<core::StorePutResp> read_body(const Value& v, Type<core::StorePutResp>) {
+  Reader r("store/put response");
+  core::StorePutResp out;
+  out.copies = r.integer(v, "", "copies", 0, 64);
+  out.version = r.uint64(v, "", "version");
+  return r.finish(out);
+}
+
+void write_body(Writer& w, const core::StoreGetResp& r) {
+  w.StartObject();
+  w.Key("record");
+  if (r.record) {
+    w.StartObject();
+    write_record_fields(w, *r.record);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+}
+Result<core::StoreGetResp> read_body(const Value& v, Type<core::StoreGetResp>) {
+  Reader r("store/get response");
+  core::StoreGetResp out;
+  const Value* rec = r.member(v, "", "record");
+  if (rec && !rec->IsNull()) out.record = r.record(*rec, "record");
+  return r.finish(out);
+}
+
+void write_body(Writer& w, const core::StoreSyncResp& r) {
+  w.StartObject();
+  w.Key("differing");
+  write_buckets(w, r.differing);
+  w.Key("records");
+  write_records(w, r.records);
+  w.Key("more");
+  w.Bool(r.more);
+  w.Key("merged");
+  w.Uint64(r.merged);
+  w.EndObject();
+}
+Result<core::StoreSyncResp> read_body(const Value& v, Type<core::StoreSyncResp>) {
+  Reader r("store/sync response");
+  core::StoreSyncResp out;
+  out.differing = r.buckets(v, "", "differing");
+  out.records = r.records(v, "", "records");
+  out.more = r.boolean(v, "", "more");
+  out.merged = r.uint64(v, "", "merged");
   return r.finish(out);
 }
 
@@ -450,6 +696,153 @@ Result<core::LeaveReq> decode_leave(const WireRequest& wire) {
 void encode_info(const core::InfoReq&, WireRequest&) {}
 Result<core::InfoReq> decode_info(const WireRequest&) { return core::InfoReq{}; }
 
+void encode_store_put(const core::StorePutReq& req, WireRequest& wire) {
+  wire.body = to_json([&](Writer& w) {
+    w.StartObject();
+    write_record_fields(w, req.record);
+    w.Key("replica");
+    w.Bool(req.replica);
+    if (req.forward) {
+      w.Key("forward");
+      w.Bool(true);
+    }
+    w.EndObject();
+  });
+}
+Result<core::StorePutReq> decode_store_put(const WireRequest& wire) {
+  rapidjson::Document doc;
+  if (Status s = parse_object(doc, wire.body, "store/put request"); !s.ok()) return s;
+  Reader r("store/put request");
+  core::StorePutReq req;
+  r.read_record_fields(doc, "", req.record);
+  req.replica = r.boolean(doc, "", "replica");
+  // Optional: only clients set it.
+  if (doc.HasMember("forward")) req.forward = r.boolean(doc, "", "forward");
+  if (!r.failed() && req.forward && req.replica)
+    r.fail("forward", "must be false when 'replica' is true: a replica copy goes to its node, never forwarded");
+  return r.finish(std::move(req));
+}
+
+void encode_store_get(const core::StoreGetReq& req, WireRequest& wire) {
+  wire.query.emplace_back("key", core::to_hex(req.key));
+  wire.query.emplace_back("sub", req.sub);
+  if (req.local) wire.query.emplace_back("local", "1");
+  if (req.forward) wire.query.emplace_back("forward", "1");
+}
+Result<core::StoreGetReq> decode_store_get(const WireRequest& wire) {
+  core::StoreGetReq req;
+  const std::string* key = wire.param("key");
+  if (!key) return Status::InvalidArgument("store/get request: parameter 'key' is missing (16 hex digits)");
+  const auto k = core::parse_hex(*key);
+  if (!k)
+    return Status::InvalidArgument(
+        fmt::format("store/get request: parameter 'key' must be 16 hex digits, got {}", quote(*key)));
+  req.key = *k;
+  // A missing sub is the key's main item (sub ""), as a user record is.
+  if (const std::string* sub = wire.param("sub")) {
+    if (sub->size() > core::kMaxSubSize)
+      return Status::InvalidArgument(fmt::format("store/get request: parameter 'sub' must have at most {} bytes, "
+                                                 "got {}",
+                                                 core::kMaxSubSize, sub->size()));
+    req.sub = *sub;
+  }
+  for (auto [name, flag] : {std::pair{"local", &req.local}, std::pair{"forward", &req.forward}}) {
+    const std::string* value = wire.param(name);
+    if (!value) continue;
+    if (*value == "1" || *value == "true") *flag = true;
+    else if (*value == "0" || *value == "false") *flag = false;
+    else
+      return Status::InvalidArgument(
+          fmt::format("store/get request: parameter '{}' must be 0 or 1, got {}", name, quote(*value)));
+  }
+  if (req.local && req.forward)
+    return Status::InvalidArgument(
+        "store/get request: parameters 'local' and 'forward' exclude each other: read one copy, or the ring");
+  return req;
+}
+
+void encode_store_sync(const core::StoreSyncReq& req, WireRequest& wire) {
+  using Phase = core::StoreSyncReq::Phase;
+  wire.body = to_json([&](Writer& w) {
+    w.StartObject();
+    w.Key("phase");
+    w.String(req.phase == Phase::kCompare ? "compare" : "push");
+    w.Key("from");
+    write_peer(w, req.from);
+    w.Key("a");
+    write_id(w, req.a);
+    w.Key("b");
+    write_id(w, req.b);
+    if (req.phase == Phase::kCompare) {
+      w.Key("digests");
+      w.StartArray();
+      for (const auto& d : req.digests) write_string(w, core::to_hex(d));
+      w.EndArray();
+      if (req.after) {
+        w.Key("after");
+        w.StartObject();
+        w.Key("key");
+        write_id(w, req.after->key);
+        w.Key("sub");
+        write_string(w, req.after->sub);
+        w.EndObject();
+      }
+    } else {
+      w.Key("buckets");
+      write_buckets(w, req.buckets);
+      w.Key("records");
+      write_records(w, req.records);
+    }
+    w.EndObject();
+  });
+}
+// Only the fields of the phase are read: compare needs digests, push needs
+// buckets and records.
+Result<core::StoreSyncReq> decode_store_sync(const WireRequest& wire) {
+  using Phase = core::StoreSyncReq::Phase;
+  rapidjson::Document doc;
+  if (Status s = parse_object(doc, wire.body, "store/sync request"); !s.ok()) return s;
+  Reader r("store/sync request");
+  core::StoreSyncReq req;
+  const std::string phase = r.string(doc, "", "phase", 16);
+  if (!r.failed()) {
+    if (phase == "compare") req.phase = Phase::kCompare;
+    else if (phase == "push") req.phase = Phase::kPush;
+    else r.fail("phase", fmt::format("must be \"compare\" or \"push\", got {}", quote(phase)));
+  }
+  req.from = r.peer_member(doc, "", "from");
+  req.a = r.id(doc, "", "a");
+  req.b = r.id(doc, "", "b");
+  if (r.failed()) return r.status();
+  if (req.phase == Phase::kCompare) {
+    const Value* digests = r.array(doc, "", "digests", core::kDigestBuckets);
+    if (digests && digests->Size() != core::kDigestBuckets)
+      r.fail("digests", fmt::format("must have exactly {} entries, got {}", core::kDigestBuckets, digests->Size()));
+    for (rapidjson::SizeType i = 0; digests && !r.failed() && i < digests->Size(); ++i) {
+      const Value& d = (*digests)[i];
+      const auto h = d.IsString() ? core::parse_hash128(std::string_view(d.GetString(), d.GetStringLength()))
+                                  : std::nullopt;
+      if (!h) r.fail(fmt::format("digests[{}]", i), "must be 32 hex digits in a string");
+      else req.digests[i] = *h;
+    }
+    // The cursor of a resumed compare: only items after it are wanted.
+    if (!r.failed() && doc.HasMember("after")) {
+      const Value* after = r.member(doc, "", "after");
+      if (after && !after->IsNull()) {
+        core::ItemKey cursor;
+        if (!after->IsObject()) r.fail("after", "must be a {\"key\",\"sub\"} object or null");
+        cursor.key = r.id(*after, "after", "key");
+        cursor.sub = r.text(*after, "after", "sub", core::kMaxSubSize);
+        if (!r.failed()) req.after = std::move(cursor);
+      }
+    }
+  } else {
+    req.buckets = r.buckets(doc, "", "buckets");
+    req.records = r.records(doc, "", "records");
+  }
+  return r.finish(std::move(req));
+}
+
 // --- The table ------------------------------------------------------------------
 
 template <typename Req, typename Resp>
@@ -469,6 +862,10 @@ constexpr std::tuple kEndpoints{
     Endpoint<core::NotifyReq, core::Ack>{"POST", "/v1/ring/notify", encode_notify, decode_notify},
     Endpoint<core::LeaveReq, core::Ack>{"POST", "/v1/ring/leave", encode_leave, decode_leave},
     Endpoint<core::InfoReq, core::InfoResp>{"GET", "/v1/ring/info", encode_info, decode_info},
+    Endpoint<core::StorePutReq, core::StorePutResp>{"POST", "/v1/store/put", encode_store_put, decode_store_put},
+    Endpoint<core::StoreGetReq, core::StoreGetResp>{"GET", "/v1/store/get", encode_store_get, decode_store_get},
+    Endpoint<core::StoreSyncReq, core::StoreSyncResp>{"POST", "/v1/store/sync", encode_store_sync,
+                                                      decode_store_sync},
 };
 constexpr std::size_t kEndpointCount = std::tuple_size_v<decltype(kEndpoints)>;
 

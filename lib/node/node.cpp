@@ -9,8 +9,11 @@
 #include <ctime>
 #include <mutex>
 #include <optional>
+#include <variant>
 
 #include "core/id.hpp"
+#include "core/record.hpp"
+#include "core/replication.hpp"
 #include "core/ring.hpp"
 #include "net/address.hpp"
 #include "net/discovery.hpp"
@@ -19,6 +22,8 @@
 #include "net/json_codec.hpp"
 #include "net/system_env.hpp"
 #include "net/timer.hpp"
+#include "store/lmdb_store.hpp"
+#include "store/memory_store.hpp"
 
 namespace dws {
 
@@ -28,6 +33,9 @@ constexpr int kDefaultReplicas = 3;
 constexpr int kDefaultSuccessors = 4;
 constexpr const char* kDefaultRing = "dwhatsapp";
 constexpr const char* kBroadcastEnv = "DWS_DISCOVERY_BROADCAST";
+// W: a write is acknowledged once this many copies hold it (DESIGN.md section 4).
+constexpr int kWriteQuorum = 2;
+constexpr std::uint64_t kMinMapSize = std::uint64_t{1} << 20;
 
 enum class Level { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
 
@@ -115,6 +123,13 @@ Result<Checked> check_options(const NodeOptions& o) {
     return Status::InvalidArgument(fmt::format("discovery port {} must be in 0..65535", o.discovery_port));
   if (o.http_threads < 1 || o.http_threads > 1024)
     return Status::InvalidArgument(fmt::format("http_threads {} must be in 1..1024", o.http_threads));
+  if (o.sync_ms < 1 || o.sync_ms > 3'600'000)
+    return Status::InvalidArgument(fmt::format("sync_ms {} must be in 1..3600000", o.sync_ms));
+  if (o.flush_ms < 1 || o.flush_ms > 3'600'000)
+    return Status::InvalidArgument(fmt::format("flush_ms {} must be in 1..3600000", o.flush_ms));
+  if (o.map_size != 0 && o.map_size < kMinMapSize)
+    return Status::InvalidArgument(
+        fmt::format("map_size {} bytes is too small: give at least 1 MiB (0: the default)", o.map_size));
   return c;
 }
 
@@ -187,12 +202,78 @@ struct Node::Impl {
     }
   }
 
-  net::WireResponse ring_endpoint(const net::WireRequest& wire) {
+  static bool is_store_request(const core::Request& r) {
+    return std::holds_alternative<core::StorePutReq>(r) || std::holds_alternative<core::StoreGetReq>(r) ||
+           std::holds_alternative<core::StoreSyncReq>(r);
+  }
+
+  // Every endpoint of the codec: storage messages go to the replicator, the
+  // rest to the ring; ring state is completed with what this node stores.
+  net::WireResponse protocol_endpoint(const net::WireRequest& wire) {
     auto request = net::decode_request(wire);
     if (!request.ok()) return net::encode_error(request.status());
-    auto response = ring->handle(*request);
+    std::optional<Result<core::Response>> entry = forwarded(*request);
+    Result<core::Response> response = entry ? std::move(*entry)
+                                      : is_store_request(*request) ? replicator->handle(*request)
+                                                                   : ring->handle(*request);
     if (!response.ok()) return net::encode_error(response.status());
+    if (auto* state = std::get_if<core::StateResp>(&*response)) state->view.records = record_counts();
     return net::encode_response(*response);
+  }
+
+  // A client's put or get through this node as entry node: Replicator finds
+  // the primary (and falls back to replicas for reads). nullopt: not such a request.
+  // The client did not misdirect anything, so a primary that refused the
+  // key after the replicator's retries (views still settling after a join or
+  // a crash) is "try again", not "not responsible".
+  static Status for_client(Status s) {
+    if (s.code() != Code::kNotResponsible) return s;
+    return Status::Unavailable("the ring is settling (" + s.message() + "); retry");
+  }
+
+  std::optional<Result<core::Response>> forwarded(const core::Request& request) {
+    if (const auto* put = std::get_if<core::StorePutReq>(&request); put && put->forward) {
+      auto r = replicator->put(put->record);
+      if (!r.ok()) return Result<core::Response>(for_client(r.status()));
+      return Result<core::Response>(core::Response(*r));
+    }
+    if (const auto* get = std::get_if<core::StoreGetReq>(&request); get && get->forward) {
+      auto r = replicator->get(get->key, get->sub);
+      if (!r.ok()) return Result<core::Response>(for_client(r.status()));
+      return Result<core::Response>(core::Response(core::StoreGetResp{std::move(*r)}));
+    }
+    return std::nullopt;
+  }
+
+  RecordCounts record_counts() const {
+    const core::HeldCounts held = replicator->held_counts();
+    return RecordCounts{held.primary, held.replica};
+  }
+
+  // The record store: LMDB under <data_dir>/store, or memory without a data dir.
+  Status open_store() {
+    if (options.data_dir.empty()) {
+      store = std::make_unique<store::MemoryStore>();
+    } else {
+      store::LmdbOptions lo;
+      lo.fsync = options.fsync;
+      if (options.map_size != 0) lo.map_size = options.map_size;
+      auto lmdb = store::LmdbStore::open(options.data_dir, lo);
+      if (!lmdb.ok()) return lmdb.status();
+      store = std::move(lmdb).value();
+    }
+    auto rs = core::RecordStore::open(*store);
+    if (!rs.ok())
+      return Status(rs.status().code(),
+                    fmt::format("cannot open the records in {}: {}",
+                                options.data_dir.empty() ? std::string("memory") : options.data_dir,
+                                rs.status().message()));
+    records = std::move(rs).value();
+    return Status::Ok();
+  }
+
+  void flush_store() {
+    if (Status s = store->flush(); !s.ok()) log(Level::kError, "flushing the store failed: " + s.message());
   }
 
   std::vector<PeerInfo> known_nodes() const {
@@ -240,12 +321,30 @@ struct Node::Impl {
     metric("dws_peer_call_errors_total", "counter", "Calls to peers that failed.", m.peer_call_errors);
     metric("dws_ring_changes_total", "counter", "Changes of successor or predecessor, and peers declared dead.",
            m.ring_changes);
+
+    const core::ReplicationMetrics rm = replicator->metrics();
+    const RecordCounts held = record_counts();
+    metric("dws_records_primary", "gauge", "Records held whose ring id is in (predecessor, self].", held.primary);
+    metric("dws_records_replica", "gauge", "Records held as copies of the predecessors' ranges.", held.replica);
+    metric("dws_store_puts_total", "counter", "Writes this node coordinated as the key's primary or entry node.",
+           rm.puts);
+    metric("dws_write_quorum_failures_total", "counter", "Writes refused because fewer than W copies answered.",
+           rm.quorum_failures);
+    metric("dws_sync_rounds_total", "counter", "Anti-entropy rounds run.", rm.sync_rounds);
+    metric("dws_sync_records_moved_total", "counter", "Records that anti-entropy merged with a change, either way.",
+           rm.sync_records_moved);
+    metric("dws_sync_bytes_moved_total", "counter", "Record bytes anti-entropy sent and received.",
+           rm.sync_bytes_moved);
+    metric("dws_handoff_records_total", "counter", "Records pushed to their new primary.", rm.handed_off);
+    metric("dws_gc_records_total", "counter", "Records erased because no range held here covers them any more.",
+           rm.gc_erased);
     return out;
   }
 
   void add_routes() {
     for (const auto& route : net::ring_routes())
-      server.route(route.method, std::string(route.path), [this](const net::WireRequest& w) { return ring_endpoint(w); });
+      server.route(route.method, std::string(route.path),
+                   [this](const net::WireRequest& w) { return protocol_endpoint(w); });
     server.route("GET", "/v1/health", [this](const net::WireRequest&) {
       net::WireResponse r;
       r.body = net::encode_health(self);
@@ -266,6 +365,7 @@ struct Node::Impl {
 
   // Binds, builds the ring, serves. `peer` empty: a new ring.
   Status start(const Checked& checked, const std::string& peer) {
+    if (Status s = open_store(); !s.ok()) return s;
     auto port = server.bind(checked.listen.host, checked.listen.port);
     if (!port.ok()) return port.status();
     std::string note;
@@ -286,6 +386,14 @@ struct Node::Impl {
     ro.info = info;
     ring = std::make_unique<core::Ring>(self, ro, transport, clock, rng);
     ring->set_listener([this](const core::RingEvent& e) { on_ring_event(e); });
+    core::ReplicationOptions rep;
+    rep.replicas = info.replicas;
+    rep.write_quorum = std::min(kWriteQuorum, info.replicas);
+    // A replica keeps a range a primary synced to it for a few rounds; past
+    // that, garbage collection asks the primary before dropping anything, so
+    // a short hold costs a state request, never data.
+    rep.held_range_ttl_ms = 4LL * options.sync_ms;
+    replicator = std::make_unique<core::Replicator>(*ring, *records, transport, clock, rep);
     add_routes();
     if (Status s = server.start(); !s.ok()) return s;
 
@@ -299,16 +407,26 @@ struct Node::Impl {
       ring->stabilize();
       ring->fix_fingers();
     });
+    if (!options.fsync) timer.every(std::chrono::milliseconds(options.flush_ms), [this] { flush_store(); });
+    // Anti-entropy has a thread of its own: a round waits on peers for up to
+    // a deadline per call, and stabilization must not wait behind it.
+    sync_timer.every(std::chrono::milliseconds(options.sync_ms), [this] { replicator->sync_round(); });
     if (options.discovery_port > 0) {
       discovery = std::make_unique<net::DiscoveryResponder>(timer.context(), info.ring_name, self);
       if (Status s = discovery->start(options.discovery_port); !s.ok()) return s;
     }
     timer.start();
+    sync_timer.start();
     running = true;
+    const std::string storage =
+        options.data_dir.empty()
+            ? std::string("records in memory")
+            : fmt::format("records in {}/store ({})", options.data_dir,
+                          options.fsync ? "fsync per write" : fmt::format("flush every {} ms", options.flush_ms));
     log(Level::kInfo,
-        fmt::format("serving on {}, id {}, ring '{}' (replicas {}, successors {}, stabilize {} ms){}{}{}",
+        fmt::format("serving on {}, id {}, ring '{}' (replicas {}, successors {}, stabilize {} ms, sync {} ms), {}{}{}{}",
                     net::format_host_port(checked.listen.host, *port), core::to_hex(self.id), info.ring_name,
-                    info.replicas, info.successor_list, info.stabilize_ms,
+                    info.replicas, info.successor_list, info.stabilize_ms, options.sync_ms, storage,
                     peer.empty() ? ", new ring" : ", joined through " + peer,
                     options.discovery_port > 0 ? fmt::format(", discovery on UDP {}", options.discovery_port) : "",
                     note));
@@ -324,10 +442,20 @@ struct Node::Impl {
     // Periodic work first, so that no stabilization runs during or after the
     // leave; the server keeps answering while neighbours splice us out.
     timer.stop();
-    if (graceful && ring && ring->joined()) ring->leave();
+    sync_timer.stop();
+    if (graceful && ring && ring->joined()) {
+      // Before leaving, while the successor still sees us as its predecessor
+      // and accepts the range as a replica of ours.
+      if (Status s = replicator->hand_off(); !s.ok())
+        log(Level::kWarn, "hand-off before leaving incomplete (anti-entropy will repair it): " + s.message());
+      ring->leave();
+    }
     if (discovery) discovery->stop();
     server.stop();
     transport.clear();
+    // A crash (halt) keeps only what LMDB wrote to the page cache, as a
+    // killed process does; a graceful stop makes everything durable.
+    if (graceful && store) flush_store();
     if (running) log(Level::kInfo, graceful ? "stopped" : "halted");
   }
 
@@ -345,9 +473,13 @@ struct Node::Impl {
   net::SystemClock clock;
   net::RandomRng rng;
   net::HttpTransport transport;
+  std::unique_ptr<core::Store> store;
+  std::unique_ptr<core::RecordStore> records;
   std::unique_ptr<core::Ring> ring;
+  std::unique_ptr<core::Replicator> replicator;
   net::HttpServer server;
   net::Timer timer;
+  net::Timer sync_timer;
   std::unique_ptr<net::DiscoveryResponder> discovery;
 };
 
@@ -415,6 +547,7 @@ Id Node::id() const { return impl_->self.id; }
 RingView Node::view() const { return impl_->ring->view(true); }
 RingInfo Node::info() const { return impl_->info; }
 std::string Node::metrics_text() const { return impl_->metrics_text(); }
+RecordCounts Node::record_counts() const { return impl_->record_counts(); }
 
 Result<RingInfo> fetch_ring_info(const std::string& peer) {
   if (auto hp = net::parse_host_port(peer, "peer address"); !hp.ok()) return hp.status();

@@ -318,3 +318,273 @@ TEST_CASE("address: host:port forms are parsed and garbage is named") {
   expect_bad("[::1:80", "without ']'");
   expect_bad("bad host:80", "cannot be in a host name");
 }
+
+// --- Storage messages -----------------------------------------------------------
+
+namespace {
+
+core::Record sample_record(std::uint64_t key, std::string sub, std::string payload) {
+  core::Record r;
+  r.key = key;
+  r.sub = std::move(sub);
+  r.version = 0xfffffffffffffff0ULL;  // beyond 2^53: must not pass through a double
+  r.tombstone = false;
+  r.expires_at = 1'900'000'000'123LL;
+  r.payload = std::move(payload);
+  return r;
+}
+
+std::string all_bytes() {
+  std::string s;
+  for (int i = 0; i < 256; ++i) s += static_cast<char>(i);
+  return s;
+}
+
+core::StoreSyncReq push_req(std::vector<core::Record> records) {
+  core::StoreSyncReq req;
+  req.phase = core::StoreSyncReq::Phase::kPush;
+  req.from = peer("127.0.0.1:7000");
+  req.a = 0x10;
+  req.b = 0x20;
+  req.buckets = {0, 5, 63};
+  req.records = std::move(records);
+  return req;
+}
+
+}  // namespace
+
+TEST_CASE("codec: storage requests survive a round trip") {
+  for (bool replica : {false, true}) {
+    core::StorePutReq put{sample_record(0xfedcba9876543210ULL, "msg/1 é", all_bytes()), replica};
+    put.record.tombstone = replica;  // both values of both flags
+    auto p = through_wire(put);
+    REQUIRE(std::holds_alternative<core::StorePutReq>(p));
+    CHECK(std::get<core::StorePutReq>(p).record == put.record);
+    CHECK(std::get<core::StorePutReq>(p).replica == replica);
+  }
+  core::StorePutReq empty{sample_record(0, "", ""), false};
+  empty.record.expires_at = 0;
+  CHECK(std::get<core::StorePutReq>(through_wire(empty)).record == empty.record);
+
+  for (bool local : {false, true}) {
+    core::StoreGetReq get_req{0x0123456789abcdefULL, "a b&c=d/é", local};
+    auto g = through_wire(get_req);
+    REQUIRE(std::holds_alternative<core::StoreGetReq>(g));
+    CHECK(std::get<core::StoreGetReq>(g).key == get_req.key);
+    CHECK(std::get<core::StoreGetReq>(g).sub == get_req.sub);
+    CHECK(std::get<core::StoreGetReq>(g).local == local);
+  }
+
+  core::StoreSyncReq compare;
+  compare.phase = core::StoreSyncReq::Phase::kCompare;
+  compare.from = peer("127.0.0.1:7000");
+  compare.a = 0xffffffffffffff00ULL;
+  compare.b = 0x100;
+  for (int i = 0; i < core::kDigestBuckets; ++i)
+    compare.digests[i] = core::Hash128{static_cast<std::uint64_t>(i) * 0x1111, ~static_cast<std::uint64_t>(i)};
+  auto c = through_wire(compare);
+  REQUIRE(std::holds_alternative<core::StoreSyncReq>(c));
+  const auto& cg = std::get<core::StoreSyncReq>(c);
+  CHECK(cg.phase == core::StoreSyncReq::Phase::kCompare);
+  CHECK(cg.from == compare.from);
+  CHECK(cg.a == compare.a);
+  CHECK(cg.b == compare.b);
+  CHECK(cg.digests == compare.digests);
+  CHECK_FALSE(cg.after.has_value());
+
+  // A resumed compare carries its cursor.
+  compare.after = core::ItemKey{0xfffffffffffffff0ULL, "0192abcd"};
+  auto resumed = through_wire(compare);
+  REQUIRE(std::holds_alternative<core::StoreSyncReq>(resumed));
+  const auto& rg = std::get<core::StoreSyncReq>(resumed);
+  REQUIRE(rg.after.has_value());
+  CHECK(*rg.after == *compare.after);
+
+  const auto push = push_req({sample_record(0x11, "", "x"), sample_record(0x12, "s", all_bytes())});
+  auto s = through_wire(push);
+  REQUIRE(std::holds_alternative<core::StoreSyncReq>(s));
+  const auto& sg = std::get<core::StoreSyncReq>(s);
+  CHECK(sg.phase == core::StoreSyncReq::Phase::kPush);
+  CHECK(sg.buckets == push.buckets);
+  CHECK(sg.records == push.records);
+  CHECK(std::get<core::StoreSyncReq>(through_wire(push_req({}))).records.empty());
+}
+
+TEST_CASE("codec: storage requests go to the documented method, path and query") {
+  const WireRequest put = encode_request(core::StorePutReq{sample_record(0xab, "s", "hi"), true});
+  CHECK(put.method == "POST");
+  CHECK(put.path == "/v1/store/put");
+  CHECK(put.body == R"({"key":"00000000000000ab","sub":"s","version":18446744073709551600,"tombstone":false,)"
+                    R"("expires_at":1900000000123,"payload":"aGk=","replica":true})");
+  CHECK(encode_request(core::StoreGetReq{0xab, "", false}).target() == "/v1/store/get?key=00000000000000ab&sub=");
+  CHECK(encode_request(core::StoreGetReq{0xab, "x/y", true}).target() ==
+        "/v1/store/get?key=00000000000000ab&sub=x%2Fy&local=1");
+  const WireRequest sync = encode_request(push_req({}));
+  CHECK(sync.method == "POST");
+  CHECK(sync.path == "/v1/store/sync");
+  CHECK(sync.body.find(R"("phase":"push")") != std::string::npos);
+  // A get without sub reads the key's main item.
+  auto g = decode_request(get("/v1/store/get", {{"key", "00000000000000ab"}}));
+  REQUIRE(g.ok());
+  CHECK(std::get<core::StoreGetReq>(*g).sub.empty());
+  CHECK_FALSE(std::get<core::StoreGetReq>(*g).local);
+}
+
+TEST_CASE("codec: storage responses survive a round trip") {
+  core::StorePutResp put{3, 0xfffffffffffffff0ULL};
+  auto p = reply_through_wire(core::StorePutReq{}, put);
+  REQUIRE(std::holds_alternative<core::StorePutResp>(p));
+  CHECK(std::get<core::StorePutResp>(p).copies == 3);
+  CHECK(std::get<core::StorePutResp>(p).version == put.version);
+
+  core::StoreGetResp found{sample_record(0x42, "sub", all_bytes())};
+  found.record->tombstone = true;
+  auto f = reply_through_wire(core::StoreGetReq{}, found);
+  REQUIRE(std::holds_alternative<core::StoreGetResp>(f));
+  CHECK(std::get<core::StoreGetResp>(f).record == found.record);
+  auto none = reply_through_wire(core::StoreGetReq{}, core::StoreGetResp{});
+  CHECK_FALSE(std::get<core::StoreGetResp>(none).record.has_value());
+  CHECK(encode_response(core::StoreGetResp{}).body == R"({"record":null})");
+
+  core::StoreSyncResp sync;
+  sync.differing = {1, 2, 63};
+  sync.records = {sample_record(1, "", ""), sample_record(2, "z", all_bytes())};
+  sync.more = true;
+  sync.merged = 0xfffffffffffffff0ULL;
+  auto s = reply_through_wire(core::StoreSyncReq{}, sync);
+  REQUIRE(std::holds_alternative<core::StoreSyncResp>(s));
+  const auto& sg = std::get<core::StoreSyncResp>(s);
+  CHECK(sg.differing == sync.differing);
+  CHECK(sg.records == sync.records);
+  CHECK(sg.more);
+  CHECK(sg.merged == sync.merged);
+}
+
+TEST_CASE("codec: ring state carries record counts when the node reports them") {
+  core::StateResp state;
+  state.view.self = peer("127.0.0.1:7000");
+  state.view.records = RecordCounts{12, 34};
+  auto s = reply_through_wire(core::StateReq{}, state);
+  CHECK(std::get<core::StateResp>(s).view.records == state.view.records);
+  state.view.records.reset();
+  CHECK_FALSE(std::get<core::StateResp>(reply_through_wire(core::StateReq{}, state)).view.records.has_value());
+  check_reply_rejected(core::StateReq{}, R"({"id":"0000000000000001","address":"a:1","predecessor":null,
+      "successors":[],"fingers":[],"records":{"primary":-1,"replica":0}})",
+                       "field 'records.primary' must be an integer");
+}
+
+TEST_CASE("codec: malformed storage bodies are refused naming the field") {
+  const std::string ok_put =
+      R"({"key":"00000000000000ab","sub":"","version":1,"tombstone":false,"expires_at":0,"payload":"aGk=",)"
+      R"("replica":false})";
+  REQUIRE(decode_request(post("/v1/store/put", ok_put)).ok());
+  auto put_with = [&](const std::string& field, const std::string& value) {
+    std::string body = ok_put;
+    const auto at = body.find("\"" + field + "\":");
+    REQUIRE(at != std::string::npos);
+    const auto start = at + field.size() + 3;
+    const auto end = body.find_first_of(",}", start);
+    return post("/v1/store/put", body.substr(0, start) + value + body.substr(end));
+  };
+  check_rejected(post("/v1/store/put", ok_put.substr(0, ok_put.size() - 10)), "not valid JSON");
+  check_rejected(put_with("key", R"("abc")"), "field 'key' must be 16 hex digits");
+  check_rejected(put_with("version", "-1"), "field 'version' must be an integer");
+  check_rejected(put_with("version", "1.5"), "field 'version' must be an integer");
+  check_rejected(put_with("version", "18446744073709551616"), "field 'version'");
+  check_rejected(put_with("expires_at", "-5"), "field 'expires_at' must be at least 0");
+  check_rejected(put_with("tombstone", "0"), "field 'tombstone' must be true or false");
+  check_rejected(put_with("payload", R"("aGk")"), "field 'payload' must be padded base64");
+  check_rejected(put_with("payload", R"("a$k=")"), "field 'payload' must be padded base64");
+  check_rejected(put_with("payload", R"("aGk=aGk=")"), "field 'payload'");
+  check_rejected(put_with("payload", R"("aGk= ")"), "field 'payload'");
+  check_rejected(put_with("payload", "7"), "field 'payload' must be a base64 string");
+  check_rejected(put_with("sub", "\"" + std::string(core::kMaxSubSize + 1, 's') + "\""),
+                 "field 'sub' must have at most 503 bytes");
+  check_rejected(post("/v1/store/put", R"({"key":"00000000000000ab","sub":"","version":1,"tombstone":false,
+                                          "expires_at":0,"payload":""})"),
+                 "field 'replica' is missing");
+
+  check_rejected(get("/v1/store/get"), "parameter 'key' is missing");
+  check_rejected(get("/v1/store/get", {{"key", "zz"}}), "parameter 'key' must be 16 hex digits");
+  check_rejected(get("/v1/store/get", {{"key", "00000000000000ab"}, {"local", "yes"}}), "parameter 'local'");
+  check_rejected(get("/v1/store/get", {{"key", "00000000000000ab"}, {"sub", std::string(600, 's')}}),
+                 "parameter 'sub' must have at most 503 bytes");
+}
+
+TEST_CASE("codec: a corrupt or truncated sync body is refused naming the field") {
+  const WireRequest good = encode_request(push_req({sample_record(0x11, "a", "payload one"),
+                                                    sample_record(0x12, "b", "payload two")}));
+  REQUIRE(decode_request(good).ok());
+
+  // Truncated anywhere: never accepted, never a crash.
+  for (std::size_t n = 0; n < good.body.size(); n += 7)
+    CHECK_FALSE(decode_request(post("/v1/store/sync", good.body.substr(0, n))).ok());
+
+  // Valid base64 of bytes that are not a record encoding.
+  auto with_records = [&](const std::string& b64) {
+    const auto at = good.body.find(R"("records":")") + 11;
+    const auto end = good.body.find('"', at);
+    return post("/v1/store/sync", good.body.substr(0, at) + b64 + good.body.substr(end));
+  };
+  check_rejected(with_records("AAAA"), "field 'records' does not hold valid records");
+  // The real encoding cut short by a few bytes, re-encoded as valid base64.
+  std::string bin = core::encode_records(std::vector<core::Record>{sample_record(0x11, "a", "payload one")});
+  bin.resize(bin.size() - 3);
+  std::string b64;
+  {
+    const WireRequest cut = encode_request(core::StorePutReq{sample_record(1, "", bin), false});
+    const auto at = cut.body.find(R"("payload":")") + 11;
+    b64 = cut.body.substr(at, cut.body.find('"', at) - at);
+  }
+  check_rejected(with_records(b64), "field 'records' does not hold valid records");
+  check_rejected(with_records("!!!!"), "field 'records' must be padded base64");
+
+  const std::string head = R"({"phase":"push","from":{"id":"0000000000000001","address":"127.0.0.1:1"},)";
+  check_rejected(post("/v1/store/sync", head + R"("a":"0000000000000001","b":"0000000000000002","records":""})"),
+                 "field 'buckets' is missing");
+  check_rejected(post("/v1/store/sync", head + R"("a":"0000000000000001","b":"0000000000000002","buckets":[64],
+                                                  "records":""})"),
+                 "field 'buckets[0]' must be a bucket index");
+  check_rejected(post("/v1/store/sync", head + R"("a":"01","b":"0000000000000002","buckets":[],"records":""})"),
+                 "field 'a' must be 16 hex digits");
+  check_rejected(post("/v1/store/sync", R"({"phase":"merge","from":{"id":"0000000000000001","address":"a:1"},
+                                           "a":"0000000000000001","b":"0000000000000002"})"),
+                 "field 'phase' must be \"compare\" or \"push\"");
+  const std::string cmp = R"({"phase":"compare","from":{"id":"0000000000000001","address":"127.0.0.1:1"},)"
+                          R"("a":"0000000000000001","b":"0000000000000002",)";
+  check_rejected(post("/v1/store/sync", cmp + R"("buckets":[]})"), "field 'digests' is missing");
+  check_rejected(post("/v1/store/sync", cmp + R"("digests":["00000000000000000000000000000000"]})"),
+                 "field 'digests' must have exactly 64 entries");
+  std::string digests = "[";
+  for (int i = 0; i < 64; ++i) digests += std::string(i ? "," : "") + (i == 9 ? "\"xyz\"" : "\"" + std::string(32, '0') + "\"");
+  check_rejected(post("/v1/store/sync", cmp + R"("digests":)" + digests + "]}"), "field 'digests[9]' must be 32 hex");
+}
+
+TEST_CASE("codec: malformed storage responses are refused naming the field") {
+  check_reply_rejected(core::StorePutReq{}, R"({"copies":2})", "field 'version' is missing");
+  check_reply_rejected(core::StoreGetReq{}, R"({})", "field 'record' is missing");
+  check_reply_rejected(core::StoreGetReq{}, R"({"record":{"key":"0000000000000001"}})", "field 'record.sub' is missing");
+  check_reply_rejected(core::StoreSyncReq{}, R"({"differing":[],"records":"AAAA","more":false,"merged":0})",
+                       "field 'records' does not hold valid records");
+}
+
+TEST_CASE("codec: a client's put or get through an entry node carries forward") {
+  core::StorePutReq put{sample_record(0xab, "", "hi"), false, true};
+  auto p = through_wire(put);
+  CHECK(std::get<core::StorePutReq>(p).forward);
+  CHECK(encode_request(put).body.find(R"("forward":true)") != std::string::npos);
+  // Node-to-node puts leave it out; a client may too.
+  CHECK(encode_request(core::StorePutReq{}).body.find("forward") == std::string::npos);
+  CHECK_FALSE(std::get<core::StorePutReq>(through_wire(core::StorePutReq{})).forward);
+
+  core::StoreGetReq g{0xab, "s", false, true};
+  CHECK(encode_request(g).target() == "/v1/store/get?key=00000000000000ab&sub=s&forward=1");
+  CHECK(std::get<core::StoreGetReq>(through_wire(g)).forward);
+
+  const std::string replica_forward =
+      R"({"key":"00000000000000ab","sub":"","version":1,"tombstone":false,"expires_at":0,"payload":"",)"
+      R"("replica":true,"forward":true})";
+  check_rejected(post("/v1/store/put", replica_forward), "field 'forward' must be false when 'replica' is true");
+  check_rejected(get("/v1/store/get", {{"key", "00000000000000ab"}, {"local", "1"}, {"forward", "1"}}),
+                 "'local' and 'forward' exclude each other");
+}

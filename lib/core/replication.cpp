@@ -1,0 +1,593 @@
+#include "core/replication.hpp"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "core/id.hpp"
+
+namespace dws::core {
+
+namespace {
+
+// Lookups and calls per put or get: a view that is stale for one lookup is
+// usually right for the next, and merging the same record twice is harmless.
+constexpr int kAttempts = 3;
+
+template <typename... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <typename... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+std::string describe(const PeerInfo& p) { return p.address + " (" + to_hex(p.id) + ")"; }
+
+std::string item_name(Id key, const std::string& sub) {
+  return sub.empty() ? to_hex(key) : to_hex(key) + "/" + sub;
+}
+
+// What a record costs on the wire, near enough for a metric.
+std::uint64_t wire_bytes(const Record& r) { return 24 + r.sub.size() + r.payload.size(); }
+
+template <typename T>
+Result<T> expect(Result<Response> r, const PeerInfo& peer, const char* what) {
+  if (!r.ok()) return r.status();
+  if (auto* v = std::get_if<T>(&r.value())) return std::move(*v);
+  return Status::Internal(describe(peer) + " answered a " + what + " with another kind of message");
+}
+
+// Position of an item in the order a sync of (a, b] walks: ring id from
+// a + 1 around to b, then sub.
+bool after_cursor(Id a, const Record& r, const ItemKey& cursor) {
+  const Id ro = r.key - a - 1;
+  const Id co = cursor.key - a - 1;
+  if (ro != co) return ro > co;
+  return r.sub > cursor.sub;
+}
+
+bool lies_in(Id a, Id b, Id key) { return in_half_open(a, key, b); }
+
+struct LeafLess {
+  bool operator()(const Hash128& x, const Hash128& y) const {
+    return x.hi != y.hi ? x.hi < y.hi : x.lo < y.lo;
+  }
+};
+
+}  // namespace
+
+Replicator::Replicator(Ring& ring, RecordStore& records, Transport& transport, Clock& clock,
+                       ReplicationOptions options)
+    : ring_(ring), records_(records), transport_(transport), clock_(clock), opt_(options) {
+  if (opt_.replicas < 1) opt_.replicas = 1;
+  if (opt_.write_quorum < 1) opt_.write_quorum = 1;
+  if (opt_.write_quorum > opt_.replicas) opt_.write_quorum = opt_.replicas;
+  if (opt_.max_sync_records < 1) opt_.max_sync_records = 1;
+  if (opt_.max_sync_passes < 1) opt_.max_sync_passes = 1;
+}
+
+Status Replicator::check_record(const Record& record) const {
+  if (record.payload.size() > opt_.max_record_bytes)
+    return Status::PayloadTooLarge("record " + item_name(record.key, record.sub) + " has a payload of " +
+                                   std::to_string(record.payload.size()) + " bytes; the limit is " +
+                                   std::to_string(opt_.max_record_bytes));
+  return validate(record);
+}
+
+std::vector<PeerInfo> Replicator::replica_peers() const {
+  std::vector<PeerInfo> succ = ring_.successors();
+  const std::size_t want = static_cast<std::size_t>(opt_.replicas - 1);
+  if (succ.size() > want) succ.resize(want);
+  return succ;
+}
+
+// --- Writes -------------------------------------------------------------------
+
+Result<StorePutResp> Replicator::put(const Record& record) {
+  Status st = check_record(record);
+  if (!st.ok()) return st;
+  const std::int64_t now = clock_.wall_ms();
+  if (record.expired(now))
+    return Status::InvalidArgument("record " + item_name(record.key, record.sub) + " expired at " +
+                                   std::to_string(record.expires_at) + " (now " + std::to_string(now) +
+                                   "): set expires_at in the future, or 0 for never");
+  Status last = Status::Unavailable("no primary found for " + to_hex(record.key));
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    auto primary = ring_.lookup(record.key);
+    if (!primary.ok()) {
+      last = primary.status();
+      continue;
+    }
+    auto r = primary->node.id == ring_.self().id ? put_as_primary(record) : put_at(primary->node, record);
+    if (r.ok()) return r;
+    last = r.status();
+    if (last.code() != Code::kNotResponsible && last.code() != Code::kUnavailable) return last;
+  }
+  return last;
+}
+
+Result<StorePutResp> Replicator::put_at(const PeerInfo& node, const Record& record) {
+  return expect<StorePutResp>(transport_.call(node.address, Request{StorePutReq{record, false}}, opt_.deadline),
+                              node, "put");
+}
+
+Result<StorePutResp> Replicator::put_as_primary(const Record& record) {
+  if (!ring_.responsible_for(record.key))
+    return Status::NotResponsible("node " + describe(ring_.self()) + " is not the primary of key " +
+                                  to_hex(record.key) + ": look it up again");
+  const std::int64_t now = clock_.wall_ms();
+  if (record.expired(now))
+    return Status::InvalidArgument("record " + item_name(record.key, record.sub) + " expired at " +
+                                   std::to_string(record.expires_at) + " before it reached its primary (now " +
+                                   std::to_string(now) + ")");
+  auto merged = records_.merge(record, now);
+  if (!merged.ok()) return merged.status();
+  auto stored = records_.get(record.key, record.sub);
+  if (!stored.ok()) return stored.status();
+  const std::uint64_t version = stored->has_value() ? (*stored)->version : record.version;
+
+  const std::vector<PeerInfo> peers = replica_peers();
+  std::vector<Transport::Call> calls;
+  calls.reserve(peers.size());
+  for (const auto& p : peers) calls.push_back({p.address, Request{StorePutReq{record, true}}});
+  const auto answers = calls.empty() ? std::vector<Result<Response>>{} : transport_.call_all(calls, opt_.deadline);
+
+  // A replica that answers holds the record or a newer one: merge never
+  // goes backwards.
+  int copies = 1;
+  std::string first_error;
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    auto r = expect<StorePutResp>(answers[i], peers[i], "replica put");
+    if (r.ok())
+      ++copies;
+    else if (first_error.empty())
+      first_error = describe(peers[i]) + ": " + r.status().to_string();
+  }
+  const int n = 1 + static_cast<int>(peers.size());
+  const int w = std::min(opt_.write_quorum, n);
+  {
+    std::lock_guard lock(mu_);
+    ++metrics_.puts;
+    if (copies < w) ++metrics_.quorum_failures;
+  }
+  if (copies < w)
+    return Status::Unavailable("record " + item_name(record.key, record.sub) + " stored on " +
+                               std::to_string(copies) + " of " + std::to_string(n) + " copies, W = " +
+                               std::to_string(w) + " (" + first_error + "); retrying the same record is safe");
+  return StorePutResp{copies, version};
+}
+
+Result<StorePutResp> Replicator::put_as_replica(const Record& record) {
+  const std::int64_t now = clock_.wall_ms();
+  auto merged = records_.merge(record, now);
+  if (!merged.ok()) return merged.status();
+  auto stored = records_.get(record.key, record.sub);
+  if (!stored.ok()) return stored.status();
+  return StorePutResp{1, stored->has_value() ? (*stored)->version : 0};
+}
+
+// --- Reads --------------------------------------------------------------------
+
+Result<std::optional<Record>> Replicator::read_local(Id key, const std::string& sub, bool local) {
+  if (!local && !ring_.responsible_for(key))
+    return Status::NotResponsible("node " + describe(ring_.self()) + " is not the primary of key " + to_hex(key) +
+                                  ": look it up again");
+  auto r = records_.get(key, sub);
+  if (!r.ok()) return r.status();
+  if (r->has_value() && (*r)->expired(clock_.wall_ms())) return std::optional<Record>();
+  return r;
+}
+
+Result<std::optional<Record>> Replicator::read_at(const PeerInfo& node, Id key, const std::string& sub, bool local) {
+  if (node.id == ring_.self().id) return read_local(key, sub, local);
+  auto r = expect<StoreGetResp>(transport_.call(node.address, Request{StoreGetReq{key, sub, local}}, opt_.deadline),
+                                node, "get");
+  if (!r.ok()) return r.status();
+  if (r->record && r->record->expired(clock_.wall_ms())) return std::optional<Record>();
+  return std::move(r->record);
+}
+
+Result<std::optional<Record>> Replicator::get(Id key, const std::string& sub) {
+  if (sub.size() > kMaxSubSize)
+    return Status::InvalidArgument("sub is " + std::to_string(sub.size()) + " bytes; at most " +
+                                   std::to_string(kMaxSubSize));
+  Status last = Status::Unavailable("no primary found for " + to_hex(key));
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    auto primary = ring_.lookup(key);
+    if (!primary.ok()) {
+      last = primary.status();
+      continue;
+    }
+    auto r = read_at(primary->node, key, sub, false);
+    if (r.ok()) return r;
+    last = r.status();
+    if (last.code() == Code::kNotResponsible) continue;
+    if (last.code() != Code::kUnavailable) return last;
+
+    // The primary does not answer: ask the nodes after it, which hold the
+    // replicas (and the first of which takes over if the primary is gone),
+    // and return the newest copy any of them has.
+    std::optional<Record> best;
+    bool answered = false;
+    Id after = primary->node.id;
+    for (int i = 0; i < std::max(1, opt_.replicas - 1); ++i) {
+      auto next = ring_.lookup(after + 1);
+      if (!next.ok() || next->node.id == primary->node.id) break;
+      after = next->node.id;
+      auto c = read_at(next->node, key, sub, true);
+      if (!c.ok()) continue;
+      answered = true;
+      if (c->has_value()) best = best ? merge(*best, **c) : **c;
+    }
+    if (answered) return best;
+  }
+  return last;
+}
+
+// --- Handlers -----------------------------------------------------------------
+
+Result<Response> Replicator::handle(const Request& request) {
+  if (!ring_.joined()) return Status::Unavailable("node " + describe(ring_.self()) + " is not in a ring");
+  return std::visit(
+      Overloaded{
+          [&](const StorePutReq& r) -> Result<Response> {
+            Status st = check_record(r.record);
+            if (!st.ok()) return st;
+            auto out = r.replica ? put_as_replica(r.record) : put_as_primary(r.record);
+            if (!out.ok()) return out.status();
+            return Response{*out};
+          },
+          [&](const StoreGetReq& r) -> Result<Response> {
+            if (r.sub.size() > kMaxSubSize)
+              return Status::InvalidArgument("sub is " + std::to_string(r.sub.size()) + " bytes; at most " +
+                                             std::to_string(kMaxSubSize));
+            auto out = read_local(r.key, r.sub, r.local);
+            if (!out.ok()) return out.status();
+            return Response{StoreGetResp{std::move(out).value()}};
+          },
+          [&](const StoreSyncReq& r) -> Result<Response> {
+            auto out = handle_sync(r);
+            if (!out.ok()) return out.status();
+            return Response{std::move(out).value()};
+          },
+          [&](const auto&) -> Result<Response> {
+            return Status::InvalidArgument("the store does not handle this request");
+          },
+      },
+      request);
+}
+
+Result<StoreSyncResp> Replicator::handle_sync(const StoreSyncReq& req) {
+  const std::string range = "(" + to_hex(req.a) + ", " + to_hex(req.b) + "]";
+  if (req.b != req.from.id)
+    return Status::InvalidArgument("sync of " + range + " from " + describe(req.from) +
+                                   ": a node syncs only the range it is primary for, which ends at its own id");
+  if (req.a == req.b)
+    return Status::InvalidArgument("sync of the whole ring from " + describe(req.from) +
+                                   ": a node alone has no replicas to sync with");
+  if (req.from.id == ring_.self().id)
+    return Status::InvalidArgument("sync from " + describe(req.from) + " to itself");
+
+  StoreSyncResp resp;
+  const std::int64_t now = clock_.wall_ms();
+  if (req.phase == StoreSyncReq::Phase::kPush) {
+    if (req.records.size() > opt_.max_sync_records)
+      return Status::PayloadTooLarge("sync push of " + std::to_string(req.records.size()) +
+                                     " records; the limit is " + std::to_string(opt_.max_sync_records));
+    for (int i : req.buckets)
+      if (i < 0 || i >= kDigestBuckets)
+        return Status::InvalidArgument("sync push names bucket " + std::to_string(i) + "; buckets are 0 to 63");
+    for (std::size_t i = 0; i < req.records.size(); ++i) {
+      const Record& r = req.records[i];
+      if (!lies_in(req.a, req.b, r.key))
+        return Status::InvalidArgument("sync push record " + std::to_string(i) + ", key " + to_hex(r.key) +
+                                       ", lies outside the synced range " + range + "; nothing was applied");
+      Status st = check_record(r);
+      if (!st.ok())
+        return Status(st.code(), "sync push record " + std::to_string(i) + ": " + st.message() +
+                                     "; nothing was applied");
+    }
+  }
+
+  {
+    std::lock_guard lock(mu_);
+    held_[req.b] = HeldRange{req.a, req.b, clock_.monotonic_ms() + opt_.held_range_ttl_ms};
+  }
+
+  if (req.phase == StoreSyncReq::Phase::kPush) {
+    auto outcomes = records_.merge(req.records, now);
+    if (!outcomes.ok()) return outcomes.status();
+    for (auto o : *outcomes) resp.merged += o == MergeOutcome::kStored;
+    return resp;
+  }
+
+  auto mine = records_.range_digest(req.a, req.b);
+  if (!mine.ok()) return mine.status();
+  resp.differing = differing_buckets(req.digests, *mine);
+  Status failure;
+  std::size_t bytes = 0;
+  for (int i : resp.differing) {
+    Status st = records_.scan_bucket(req.a, req.b, i, [&](const Record& r) {
+      if (r.expired(now)) return true;
+      if (req.after && !after_cursor(req.a, r, *req.after)) return true;
+      if (resp.records.size() >= opt_.max_sync_records ||
+          (!resp.records.empty() && bytes + wire_bytes(r) > opt_.max_sync_bytes)) {
+        resp.more = true;
+        return false;
+      }
+      bytes += wire_bytes(r);
+      resp.records.push_back(r);
+      return true;
+    });
+    if (!st.ok()) return st;
+    if (resp.more) break;
+  }
+  return resp;
+}
+
+// --- Anti-entropy ---------------------------------------------------------------
+
+Result<std::uint64_t> Replicator::push(const PeerInfo& self, Id a, Id b, const PeerInfo& peer,
+                                       const std::vector<int>& buckets, const std::vector<Record>& records) {
+  std::uint64_t merged = 0;
+  for (std::size_t at = 0; at < records.size();) {
+    StoreSyncReq req;
+    req.phase = StoreSyncReq::Phase::kPush;
+    req.from = self;
+    req.a = a;
+    req.b = b;
+    req.buckets = buckets;
+    // A batch ends at the record or the byte limit, whichever comes first,
+    // and always carries at least one record.
+    std::size_t end = at;
+    std::uint64_t bytes = 0;
+    while (end < records.size() && end - at < opt_.max_sync_records &&
+           (end == at || bytes + wire_bytes(records[end]) <= opt_.max_sync_bytes)) {
+      bytes += wire_bytes(records[end]);
+      ++end;
+    }
+    req.records.assign(records.begin() + static_cast<std::ptrdiff_t>(at),
+                       records.begin() + static_cast<std::ptrdiff_t>(end));
+    at = end;
+    auto resp = expect<StoreSyncResp>(transport_.call(peer.address, Request{std::move(req)}, opt_.deadline), peer,
+                                      "sync push");
+    if (!resp.ok()) return resp.status();
+    merged += resp->merged;
+    std::lock_guard lock(mu_);
+    metrics_.sync_bytes_moved += bytes;
+  }
+  return merged;
+}
+
+bool Replicator::sync_with(const PeerInfo& self, Id a, Id b, const PeerInfo& peer) {
+  std::optional<ItemKey> after;
+  const std::int64_t now = clock_.wall_ms();
+  for (int pass = 0; pass < opt_.max_sync_passes; ++pass) {
+    auto digest = records_.range_digest(a, b);
+    if (!digest.ok()) return false;
+    StoreSyncReq req;
+    req.phase = StoreSyncReq::Phase::kCompare;
+    req.from = self;
+    req.a = a;
+    req.b = b;
+    req.digests = *digest;
+    req.after = after;
+    auto resp = expect<StoreSyncResp>(transport_.call(peer.address, Request{std::move(req)}, opt_.deadline), peer,
+                                      "sync compare");
+    if (!resp.ok()) return false;
+    if (resp->differing.empty()) return true;
+    std::optional<ItemKey> cursor;
+    if (resp->more && !resp->records.empty())
+      cursor = ItemKey{resp->records.back().key, resp->records.back().sub};
+
+    // Theirs, into our copy. A peer answering outside the range or with a
+    // bad record is ignored for that record: the range is ours to guard.
+    std::vector<Record> theirs;
+    std::set<Hash128, LeafLess> identical;
+    std::uint64_t bytes = 0;
+    for (auto& r : resp->records) {
+      bytes += wire_bytes(r);
+      if (!lies_in(a, b, r.key) || !check_record(r).ok()) continue;
+      identical.insert(leaf_hash(r));
+      theirs.push_back(std::move(r));
+    }
+    std::uint64_t moved = 0;
+    if (!theirs.empty()) {
+      auto outcomes = records_.merge(theirs, now);
+      if (!outcomes.ok()) return false;
+      for (auto o : *outcomes) moved += o == MergeOutcome::kStored;
+    }
+
+    // Ours, into theirs: everything in the differing buckets that they did
+    // not just show us identical. Earlier passes already pushed what lies
+    // before the cursor.
+    std::vector<Record> ours;
+    for (int i : resp->differing) {
+      Status st = records_.scan_bucket(a, b, i, [&](const Record& r) {
+        if (r.expired(now)) return true;
+        if (after && !after_cursor(a, r, *after)) return true;
+        if (identical.count(leaf_hash(r)) == 0) ours.push_back(r);
+        return true;
+      });
+      if (!st.ok()) return false;
+    }
+    auto pushed = push(self, a, b, peer, resp->differing, ours);
+    {
+      std::lock_guard lock(mu_);
+      metrics_.sync_records_moved += moved + (pushed.ok() ? *pushed : 0);
+      metrics_.sync_bytes_moved += bytes;
+    }
+    if (!pushed.ok()) return false;
+    if (!cursor) return true;
+    after = std::move(cursor);
+  }
+  return true;
+}
+
+bool Replicator::held(Id key, std::int64_t now_ms) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [b, h] : held_)
+    if (h.until_ms > now_ms && lies_in(h.a, h.b, key)) return true;
+  return false;
+}
+
+void Replicator::collect_garbage(const PeerInfo& self, Id pred) {
+  const std::int64_t now_mono = clock_.monotonic_ms();
+  const std::int64_t now = clock_.wall_ms();
+  // Candidates: everything outside (pred, self] that no primary synced to us
+  // recently, in ring order from self + 1.
+  std::vector<Record> candidates;
+  Status st = records_.scan_range(self.id, pred, [&](const Record& r) {
+    if (r.expired(now) || held(r.key, now_mono)) return true;
+    candidates.push_back(r);
+    return candidates.size() < opt_.gc_batch;
+  });
+  if (!st.ok() || candidates.empty()) return;
+
+  // successor(k) is the same node for every k from a looked-up key up to the
+  // node found, so one lookup serves a run of candidates.
+  std::optional<std::pair<Id, PeerInfo>> span;
+  std::map<Id, bool> holds_us;  // by primary: whether its replicas include this node
+  std::vector<ItemKey> erase;
+  std::uint64_t handed = 0;
+  for (const auto& r : candidates) {
+    if (!span || distance(span->first, r.key) > distance(span->first, span->second.id)) {
+      auto found = ring_.lookup(r.key);
+      if (!found.ok()) {
+        span.reset();
+        continue;
+      }
+      span.emplace(r.key, found->node);
+    }
+    const PeerInfo& primary = span->second;
+    // Our view and the lookup disagree about who is primary: keep the data
+    // until the ring settles.
+    if (primary.id == self.id) continue;
+    auto known = holds_us.find(primary.id);
+    if (known == holds_us.end()) {
+      auto state = expect<StateResp>(transport_.call(primary.address, Request{StateReq{false}}, opt_.deadline),
+                                     primary, "state request");
+      bool ours = true;  // in doubt, keep
+      if (state.ok()) {
+        ours = false;
+        const auto& succ = state->view.successors;
+        for (std::size_t i = 0; i < succ.size() && i + 1 < static_cast<std::size_t>(opt_.replicas); ++i)
+          if (succ[i].id == self.id) ours = true;
+      }
+      known = holds_us.emplace(primary.id, ours).first;
+    }
+    if (known->second) continue;
+    // The primary merges and replicates to W copies before it answers, so
+    // once it has, ours is one copy too many.
+    auto acked = put_at(primary, r);
+    if (!acked.ok()) continue;
+    ++handed;
+    erase.push_back(ItemKey{r.key, r.sub});
+  }
+  auto erased = records_.erase(erase);
+  std::lock_guard lock(mu_);
+  metrics_.handed_off += handed;
+  if (erased.ok()) metrics_.gc_erased += *erased;
+}
+
+void Replicator::sync_round() {
+  if (!ring_.joined()) return;
+  const PeerInfo self = ring_.self();
+  const auto pred = ring_.predecessor();
+  const auto peers = replica_peers();
+  const bool alone = ring_.successors().empty();
+  std::uint64_t failures = 0;
+  // Alone, everything is ours and there is nobody to sync with; with no
+  // predecessor the range is unknown, and when in doubt data is kept.
+  if (pred && !alone) {
+    for (const auto& p : peers) failures += !sync_with(self, pred->id, self.id, p);
+    collect_garbage(self, pred->id);
+  }
+  auto purged = records_.purge_expired(clock_.wall_ms(), opt_.gc_batch);
+
+  std::lock_guard lock(mu_);
+  ++metrics_.sync_rounds;
+  metrics_.sync_failures += failures;
+  if (purged.ok()) metrics_.expired_purged += *purged;
+  const std::int64_t now_mono = clock_.monotonic_ms();
+  for (auto it = held_.begin(); it != held_.end();) it = it->second.until_ms <= now_mono ? held_.erase(it) : ++it;
+}
+
+Status Replicator::hand_off() {
+  if (!ring_.joined()) return Status::Ok();
+  const PeerInfo self = ring_.self();
+  const auto peers = ring_.successors();
+  if (peers.empty()) return Status::Ok();  // alone: nobody to hand to
+  // Without a predecessor the range is unknown: hand over everything but
+  // what already belongs to the successor.
+  const auto pred = ring_.predecessor();
+  const Id a = pred ? pred->id : peers.front().id;
+  const Id b = self.id;
+  std::vector<int> all(kDigestBuckets);
+  for (int i = 0; i < kDigestBuckets; ++i) all[static_cast<std::size_t>(i)] = i;
+
+  // Batch by batch, resuming after the last item sent, so no transport call
+  // happens inside a store scan.
+  const std::int64_t now = clock_.wall_ms();
+  std::optional<ItemKey> cursor;
+  std::size_t next_peer = 0;
+  std::string last_error;
+  while (true) {
+    std::vector<Record> batch;
+    std::size_t batch_bytes = 0;
+    bool cut = false;
+    const Id from = cursor ? cursor->key - 1 : a;
+    Status st = records_.scan_range(from, b, [&](const Record& r) {
+      if (cursor && !after_cursor(a, r, *cursor)) return true;
+      if (r.expired(now)) return true;
+      if (batch.size() >= opt_.max_sync_records ||
+          (!batch.empty() && batch_bytes + wire_bytes(r) > opt_.max_sync_bytes)) {
+        cut = true;
+        return false;
+      }
+      batch_bytes += wire_bytes(r);
+      batch.push_back(r);
+      return true;
+    });
+    if (!st.ok()) return st;
+    if (batch.empty()) return Status::Ok();
+    bool sent = false;
+    while (!sent && next_peer < peers.size()) {
+      auto merged = push(self, a, b, peers[next_peer], all, batch);
+      if (merged.ok()) {
+        sent = true;
+        std::lock_guard lock(mu_);
+        metrics_.handed_off += batch.size();
+      } else {
+        last_error = describe(peers[next_peer]) + ": " + merged.status().to_string();
+        ++next_peer;
+      }
+    }
+    if (!sent) return Status::Unavailable("hand-off of " + to_hex(a) + ".." + to_hex(b) + " failed: " + last_error);
+    if (!cut) return Status::Ok();
+    cursor = ItemKey{batch.back().key, batch.back().sub};
+  }
+}
+
+// --- Introspection ---------------------------------------------------------------
+
+ReplicationMetrics Replicator::metrics() const {
+  std::lock_guard lock(mu_);
+  return metrics_;
+}
+
+HeldCounts Replicator::held_counts() {
+  HeldCounts out;
+  const std::uint64_t total = records_.count();
+  const auto pred = ring_.predecessor();
+  if (ring_.successors().empty()) {
+    out.primary = ring_.joined() ? total : 0;
+  } else if (pred) {
+    auto n = records_.count_range(pred->id, ring_.self().id);
+    out.primary = n.ok() ? *n : 0;
+  }
+  out.replica = total - std::min(total, out.primary);
+  return out;
+}
+
+}  // namespace dws::core

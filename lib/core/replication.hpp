@@ -1,0 +1,134 @@
+// Replication of records over the ring (DESIGN.md section 4): writes through
+// the key's primary to its n-1 successors with a write quorum W, reads from
+// the primary with fallback to replicas, anti-entropy by bucket digests,
+// hand-off on leave and garbage collection of what a node no longer holds.
+//
+// No I/O here, as for the ring: peers are reached through the Transport,
+// time comes from the Clock. Thread-safe; no lock is held across a call.
+//
+// Deletes are tombstones: a Record with tombstone = true and a higher
+// version. The writer sets its expires_at to now + tombstone_ttl_ms (0 would
+// keep it forever); once expired it is purged everywhere, so tombstone_ttl_ms
+// must outlive the longest time a node may stay down and come back with its
+// data, or the deleted record could return from that node's disk.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/env.hpp"
+#include "core/messages.hpp"
+#include "core/record.hpp"
+#include "core/ring.hpp"
+#include "dwhatsapp/status.hpp"
+
+namespace dws::core {
+
+struct ReplicationOptions {
+  int replicas = 3;        // n: the primary and its n-1 successors
+  int write_quorum = 2;    // W: copies that must hold a write before it is acknowledged
+  Deadline deadline{2000};
+  std::size_t max_record_bytes = 64 * 1024 + 1024;  // payload limit (envelope 64 KiB plus headroom)
+  std::size_t max_sync_records = 2000;              // records in one sync answer or push
+  // Record bytes in one sync answer or push: with base64 and JSON around
+  // them they must stay under the HTTP body limit (1 MiB).
+  std::size_t max_sync_bytes = 512 * 1024;
+  int max_sync_passes = 8;                          // compare/push passes per successor per round
+  std::int64_t held_range_ttl_ms = 60'000;          // how long a primary's sync makes a range "held"
+  std::uint64_t gc_batch = 500;                     // records handed off / erased per round
+  std::int64_t tombstone_ttl_ms = 30LL * 24 * 3600 * 1000;  // tombstones outlive the longest documented downtime
+};
+
+struct ReplicationMetrics {
+  std::uint64_t puts = 0;                // writes this node coordinated as primary
+  std::uint64_t quorum_failures = 0;     // of those, answered kUnavailable (fewer than W copies)
+  std::uint64_t sync_rounds = 0;
+  std::uint64_t sync_records_moved = 0;  // records merged that changed something, either way
+  std::uint64_t sync_bytes_moved = 0;    // bytes of records sent in sync exchanges, either way
+  std::uint64_t sync_failures = 0;       // exchanges with a successor that failed
+  std::uint64_t handed_off = 0;          // records pushed to their new primary
+  std::uint64_t gc_erased = 0;
+  std::uint64_t expired_purged = 0;
+};
+
+/// Records this node holds, split by role.
+struct HeldCounts {
+  std::uint64_t primary = 0;  // ring ids in (predecessor, self]
+  std::uint64_t replica = 0;  // everything else
+};
+
+class Replicator {
+ public:
+  /// REQUIRES: ring, records, transport and clock outlive the Replicator.
+  Replicator(Ring& ring, RecordStore& records, Transport& transport, Clock& clock, ReplicationOptions options);
+  Replicator(const Replicator&) = delete;
+  Replicator& operator=(const Replicator&) = delete;
+
+  /// Stores a record wherever its key lives: finds the primary (this node or
+  /// another), which merges and replicates. kUnavailable when fewer than W
+  /// copies could be written (the write may still have reached some: retrying
+  /// the same record is safe). kPayloadTooLarge / kInvalidArgument for bad
+  /// records (also for one that has already expired).
+  Result<StorePutResp> put(const Record& record);
+  /// Reads from the primary, then from the replicas in order if it does not
+  /// answer. nullopt: no such item on any reachable copy (expired records
+  /// count as absent; a tombstone is returned as a record).
+  Result<std::optional<Record>> get(Id key, const std::string& sub);
+
+  /// Answers StorePutReq, StoreGetReq, StoreSyncReq; anything else is kInvalidArgument.
+  Result<Response> handle(const Request& request);
+
+  /// One anti-entropy round: sync (predecessor, self] with each of the first
+  /// n-1 successors (both ways), then hand off and erase what this node no
+  /// longer holds a copy of, and purge expired records.
+  void sync_round();
+  /// Graceful leave: push the primary range to the successor before stopping.
+  /// Call before Ring::leave(). kUnavailable if no successor took it all.
+  Status hand_off();
+
+  ReplicationMetrics metrics() const;
+  HeldCounts held_counts();
+
+ private:
+  struct HeldRange {
+    Id a;
+    Id b;
+    std::int64_t until_ms;  // monotonic
+  };
+
+  Status check_record(const Record& record) const;
+  // The first min(n-1, known) successors: the other copies of this node's range.
+  std::vector<PeerInfo> replica_peers() const;
+
+  Result<StorePutResp> put_as_primary(const Record& record);
+  Result<StorePutResp> put_as_replica(const Record& record);
+  Result<StorePutResp> put_at(const PeerInfo& node, const Record& record);
+  Result<std::optional<Record>> read_at(const PeerInfo& node, Id key, const std::string& sub, bool local);
+  Result<std::optional<Record>> read_local(Id key, const std::string& sub, bool local);
+  Result<StoreSyncResp> handle_sync(const StoreSyncReq& req);
+
+  // Compare and exchange (a, b] with one replica; false when it failed.
+  bool sync_with(const PeerInfo& self, Id a, Id b, const PeerInfo& peer);
+  // Pushes `records` to `peer` in batches as a kPush of (a, b]; the records
+  // the peer reported as merged, or the first error.
+  Result<std::uint64_t> push(const PeerInfo& self, Id a, Id b, const PeerInfo& peer, const std::vector<int>& buckets,
+                             const std::vector<Record>& records);
+  void collect_garbage(const PeerInfo& self, Id pred);
+  bool held(Id key, std::int64_t now_ms) const;
+
+  Ring& ring_;
+  RecordStore& records_;
+  Transport& transport_;
+  Clock& clock_;
+  ReplicationOptions opt_;
+
+  mutable std::mutex mu_;
+  std::map<Id, HeldRange> held_;  // by primary: the range it last synced to us
+  ReplicationMetrics metrics_;
+};
+
+}  // namespace dws::core
