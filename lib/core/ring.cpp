@@ -210,13 +210,23 @@ void Ring::create() {
 Status Ring::join(const Address& bootstrap) {
   // Excluding self matters on a restart: the ring may still list this
   // address, and successor(self) must be the next node, not a stale self.
-  auto found = iterate(transport_, nullptr, 0, bootstrap, self_.id, {self_.id}, opt_.max_hops, opt_.call_deadline,
-                       nullptr);
-  if (!found.ok())
-    return Status::Unavailable("join through " + bootstrap + " failed: " + found.status().message());
-  const PeerInfo s = found->node;
-  if (s.id == self_.id) return Status::Unavailable("join through " + bootstrap + ": the ring answered with self");
-  auto state = call(s, StateReq{});
+  // A successor that does not answer (it may have just left or crashed,
+  // and the ring still names it until the next stabilization) is excluded
+  // and the lookup repeated, a bounded number of times.
+  std::vector<Id> exclude{self_.id};
+  PeerInfo s;
+  Result<Response> state = Status::Unavailable("no lookup made");
+  for (int attempt = 0; attempt < opt_.successor_list + 1; ++attempt) {
+    auto found = iterate(transport_, nullptr, 0, bootstrap, self_.id, exclude, opt_.max_hops, opt_.call_deadline,
+                         nullptr);
+    if (!found.ok())
+      return Status::Unavailable("join through " + bootstrap + " failed: " + found.status().message());
+    s = found->node;
+    if (s.id == self_.id) return Status::Unavailable("join through " + bootstrap + ": the ring answered with self");
+    state = call(s, StateReq{});
+    if (state.ok()) break;
+    exclude.push_back(s.id);
+  }
   if (!state.ok())
     return Status::Unavailable("join: successor " + s.address + " did not answer: " + state.status().message());
   const auto* resp = std::get_if<StateResp>(&state.value());
