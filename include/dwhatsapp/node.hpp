@@ -48,6 +48,12 @@ struct NodeOptions {
   /// Upper bound of the LMDB data file in bytes (address space only);
   /// 0: the store's default (64 GiB).
   std::uint64_t map_size = 0;
+  /// How long an undelivered message waits in a mailbox, in seconds
+  /// (default 30 days); acknowledged entries stay as tombstones as long.
+  std::int64_t message_ttl_s = 30LL * 24 * 3600;
+  /// Live (unacknowledged) messages one mailbox may hold; more are refused
+  /// with kRateLimited until the owner reads some.
+  std::uint32_t mailbox_quota = 10000;
   /// "error", "warn", "info" or "debug".
   std::string log_level = "info";
   /// Receives each log line (without newline); default: stderr.

@@ -2,7 +2,9 @@
 // the simulator passes them by value, lib/net encodes them as JSON over HTTP.
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <string>
 #include <variant>
 #include <vector>
 
@@ -58,9 +60,42 @@ struct InfoResp {
 // An answer with no content (notify, leave).
 struct Ack {};
 
+// POST /v1/node/login: an entry node forwards a login to the user's
+// primary, which alone counts failures per nickname (one limiter per
+// nickname ring-wide). Answered by lib/node/api.cpp.
+struct LoginReq {
+  std::string nickname;  // stored form
+  std::string auth_key;  // 32 bytes
+};
+struct LoginResp {
+  // > 0: too many failures, nothing was checked; retry after that long.
+  std::int64_t retry_after_s = 0;
+  // false (with retry_after_s 0): unknown nickname or wrong auth_key, alike.
+  bool ok = false;
+  std::string sealed_secret;  // ok only
+  std::string public_key;     // ok only
+  std::uint64_t version = 0;  // ok only
+};
+
+// GET /v1/node/users?prefix=<p>&limit=<k>: the users whose record this
+// node holds as primary, nickname starting with prefix, sorted, at most
+// limit. An entry node walks the ring with it for GET /v1/users.
+struct UserListReq {
+  std::string prefix;
+  std::uint32_t limit = 50;
+};
+struct UserListEntry {
+  std::string nickname;
+  std::string display_name;
+  bool operator==(const UserListEntry&) const = default;
+};
+struct UserListResp {
+  std::vector<UserListEntry> users;
+};
+
 using Request = std::variant<PingReq, StateReq, ClosestReq, NotifyReq, LeaveReq, InfoReq, StorePutReq, StoreGetReq,
-                             StoreSyncReq>;
+                             StoreSyncReq, StoreScanReq, LoginReq, UserListReq>;
 using Response = std::variant<Ack, PingResp, StateResp, ClosestResp, InfoResp, StorePutResp, StoreGetResp,
-                              StoreSyncResp>;
+                              StoreSyncResp, StoreScanResp, LoginResp, UserListResp>;
 
 }  // namespace dws::core

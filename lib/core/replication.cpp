@@ -83,7 +83,7 @@ std::vector<PeerInfo> Replicator::replica_peers() const {
 
 // --- Writes -------------------------------------------------------------------
 
-Result<StorePutResp> Replicator::put(const Record& record) {
+Result<StorePutResp> Replicator::put(const Record& record, const PutCondition& condition) {
   Status st = check_record(record);
   if (!st.ok()) return st;
   const std::int64_t now = clock_.wall_ms();
@@ -98,7 +98,8 @@ Result<StorePutResp> Replicator::put(const Record& record) {
       last = primary.status();
       continue;
     }
-    auto r = primary->node.id == ring_.self().id ? put_as_primary(record) : put_at(primary->node, record);
+    auto r = primary->node.id == ring_.self().id ? put_as_primary(record, condition)
+                                                 : put_at(primary->node, record, condition);
     if (r.ok()) return r;
     last = r.status();
     if (last.code() != Code::kNotResponsible && last.code() != Code::kUnavailable) return last;
@@ -106,12 +107,58 @@ Result<StorePutResp> Replicator::put(const Record& record) {
   return last;
 }
 
-Result<StorePutResp> Replicator::put_at(const PeerInfo& node, const Record& record) {
-  return expect<StorePutResp>(transport_.call(node.address, Request{StorePutReq{record, false}}, opt_.deadline),
-                              node, "put");
+Result<StorePutResp> Replicator::put_at(const PeerInfo& node, const Record& record, const PutCondition& condition) {
+  return expect<StorePutResp>(
+      transport_.call(node.address, Request{StorePutReq{record, false, false, condition}}, opt_.deadline), node,
+      "put");
 }
 
-Result<StorePutResp> Replicator::put_as_primary(const Record& record) {
+Status Replicator::check_condition(const Record& record, const PutCondition& c, std::int64_t now) {
+  auto stored = records_.get(record.key, record.sub);
+  if (!stored.ok()) return stored.status();
+  const bool present = stored->has_value() && !(*stored)->expired(now);
+  if (c.if_absent && present && **stored != record) {
+    const Record& s = **stored;
+    if (s.tombstone)
+      return Status::Exists("item " + item_name(record.key, record.sub) + " was deleted recently; it can be " +
+                            "created again once its tombstone expires at " + std::to_string(s.expires_at) +
+                            " (unix ms)");
+    return Status::Exists("item " + item_name(record.key, record.sub) + " exists (version " +
+                          std::to_string(s.version) + ")");
+  }
+  if (c.if_absent && stored->has_value() && !present) {
+    // An expired tombstone would still win the merge by its version: the
+    // item is gone, so make room for the new one.
+    const ItemKey item{record.key, record.sub};
+    if (auto erased = records_.erase(std::span<const ItemKey>(&item, 1)); !erased.ok()) return erased.status();
+  }
+  if (c.max_items > 0 && !present) {
+    std::uint32_t live = 0;
+    Status st = records_.scan_key(record.key, c.quota_prefix, [&](const Record& r) {
+      if (r.sub.compare(0, c.quota_prefix.size(), c.quota_prefix) != 0) return false;
+      if (!r.tombstone && !r.expired(now)) ++live;
+      return live < c.max_items;
+    });
+    if (!st.ok()) return st;
+    if (live >= c.max_items)
+      return Status::RateLimited("key " + to_hex(record.key) + " holds " + std::to_string(live) +
+                                 " live items under '" + c.quota_prefix + "', its quota; remove some first");
+  }
+  return Status::Ok();
+}
+
+void Replicator::set_on_stored(std::function<void(const Record&)> fn) { on_stored_ = std::move(fn); }
+
+void Replicator::notify_stored(const Record& record, MergeOutcome outcome) {
+  if (outcome == MergeOutcome::kStored && on_stored_) on_stored_(record);
+}
+
+void Replicator::notify_stored(std::span<const Record> records, const std::vector<MergeOutcome>& outcomes) {
+  if (!on_stored_) return;
+  for (std::size_t i = 0; i < records.size() && i < outcomes.size(); ++i) notify_stored(records[i], outcomes[i]);
+}
+
+Result<StorePutResp> Replicator::put_as_primary(const Record& record, const PutCondition& condition) {
   if (!ring_.responsible_for(record.key))
     return Status::NotResponsible("node " + describe(ring_.self()) + " is not the primary of key " +
                                   to_hex(record.key) + ": look it up again");
@@ -120,8 +167,16 @@ Result<StorePutResp> Replicator::put_as_primary(const Record& record) {
     return Status::InvalidArgument("record " + item_name(record.key, record.sub) + " expired at " +
                                    std::to_string(record.expires_at) + " before it reached its primary (now " +
                                    std::to_string(now) + ")");
-  auto merged = records_.merge(record, now);
+  Result<MergeOutcome> merged = MergeOutcome::kUnchanged;
+  if (condition.active()) {
+    std::lock_guard lock(cond_mu_);
+    if (Status st = check_condition(record, condition, now); !st.ok()) return st;
+    merged = records_.merge(record, now);
+  } else {
+    merged = records_.merge(record, now);
+  }
   if (!merged.ok()) return merged.status();
+  notify_stored(record, *merged);
   auto stored = records_.get(record.key, record.sub);
   if (!stored.ok()) return stored.status();
   const std::uint64_t version = stored->has_value() ? (*stored)->version : record.version;
@@ -161,6 +216,7 @@ Result<StorePutResp> Replicator::put_as_replica(const Record& record) {
   const std::int64_t now = clock_.wall_ms();
   auto merged = records_.merge(record, now);
   if (!merged.ok()) return merged.status();
+  notify_stored(record, *merged);
   auto stored = records_.get(record.key, record.sub);
   if (!stored.ok()) return stored.status();
   return StorePutResp{1, stored->has_value() ? (*stored)->version : 0};
@@ -224,6 +280,66 @@ Result<std::optional<Record>> Replicator::get(Id key, const std::string& sub) {
   return last;
 }
 
+Result<StoreScanResp> Replicator::scan_local(const StoreScanReq& req) {
+  if (!req.local && !ring_.responsible_for(req.key))
+    return Status::NotResponsible("node " + describe(ring_.self()) + " is not the primary of key " +
+                                  to_hex(req.key) + ": look it up again");
+  if (req.prefix.size() > kMaxSubSize || req.after.size() > kMaxSubSize)
+    return Status::InvalidArgument("scan prefix and after must have at most " + std::to_string(kMaxSubSize) +
+                                   " bytes");
+  const std::uint32_t limit = std::clamp<std::uint32_t>(req.limit, 1, kMaxScanLimit);
+  const std::int64_t now = clock_.wall_ms();
+  const std::string& from = req.after > req.prefix ? req.after : req.prefix;
+  StoreScanResp resp;
+  std::size_t bytes = 0;
+  Status st = records_.scan_key(req.key, from, [&](const Record& r) {
+    if (r.sub.compare(0, req.prefix.size(), req.prefix) != 0) return false;
+    if (!req.after.empty() && r.sub <= req.after) return true;
+    if (r.tombstone || r.expired(now)) return true;
+    if (resp.records.size() >= limit || (!resp.records.empty() && bytes + wire_bytes(r) > opt_.max_sync_bytes)) {
+      resp.more = true;
+      return false;
+    }
+    bytes += wire_bytes(r);
+    resp.records.push_back(r);
+    return true;
+  });
+  if (!st.ok()) return st;
+  return resp;
+}
+
+Result<StoreScanResp> Replicator::scan(Id key, const std::string& prefix, const std::string& after,
+                                       std::uint32_t limit) {
+  Status last = Status::Unavailable("no primary found for " + to_hex(key));
+  auto at = [&](const PeerInfo& node, bool local) -> Result<StoreScanResp> {
+    StoreScanReq req{key, prefix, after, limit, local};
+    if (node.id == ring_.self().id) return scan_local(req);
+    return expect<StoreScanResp>(transport_.call(node.address, Request{std::move(req)}, opt_.deadline), node,
+                                 "scan");
+  };
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    auto primary = ring_.lookup(key);
+    if (!primary.ok()) {
+      last = primary.status();
+      continue;
+    }
+    auto r = at(primary->node, false);
+    if (r.ok()) return r;
+    last = r.status();
+    if (last.code() == Code::kNotResponsible) continue;
+    if (last.code() != Code::kUnavailable) return last;
+    Id after_id = primary->node.id;
+    for (int i = 0; i < std::max(1, opt_.replicas - 1); ++i) {
+      auto next = ring_.lookup(after_id + 1);
+      if (!next.ok() || next->node.id == primary->node.id) break;
+      after_id = next->node.id;
+      auto c = at(next->node, true);
+      if (c.ok()) return c;
+    }
+  }
+  return last;
+}
+
 // --- Handlers -----------------------------------------------------------------
 
 Result<Response> Replicator::handle(const Request& request) {
@@ -233,7 +349,7 @@ Result<Response> Replicator::handle(const Request& request) {
           [&](const StorePutReq& r) -> Result<Response> {
             Status st = check_record(r.record);
             if (!st.ok()) return st;
-            auto out = r.replica ? put_as_replica(r.record) : put_as_primary(r.record);
+            auto out = r.replica ? put_as_replica(r.record) : put_as_primary(r.record, r.condition);
             if (!out.ok()) return out.status();
             return Response{*out};
           },
@@ -244,6 +360,11 @@ Result<Response> Replicator::handle(const Request& request) {
             auto out = read_local(r.key, r.sub, r.local);
             if (!out.ok()) return out.status();
             return Response{StoreGetResp{std::move(out).value()}};
+          },
+          [&](const StoreScanReq& r) -> Result<Response> {
+            auto out = scan_local(r);
+            if (!out.ok()) return out.status();
+            return Response{std::move(out).value()};
           },
           [&](const StoreSyncReq& r) -> Result<Response> {
             auto out = handle_sync(r);
@@ -298,6 +419,7 @@ Result<StoreSyncResp> Replicator::handle_sync(const StoreSyncReq& req) {
     auto outcomes = records_.merge(req.records, now);
     if (!outcomes.ok()) return outcomes.status();
     for (auto o : *outcomes) resp.merged += o == MergeOutcome::kStored;
+    notify_stored(req.records, *outcomes);
     return resp;
   }
 
@@ -396,6 +518,7 @@ bool Replicator::sync_with(const PeerInfo& self, Id a, Id b, const PeerInfo& pee
       auto outcomes = records_.merge(theirs, now);
       if (!outcomes.ok()) return false;
       for (auto o : *outcomes) moved += o == MergeOutcome::kStored;
+      notify_stored(theirs, *outcomes);
     }
 
     // Ours, into theirs: everything in the differing buckets that they did
@@ -479,7 +602,7 @@ void Replicator::collect_garbage(const PeerInfo& self, Id pred) {
     if (known->second) continue;
     // The primary merges and replicates to W copies before it answers, so
     // once it has, ours is one copy too many.
-    auto acked = put_at(primary, r);
+    auto acked = put_at(primary, r, {});
     if (!acked.ok()) continue;
     ++handed;
     erase.push_back(ItemKey{r.key, r.sub});

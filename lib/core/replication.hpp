@@ -14,9 +14,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -73,13 +75,23 @@ class Replicator {
   /// copies could be written (the write may still have reached some: retrying
   /// the same record is safe). kPayloadTooLarge / kInvalidArgument for bad
   /// records (also for one that has already expired).
-  Result<StorePutResp> put(const Record& record);
+  Result<StorePutResp> put(const Record& record, const PutCondition& condition = {});
   /// Reads from the primary, then from the replicas in order if it does not
   /// answer. nullopt: no such item on any reachable copy (expired records
   /// count as absent; a tombstone is returned as a record).
   Result<std::optional<Record>> get(Id key, const std::string& sub);
 
-  /// Answers StorePutReq, StoreGetReq, StoreSyncReq; anything else is kInvalidArgument.
+  /// The live items of one key (see StoreScanReq) from the primary, or, if
+  /// it does not answer, from the first replica after it that does (that
+  /// copy's view, which anti-entropy keeps close to the primary's).
+  Result<StoreScanResp> scan(Id key, const std::string& prefix, const std::string& after, std::uint32_t limit);
+
+  /// Called with every record this node merges with a change (as primary,
+  /// as replica, by anti-entropy or hand-off), after the merge, with no
+  /// lock of the Replicator held. REQUIRES: set before the node serves.
+  void set_on_stored(std::function<void(const Record&)> fn);
+
+  /// Answers StorePutReq, StoreGetReq, StoreSyncReq, StoreScanReq; anything else is kInvalidArgument.
   Result<Response> handle(const Request& request);
 
   /// One anti-entropy round: sync (predecessor, self] with each of the first
@@ -104,9 +116,14 @@ class Replicator {
   // The first min(n-1, known) successors: the other copies of this node's range.
   std::vector<PeerInfo> replica_peers() const;
 
-  Result<StorePutResp> put_as_primary(const Record& record);
+  Result<StorePutResp> put_as_primary(const Record& record, const PutCondition& condition);
   Result<StorePutResp> put_as_replica(const Record& record);
-  Result<StorePutResp> put_at(const PeerInfo& node, const Record& record);
+  Result<StorePutResp> put_at(const PeerInfo& node, const Record& record, const PutCondition& condition);
+  // REQUIRES: cond_mu_ held. Ok when `record` may be merged under `condition`.
+  Status check_condition(const Record& record, const PutCondition& condition, std::int64_t now_ms);
+  Result<StoreScanResp> scan_local(const StoreScanReq& req);
+  void notify_stored(const Record& record, MergeOutcome outcome);
+  void notify_stored(std::span<const Record> records, const std::vector<MergeOutcome>& outcomes);
   Result<std::optional<Record>> read_at(const PeerInfo& node, Id key, const std::string& sub, bool local);
   Result<std::optional<Record>> read_local(Id key, const std::string& sub, bool local);
   Result<StoreSyncResp> handle_sync(const StoreSyncReq& req);
@@ -126,6 +143,10 @@ class Replicator {
   Clock& clock_;
   ReplicationOptions opt_;
 
+  std::function<void(const Record&)> on_stored_;
+  // Serializes conditional puts at this primary: the check and the merge
+  // must see no other conditional write in between.
+  std::mutex cond_mu_;
   mutable std::mutex mu_;
   std::map<Id, HeldRange> held_;  // by primary: the range it last synced to us
   ReplicationMetrics metrics_;

@@ -14,6 +14,23 @@
 
 namespace dws::core {
 
+// Checks the primary makes before it merges a put, atomically with the
+// merge. Replicas never see them (a replica copy is always merged).
+struct PutCondition {
+  // kExists when the item is live, or a tombstone that has not expired yet
+  // (deleted recently). Putting the identical record again succeeds, so a
+  // retry of a create that reached the primary stays a success.
+  bool if_absent = false;
+  // Quota, 0 = none: kRateLimited when the key already holds max_items live
+  // items whose sub starts with quota_prefix and this item is not one of
+  // them (an item already present, live or tombstone, never counts twice).
+  std::uint32_t max_items = 0;
+  std::string quota_prefix;
+
+  bool active() const { return if_absent || max_items > 0; }
+  bool operator==(const PutCondition&) const = default;
+};
+
 // POST /v1/store/put
 // From a client or an entry node to the primary (replica = false): the
 // primary merges, replicates to its n-1 successors and answers once W copies
@@ -25,6 +42,7 @@ struct StorePutReq {
   // the entry node; it finds the primary and sends it the record. Dispatched
   // by the node to Replicator::put; Replicator::handle never sees it.
   bool forward = false;
+  PutCondition condition{};  // checked by the primary only
 };
 struct StorePutResp {
   int copies = 0;              // copies known to hold the record (or a newer one)
@@ -45,6 +63,24 @@ struct StoreGetReq {
 struct StoreGetResp {
   std::optional<Record> record;  // nullopt: no such item (a tombstone is returned as a record)
 };
+
+// GET /v1/store/scan?key=<16hex>&prefix=<sub prefix>&after=<sub>&limit=<n>[&local=1]
+// The live items (not tombstones, not expired) of one ring key whose sub
+// starts with `prefix` and sorts after `after` (exclusive; empty: from the
+// start), in sub order, at most `limit` (1 to kMaxScanLimit) and about
+// ReplicationOptions::max_sync_bytes of payload. local as in StoreGetReq.
+struct StoreScanReq {
+  Id key = 0;
+  std::string prefix;
+  std::string after;
+  std::uint32_t limit = 100;
+  bool local = false;
+};
+struct StoreScanResp {
+  std::vector<Record> records;
+  bool more = false;  // cut at the limit: ask again with after = the last sub
+};
+inline constexpr std::uint32_t kMaxScanLimit = 1000;
 
 // POST /v1/store/sync: one anti-entropy exchange of the range (a, b] that
 // `from` is primary for, with a node holding a replica of it.

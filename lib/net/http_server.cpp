@@ -142,6 +142,7 @@ WireResponse error_reply(Code code, std::string message) { return encode_error(S
 
 void write(httplib::Response& res, const WireResponse& reply) {
   res.status = reply.status;
+  for (const auto& [name, value] : reply.headers) res.set_header(name.c_str(), value);
   res.set_content(reply.body, reply.content_type.c_str());
 }
 
@@ -214,12 +215,18 @@ HttpServer::HttpServer(HttpServerOptions options) : impl_(std::make_unique<Impl>
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::route(std::string_view method, const std::string& path, Handler handler) {
+  route_pattern(method, regex_escape(path), std::move(handler));
+}
+
+void HttpServer::route_pattern(std::string_view method, const std::string& pattern, Handler handler) {
   auto wrapped = [h = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
     WireRequest wire;
     wire.method = req.method;
     wire.path = req.path;
     wire.query.assign(req.params.begin(), req.params.end());
     wire.body = req.body;
+    wire.headers.assign(req.headers.begin(), req.headers.end());
+    wire.raw_target = req.target;
     try {
       write(res, h(wire));
     } catch (const std::exception& e) {
@@ -228,7 +235,6 @@ void HttpServer::route(std::string_view method, const std::string& path, Handler
       write(res, error_reply(Code::kInternal, fmt::format("{} {} failed", req.method, req.path)));
     }
   };
-  const std::string pattern = regex_escape(path);
   if (method == "GET") impl_->server.Get(pattern, std::move(wrapped));
   else if (method == "POST") impl_->server.Post(pattern, std::move(wrapped));
   else if (method == "PUT") impl_->server.Put(pattern, std::move(wrapped));

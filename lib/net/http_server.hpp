@@ -42,6 +42,10 @@ class HttpServer {
   /// Routes `method` `path` (exact match) to `handler`. An exception thrown
   /// by a handler becomes a 500 JSON error. REQUIRES: before start().
   void route(std::string_view method, const std::string& path, Handler handler);
+  /// Routes `method` and every path matching the ECMAScript regex `pattern`
+  /// (whole path) to `handler`: paths with parameters (/v1/users/{nick}).
+  /// REQUIRES: before start().
+  void route_pattern(std::string_view method, const std::string& pattern, Handler handler);
 
   /// Binds and listens on host:port (port 0: the OS picks).
   /// @return the bound port, or kUnavailable naming the address and cause.

@@ -7,6 +7,8 @@
 #include <rapidjson/writer.h>
 #include <sodium.h>
 
+#include <cctype>
+#include <charconv>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -597,6 +599,77 @@ Result<core::StoreSyncResp> read_body(const Value& v, Type<core::StoreSyncResp>)
   return r.finish(out);
 }
 
+void write_body(Writer& w, const core::StoreScanResp& r) {
+  w.StartObject();
+  w.Key("records");
+  write_records(w, r.records);
+  w.Key("more");
+  w.Bool(r.more);
+  w.EndObject();
+}
+Result<core::StoreScanResp> read_body(const Value& v, Type<core::StoreScanResp>) {
+  Reader r("store/scan response");
+  core::StoreScanResp out;
+  out.records = r.records(v, "", "records");
+  out.more = r.boolean(v, "", "more");
+  return r.finish(std::move(out));
+}
+
+void write_body(Writer& w, const core::LoginResp& r) {
+  w.StartObject();
+  w.Key("retry_after_s");
+  w.Int64(r.retry_after_s);
+  w.Key("ok");
+  w.Bool(r.ok);
+  w.Key("sealed_secret");
+  write_string(w, base64_encode(r.sealed_secret));
+  w.Key("public_key");
+  write_string(w, base64_encode(r.public_key));
+  w.Key("version");
+  w.Uint64(r.version);
+  w.EndObject();
+}
+Result<core::LoginResp> read_body(const Value& v, Type<core::LoginResp>) {
+  Reader r("node/login response");
+  core::LoginResp out;
+  out.retry_after_s = r.int64(v, "", "retry_after_s", 0);
+  out.ok = r.boolean(v, "", "ok");
+  out.sealed_secret = r.bytes(v, "", "sealed_secret", 1024);
+  out.public_key = r.bytes(v, "", "public_key", 64);
+  out.version = r.uint64(v, "", "version");
+  return r.finish(std::move(out));
+}
+
+void write_body(Writer& w, const core::UserListResp& r) {
+  w.StartObject();
+  w.Key("users");
+  w.StartArray();
+  for (const auto& u : r.users) {
+    w.StartObject();
+    w.Key("nickname");
+    write_string(w, u.nickname);
+    w.Key("display_name");
+    write_string(w, u.display_name);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+Result<core::UserListResp> read_body(const Value& v, Type<core::UserListResp>) {
+  Reader r("node/users response");
+  core::UserListResp out;
+  if (const Value* users = r.array(v, "", "users", core::kMaxScanLimit)) {
+    for (rapidjson::SizeType i = 0; i < users->Size() && !r.failed(); ++i) {
+      const std::string path = fmt::format("users[{}]", i);
+      core::UserListEntry e;
+      e.nickname = r.string((*users)[i], path, "nickname", 64);
+      e.display_name = r.text((*users)[i], path, "display_name", 256);
+      out.users.push_back(std::move(e));
+    }
+  }
+  return r.finish(std::move(out));
+}
+
 // --- Requests: query or body, one encoder and decoder per request type --------
 
 void encode_ping(const core::PingReq&, WireRequest&) {}
@@ -706,6 +779,16 @@ void encode_store_put(const core::StorePutReq& req, WireRequest& wire) {
       w.Key("forward");
       w.Bool(true);
     }
+    if (req.condition.if_absent) {
+      w.Key("if_absent");
+      w.Bool(true);
+    }
+    if (req.condition.max_items > 0) {
+      w.Key("max_items");
+      w.Uint(req.condition.max_items);
+      w.Key("quota_prefix");
+      write_string(w, req.condition.quota_prefix);
+    }
     w.EndObject();
   });
 }
@@ -718,6 +801,14 @@ Result<core::StorePutReq> decode_store_put(const WireRequest& wire) {
   req.replica = r.boolean(doc, "", "replica");
   // Optional: only clients set it.
   if (doc.HasMember("forward")) req.forward = r.boolean(doc, "", "forward");
+  // Optional: the conditions of a create or a quota (PutCondition).
+  if (doc.HasMember("if_absent")) req.condition.if_absent = r.boolean(doc, "", "if_absent");
+  if (doc.HasMember("max_items")) {
+    req.condition.max_items = static_cast<std::uint32_t>(r.integer(doc, "", "max_items", 0, 1 << 30));
+    req.condition.quota_prefix = r.text(doc, "", "quota_prefix", core::kMaxSubSize);
+  }
+  if (!r.failed() && req.condition.active() && req.replica)
+    r.fail("replica", "must be false when a condition is set: only the primary checks conditions");
   if (!r.failed() && req.forward && req.replica)
     r.fail("forward", "must be false when 'replica' is true: a replica copy goes to its node, never forwarded");
   return r.finish(std::move(req));
@@ -843,6 +934,93 @@ Result<core::StoreSyncReq> decode_store_sync(const WireRequest& wire) {
   return r.finish(std::move(req));
 }
 
+void encode_store_scan(const core::StoreScanReq& req, WireRequest& wire) {
+  wire.query.emplace_back("key", core::to_hex(req.key));
+  wire.query.emplace_back("prefix", req.prefix);
+  wire.query.emplace_back("after", req.after);
+  wire.query.emplace_back("limit", std::to_string(req.limit));
+  if (req.local) wire.query.emplace_back("local", "1");
+}
+Result<core::StoreScanReq> decode_store_scan(const WireRequest& wire) {
+  core::StoreScanReq req;
+  const std::string* key = wire.param("key");
+  const auto k = key ? core::parse_hex(*key) : std::nullopt;
+  if (!k)
+    return Status::InvalidArgument(fmt::format("store/scan request: parameter 'key' must be 16 hex digits, got {}",
+                                               key ? quote(*key) : std::string("nothing")));
+  req.key = *k;
+  for (auto [name, out] : {std::pair{"prefix", &req.prefix}, std::pair{"after", &req.after}}) {
+    const std::string* v = wire.param(name);
+    if (!v) continue;
+    if (v->size() > core::kMaxSubSize)
+      return Status::InvalidArgument(fmt::format("store/scan request: parameter '{}' must have at most {} bytes, "
+                                                 "got {}",
+                                                 name, core::kMaxSubSize, v->size()));
+    *out = *v;
+  }
+  if (const std::string* v = wire.param("limit")) {
+    std::uint32_t n = 0;
+    const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || end != v->data() + v->size() || n < 1 || n > core::kMaxScanLimit)
+      return Status::InvalidArgument(fmt::format("store/scan request: parameter 'limit' must be in [1, {}], got {}",
+                                                 core::kMaxScanLimit, quote(*v)));
+    req.limit = n;
+  }
+  if (const std::string* v = wire.param("local")) {
+    if (*v == "1" || *v == "true") req.local = true;
+    else if (*v == "0" || *v == "false") req.local = false;
+    else
+      return Status::InvalidArgument(
+          fmt::format("store/scan request: parameter 'local' must be 0 or 1, got {}", quote(*v)));
+  }
+  return req;
+}
+
+void encode_login(const core::LoginReq& req, WireRequest& wire) {
+  wire.body = to_json([&](Writer& w) {
+    w.StartObject();
+    w.Key("nickname");
+    write_string(w, req.nickname);
+    w.Key("auth_key");
+    write_string(w, base64_encode(req.auth_key));
+    w.EndObject();
+  });
+}
+Result<core::LoginReq> decode_login(const WireRequest& wire) {
+  rapidjson::Document doc;
+  if (Status s = parse_object(doc, wire.body, "node/login request"); !s.ok()) return s;
+  Reader r("node/login request");
+  core::LoginReq req;
+  req.nickname = r.string(doc, "", "nickname", 64);
+  req.auth_key = r.bytes(doc, "", "auth_key", 32);
+  if (!r.failed() && req.auth_key.size() != 32)
+    r.fail("auth_key", fmt::format("must hold 32 bytes, got {}", req.auth_key.size()));
+  return r.finish(std::move(req));
+}
+
+void encode_user_list(const core::UserListReq& req, WireRequest& wire) {
+  wire.query.emplace_back("prefix", req.prefix);
+  wire.query.emplace_back("limit", std::to_string(req.limit));
+}
+Result<core::UserListReq> decode_user_list(const WireRequest& wire) {
+  core::UserListReq req;
+  if (const std::string* v = wire.param("prefix")) {
+    if (v->size() > 64)
+      return Status::InvalidArgument(
+          fmt::format("node/users request: parameter 'prefix' must have at most 64 bytes, got {}", v->size()));
+    req.prefix = *v;
+  }
+  if (const std::string* v = wire.param("limit")) {
+    std::uint32_t n = 0;
+    const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || end != v->data() + v->size() || n < 1 || n > core::kMaxScanLimit)
+      return Status::InvalidArgument(fmt::format("node/users request: parameter 'limit' must be in [1, {}], got {}",
+                                                 core::kMaxScanLimit, quote(*v)));
+    req.limit = n;
+  }
+  return req;
+}
+
 // --- The table ------------------------------------------------------------------
 
 template <typename Req, typename Resp>
@@ -866,6 +1044,10 @@ constexpr std::tuple kEndpoints{
     Endpoint<core::StoreGetReq, core::StoreGetResp>{"GET", "/v1/store/get", encode_store_get, decode_store_get},
     Endpoint<core::StoreSyncReq, core::StoreSyncResp>{"POST", "/v1/store/sync", encode_store_sync,
                                                       decode_store_sync},
+    Endpoint<core::StoreScanReq, core::StoreScanResp>{"GET", "/v1/store/scan", encode_store_scan,
+                                                      decode_store_scan},
+    Endpoint<core::LoginReq, core::LoginResp>{"POST", "/v1/node/login", encode_login, decode_login},
+    Endpoint<core::UserListReq, core::UserListResp>{"GET", "/v1/node/users", encode_user_list, decode_user_list},
 };
 constexpr std::size_t kEndpointCount = std::tuple_size_v<decltype(kEndpoints)>;
 
@@ -924,6 +1106,17 @@ std::string WireRequest::target() const {
 const std::string* WireRequest::param(std::string_view name) const {
   for (const auto& [n, v] : query)
     if (n == name) return &v;
+  return nullptr;
+}
+
+const std::string* WireRequest::header(std::string_view name) const {
+  for (const auto& [n, v] : headers) {
+    if (n.size() != name.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < n.size() && same; ++i)
+      same = std::tolower(static_cast<unsigned char>(n[i])) == std::tolower(static_cast<unsigned char>(name[i]));
+    if (same) return &v;
+  }
   return nullptr;
 }
 

@@ -27,7 +27,13 @@ struct WireRequest {
   std::string path;    // "/v1/ring/closest"
   QueryParams query;   // decoded names and values, in order
   std::string body;    // JSON for POST, empty for GET
+  // Filled by the server only: the request's headers, and its target as on
+  // the request line (what signed requests are signed over).
+  QueryParams headers;
+  std::string raw_target;
 
+  /// The first value of header `name` (case-insensitive), or nullptr.
+  const std::string* header(std::string_view name) const;
   /// path plus the percent-encoded query: what goes on the request line.
   std::string target() const;
   /// The first value of query parameter `name`, or nullptr.
@@ -39,6 +45,7 @@ struct WireResponse {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  QueryParams headers;  // extra response headers (Retry-After)
 };
 
 /// An endpoint a server must route to the codec.

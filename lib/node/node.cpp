@@ -22,6 +22,7 @@
 #include "net/json_codec.hpp"
 #include "net/system_env.hpp"
 #include "net/timer.hpp"
+#include "node/api.hpp"
 #include "store/lmdb_store.hpp"
 #include "store/memory_store.hpp"
 
@@ -127,6 +128,10 @@ Result<Checked> check_options(const NodeOptions& o) {
     return Status::InvalidArgument(fmt::format("sync_ms {} must be in 1..3600000", o.sync_ms));
   if (o.flush_ms < 1 || o.flush_ms > 3'600'000)
     return Status::InvalidArgument(fmt::format("flush_ms {} must be in 1..3600000", o.flush_ms));
+  if (o.message_ttl_s < 1 || o.message_ttl_s > 10LL * 365 * 24 * 3600)
+    return Status::InvalidArgument(fmt::format("message_ttl_s {} must be in 1..315360000 (10 years)", o.message_ttl_s));
+  if (o.mailbox_quota < 1)
+    return Status::InvalidArgument("mailbox_quota must be at least 1 message");
   if (o.map_size != 0 && o.map_size < kMinMapSize)
     return Status::InvalidArgument(
         fmt::format("map_size {} bytes is too small: give at least 1 MiB (0: the default)", o.map_size));
@@ -204,7 +209,7 @@ struct Node::Impl {
 
   static bool is_store_request(const core::Request& r) {
     return std::holds_alternative<core::StorePutReq>(r) || std::holds_alternative<core::StoreGetReq>(r) ||
-           std::holds_alternative<core::StoreSyncReq>(r);
+           std::holds_alternative<core::StoreSyncReq>(r) || std::holds_alternative<core::StoreScanReq>(r);
   }
 
   // Every endpoint of the codec: storage messages go to the replicator, the
@@ -213,9 +218,10 @@ struct Node::Impl {
     auto request = net::decode_request(wire);
     if (!request.ok()) return net::encode_error(request.status());
     std::optional<Result<core::Response>> entry = forwarded(*request);
-    Result<core::Response> response = entry ? std::move(*entry)
-                                      : is_store_request(*request) ? replicator->handle(*request)
-                                                                   : ring->handle(*request);
+    Result<core::Response> response = entry                            ? std::move(*entry)
+                                      : node::Api::handles(*request)   ? api->handle(*request)
+                                      : is_store_request(*request)     ? replicator->handle(*request)
+                                                                       : ring->handle(*request);
     if (!response.ok()) return net::encode_error(response.status());
     if (auto* state = std::get_if<core::StateResp>(&*response)) state->view.records = record_counts();
     return net::encode_response(*response);
@@ -338,6 +344,7 @@ struct Node::Impl {
     metric("dws_handoff_records_total", "counter", "Records pushed to their new primary.", rm.handed_off);
     metric("dws_gc_records_total", "counter", "Records erased because no range held here covers them any more.",
            rm.gc_erased);
+    metric("dws_mailbox_waiters", "gauge", "Mailbox requests waiting for a message (long polls).", api->waiting());
     return out;
   }
 
@@ -345,6 +352,7 @@ struct Node::Impl {
     for (const auto& route : net::ring_routes())
       server.route(route.method, std::string(route.path),
                    [this](const net::WireRequest& w) { return protocol_endpoint(w); });
+    api->add_routes(server);
     server.route("GET", "/v1/health", [this](const net::WireRequest&) {
       net::WireResponse r;
       r.body = net::encode_health(self);
@@ -394,6 +402,12 @@ struct Node::Impl {
     // a short hold costs a state request, never data.
     rep.held_range_ttl_ms = 4LL * options.sync_ms;
     replicator = std::make_unique<core::Replicator>(*ring, *records, transport, clock, rep);
+    node::ApiOptions ao;
+    ao.users.tombstone_ttl_ms = rep.tombstone_ttl_ms;
+    ao.mailbox.message_ttl_ms = options.message_ttl_s * 1000;
+    ao.mailbox.quota = options.mailbox_quota;
+    api = std::make_unique<node::Api>(*ring, *replicator, *records, transport, clock, ao);
+    replicator->set_on_stored([this](const core::Record& r) { api->on_stored(r); });
     add_routes();
     if (Status s = server.start(); !s.ok()) return s;
 
@@ -451,6 +465,8 @@ struct Node::Impl {
       ring->leave();
     }
     if (discovery) discovery->stop();
+    // Long polls hold HTTP workers, which the server joins.
+    if (api) api->stop();
     server.stop();
     transport.clear();
     // A crash (halt) keeps only what LMDB wrote to the page cache, as a
@@ -477,6 +493,7 @@ struct Node::Impl {
   std::unique_ptr<core::RecordStore> records;
   std::unique_ptr<core::Ring> ring;
   std::unique_ptr<core::Replicator> replicator;
+  std::unique_ptr<node::Api> api;
   net::HttpServer server;
   net::Timer timer;
   net::Timer sync_timer;

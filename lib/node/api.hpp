@@ -1,0 +1,112 @@
+// The user-facing HTTP API (DESIGN.md section 8): accounts, signed requests,
+// messages and long-polled mailboxes, over core::Users and core::Mailbox.
+// One Api per node; the node routes its endpoints here and hands it the
+// node-to-node LoginReq / UserListReq and every record the store merges.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "core/env.hpp"
+#include "core/mailbox.hpp"
+#include "core/messages.hpp"
+#include "core/replication.hpp"
+#include "core/ring.hpp"
+#include "core/users.hpp"
+#include "crypto/keys.hpp"
+#include "net/http_server.hpp"
+
+namespace dws::node {
+
+struct ApiOptions {
+  core::UsersOptions users;
+  core::MailboxOptions mailbox;
+  /// How long a fetched public key is trusted without asking the ring again.
+  std::int64_t key_cache_ttl_ms = 30'000;
+  std::size_t key_cache_max = 100'000;
+  /// Long polls waiting at once on this node; more get 503. Each holds an
+  /// HTTP worker, and the server has at most HttpServerOptions::max_threads
+  /// (256), so this leaves a quarter of them for everything else.
+  std::size_t max_waiters = 192;
+  int max_wait_s = 60;
+  std::int64_t auth_window_ms = 120'000;
+};
+
+/// Safe for concurrent use by the HTTP workers.
+class Api {
+ public:
+  /// REQUIRES: everything passed in outlives the Api.
+  Api(core::Ring& ring, core::Replicator& replicator, core::RecordStore& records, core::Transport& transport,
+      core::Clock& clock, ApiOptions options);
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
+
+  /// Registers the /v1/users, /v1/login, /v1/messages, /v1/mailbox routes.
+  void add_routes(net::HttpServer& server);
+
+  /// Node-to-node requests the API answers (LoginReq, UserListReq).
+  static bool handles(const core::Request& request) { return core::Users::handles(request); }
+  Result<core::Response> handle(const core::Request& request);
+
+  /// The store merged `record` with a change: wakes long polls of its mailbox.
+  void on_stored(const core::Record& record);
+
+  /// Wakes every long poll (they answer with what they have) and makes later
+  /// ones answer at once. Call before stopping the HTTP server.
+  void stop();
+
+  /// Long polls waiting now (the dws_mailbox_waiters gauge).
+  std::size_t waiting();
+
+ private:
+  struct Caller {
+    std::string nick;
+    crypto::PublicKey key{};
+  };
+  struct CachedKey {
+    crypto::PublicKey key{};
+    std::int64_t fetched_ms = 0;
+  };
+  struct Waiters {
+    std::condition_variable cv;
+    std::uint64_t generation = 0;  // bumped by every arrival
+    std::size_t count = 0;
+  };
+
+  Result<Caller> authenticate(const net::WireRequest& w);
+  Result<crypto::PublicKey> public_key(const std::string& nick);
+  void forget_key(const std::string& nick);
+
+  net::WireResponse register_user(const net::WireRequest& w);
+  net::WireResponse get_user(const net::WireRequest& w);
+  net::WireResponse get_kdf(const net::WireRequest& w);
+  net::WireResponse get_node(const net::WireRequest& w);
+  net::WireResponse update_user(const net::WireRequest& w);
+  net::WireResponse delete_user(const net::WireRequest& w);
+  net::WireResponse list_users(const net::WireRequest& w);
+  net::WireResponse login(const net::WireRequest& w);
+  net::WireResponse post_message(const net::WireRequest& w);
+  net::WireResponse get_mailbox(const net::WireRequest& w);
+  net::WireResponse ack(const net::WireRequest& w);
+
+  core::Ring& ring_;
+  core::Clock& clock_;
+  ApiOptions opt_;
+  core::Users users_;
+  core::Mailbox mailbox_;
+
+  std::mutex key_mu_;
+  std::unordered_map<std::string, CachedKey> keys_;
+
+  std::mutex wait_mu_;
+  std::unordered_map<Id, std::shared_ptr<Waiters>> waiters_;
+  std::size_t waiting_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace dws::node

@@ -1,0 +1,250 @@
+// The storage rules accounts and mailboxes rest on (create-if-absent, quota,
+// scan, the on-stored hook) and core::Users / core::Mailbox over two nodes
+// with an in-test transport and in-memory stores.
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/id.hpp"
+#include "core/mailbox.hpp"
+#include "core/replication.hpp"
+#include "core/users.hpp"
+#include "store/memory_store.hpp"
+
+using namespace dws;
+using namespace dws::core;
+
+namespace {
+
+class FakeClock final : public Clock {
+ public:
+  std::int64_t monotonic_ms() override { return now; }
+  std::int64_t wall_ms() override { return 1'700'000'000'000 + now; }
+  std::int64_t now = 0;
+};
+
+class LocalTransport final : public Transport {
+ public:
+  using Handler = std::function<Result<Response>(const Request&)>;
+  Result<Response> call(const Address& to, const Request& request, Deadline) override {
+    auto it = nodes.find(to);
+    if (it == nodes.end()) return Status::Unavailable("test: " + to + " is down");
+    return it->second(request);
+  }
+  std::map<Address, Handler> nodes;
+};
+
+struct TestNode {
+  TestNode(PeerInfo self, LocalTransport& net, FakeClock& clock) : rng(self.id), ring(self, RingOptions{}, net, clock, rng) {
+    records = std::move(RecordStore::open(disk, RecordStoreOptions{8})).value();
+    repl = std::make_unique<Replicator>(ring, *records, net, clock, ReplicationOptions{});
+    users = std::make_unique<Users>(ring, *repl, *records, net, UsersOptions{});
+    repl->set_on_stored([this](const Record& r) { seen.push_back(r); });
+    net.nodes[self.address] = [this, &clock](const Request& r) -> Result<Response> {
+      if (Users::handles(r)) return users->handle(r, clock.monotonic_ms());
+      if (std::holds_alternative<StorePutReq>(r) || std::holds_alternative<StoreGetReq>(r) ||
+          std::holds_alternative<StoreSyncReq>(r) || std::holds_alternative<StoreScanReq>(r))
+        return repl->handle(r);
+      return ring.handle(r);
+    };
+  }
+  SplitMix64 rng;
+  Ring ring;
+  store::MemoryStore disk;
+  std::unique_ptr<RecordStore> records;
+  std::unique_ptr<Replicator> repl;
+  std::unique_ptr<Users> users;
+  std::vector<Record> seen;
+};
+
+// a (id 1000) holds (b, a], b (id 1'000'000) holds (a, b].
+struct Pair {
+  Pair() {
+    a = std::make_unique<TestNode>(PeerInfo{1000, "a"}, net, clock);
+    b = std::make_unique<TestNode>(PeerInfo{1'000'000, "b"}, net, clock);
+    a->ring.create();
+    REQUIRE(b->ring.join("a").ok());
+    for (int i = 0; i < 4; ++i) {
+      a->ring.stabilize();
+      b->ring.stabilize();
+    }
+    REQUIRE(a->ring.predecessor() == std::optional<PeerInfo>(b->ring.self()));
+  }
+  TestNode& primary_of(Id key) { return a->ring.responsible_for(key) ? *a : *b; }
+  TestNode& other_of(Id key) { return a->ring.responsible_for(key) ? *b : *a; }
+  LocalTransport net;
+  FakeClock clock;
+  std::unique_ptr<TestNode> a, b;
+};
+
+Record item(Id key, std::string sub, std::string payload, std::uint64_t version = 1) {
+  Record r;
+  r.key = key;
+  r.sub = std::move(sub);
+  r.version = version;
+  r.payload = std::move(payload);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("store: a create-if-absent put is decided by the primary, idempotent, and blocked by a fresh tombstone") {
+  Pair p;
+  PutCondition create;
+  create.if_absent = true;
+  const Record first = item(500, "", "first");
+  REQUIRE(p.b->repl->put(first, create).ok());
+  auto second = p.a->repl->put(item(500, "", "second"), create);
+  CHECK(second.status().code() == Code::kExists);
+  CHECK(p.a->repl->put(first, create).ok());  // a retry of the same create
+  auto got = p.a->repl->get(500, "");
+  REQUIRE((got.ok() && got->has_value()));
+  CHECK((*got)->payload == "first");
+
+  Record tomb = item(500, "", "", 2);
+  tomb.tombstone = true;
+  tomb.expires_at = p.clock.wall_ms() + 1000;
+  REQUIRE(p.a->repl->put(tomb).ok());
+  auto blocked = p.a->repl->put(item(500, "", "third"), create);
+  CHECK(blocked.status().code() == Code::kExists);
+  CHECK(blocked.status().message().find("deleted") != std::string::npos);
+  p.clock.now += 2000;  // the tombstone expires
+  REQUIRE(p.a->repl->put(item(500, "", "third"), create).ok());
+  got = p.b->repl->get(500, "");
+  REQUIRE((got.ok() && got->has_value()));
+  CHECK((*got)->payload == "third");
+}
+
+TEST_CASE("store: a quota counts live items under a prefix, and a retry of a stored item is not counted twice") {
+  Pair p;
+  PutCondition quota;
+  quota.max_items = 2;
+  quota.quota_prefix = "m/";
+  REQUIRE(p.a->repl->put(item(77, "", "the user record"), quota).ok());  // outside the prefix
+  REQUIRE(p.a->repl->put(item(77, "m/1", "x"), quota).ok());
+  REQUIRE(p.b->repl->put(item(77, "m/2", "y"), quota).ok());
+  auto full = p.a->repl->put(item(77, "m/3", "z"), quota);
+  CHECK(full.status().code() == Code::kRateLimited);
+  CHECK(p.a->repl->put(item(77, "m/1", "x"), quota).ok());
+  Record gone = item(77, "m/1", "", 2);
+  gone.tombstone = true;
+  REQUIRE(p.a->repl->put(gone).ok());
+  CHECK(p.a->repl->put(item(77, "m/3", "z"), quota).ok());
+}
+
+TEST_CASE("store: a scan lists live items of one key in sub order, pages with after, and falls back to a replica") {
+  Pair p;
+  const Id key = 123'456;
+  for (std::string s : {"m/3", "m/1", "m/2", "m/4", "n/1", ""}) REQUIRE(p.a->repl->put(item(key, s, "v" + s)).ok());
+  Record gone = item(key, "m/2", "", 2);
+  gone.tombstone = true;
+  REQUIRE(p.a->repl->put(gone).ok());
+
+  auto subs = [](const StoreScanResp& r) {
+    std::vector<std::string> out;
+    for (const auto& x : r.records) out.push_back(x.sub);
+    return out;
+  };
+  auto all = p.other_of(key).repl->scan(key, "m/", "", 100);
+  REQUIRE(all.ok());
+  CHECK(subs(*all) == std::vector<std::string>{"m/1", "m/3", "m/4"});
+  CHECK_FALSE(all->more);
+  auto page = p.a->repl->scan(key, "m/", "m/1", 1);
+  REQUIRE(page.ok());
+  CHECK(subs(*page) == std::vector<std::string>{"m/3"});
+  CHECK(page->more);
+
+  // The primary down: the other node's copy answers.
+  TestNode& primary = p.primary_of(key);
+  auto handler = p.net.nodes[primary.ring.self().address];
+  p.net.nodes.erase(primary.ring.self().address);
+  auto fallback = p.other_of(key).repl->scan(key, "m/", "", 100);
+  REQUIRE_MESSAGE(fallback.ok(), fallback.status().to_string());
+  CHECK(subs(*fallback) == std::vector<std::string>{"m/1", "m/3", "m/4"});
+  p.net.nodes[primary.ring.self().address] = handler;
+}
+
+TEST_CASE("store: the on-stored hook sees each change once, on the primary and the replica") {
+  Pair p;
+  REQUIRE(p.a->repl->put(item(9, "m/1", "x")).ok());
+  REQUIRE(p.a->repl->put(item(9, "m/1", "x")).ok());  // unchanged: no second call
+  CHECK(p.a->seen.size() == 1);
+  CHECK(p.b->seen.size() == 1);
+  CHECK(p.a->seen.at(0).sub == "m/1");
+}
+
+TEST_CASE("mailbox: entries list in id order, acknowledgements hide them, the quota names the mailbox") {
+  Pair p;
+  Mailbox box(*p.a->repl, MailboxOptions{1000, 3});
+  Mailbox at_primary(*p.primary_of(user_key("bob")).repl, MailboxOptions{1000, 3});
+  std::vector<Envelope> sent;
+  for (int i = 0; i < 3; ++i) {
+    Envelope e;
+    e.id.bytes[0] = static_cast<std::uint8_t>(3 - i);  // posted out of id order
+    e.from = "alice";
+    e.to = "bob";
+    e.box = std::string(16, 'x');
+    REQUIRE(box.post(e, p.clock.wall_ms()).ok());
+    sent.push_back(e);
+  }
+  Envelope extra = sent[0];
+  extra.id.bytes[0] = 9;
+  auto full = box.post(extra, p.clock.wall_ms());
+  CHECK(full.status().code() == Code::kRateLimited);
+  CHECK(full.status().message().find("mailbox of 'bob' is full (3 messages)") != std::string::npos);
+
+  auto page = at_primary.list_here("bob", "", 10);
+  REQUIRE(page.ok());
+  REQUIRE(page->messages.size() == 3);
+  CHECK(page->messages[0].id == sent[2].id);
+  CHECK(page->messages[2].id == sent[0].id);
+  Mailbox elsewhere(*p.other_of(user_key("bob")).repl, MailboxOptions{});
+  CHECK(elsewhere.list_here("bob", "", 10).status().code() == Code::kNotResponsible);
+
+  auto acked = box.ack("bob", {sent[1].id, extra.id}, p.clock.wall_ms());
+  REQUIRE(acked.ok());
+  CHECK(*acked == 1);
+  page = at_primary.list_here("bob", "", 10);
+  REQUIRE(page.ok());
+  CHECK(page->messages.size() == 2);
+  REQUIRE(box.post(sent[1], p.clock.wall_ms()).ok());  // a late retry stays acknowledged
+  CHECK(at_primary.list_here("bob", "", 10)->messages.size() == 2);
+  auto cleared = box.clear("bob", p.clock.wall_ms());
+  REQUIRE(cleared.ok());
+  CHECK(*cleared == 2);
+  CHECK(at_primary.list_here("bob", "", 10)->messages.empty());
+}
+
+TEST_CASE("users: logins are decided and rate-limited at the primary, whichever node they enter") {
+  Pair p;
+  auto made = make_account("carol", "pw", "Carol", 1, crypto::KdfLimits::minimum());
+  REQUIRE(made.ok());
+  REQUIRE(p.a->users->create(made->record, p.clock.wall_ms()).ok());
+  CHECK(p.b->users->create(made->record, p.clock.wall_ms()).ok());  // the identical record: a retry
+  auto other = make_account("carol", "pw2", "Carol", 1, crypto::KdfLimits::minimum());
+  CHECK(p.b->users->create(other->record, p.clock.wall_ms()).code() == Code::kExists);
+
+  auto keys = derive_keys("pw", kdf_params(made->record));
+  auto wrong = derive_keys("nope", kdf_params(made->record));
+  REQUIRE((keys.ok() && wrong.ok()));
+  auto ok = p.b->users->login("carol", keys->auth_key, 0, nullptr);
+  REQUIRE_MESSAGE(ok.ok(), ok.status().to_string());
+  CHECK(ok->public_key == made->record.public_key);
+  auto unknown = p.a->users->login("nobody", keys->auth_key, 0, nullptr);
+  auto bad = p.a->users->login("carol", wrong->auth_key, 0, nullptr);
+  CHECK(unknown.status().to_string() == bad.status().to_string());
+  for (int i = 0; i < 4; ++i) {
+    TestNode& entry = i % 2 ? *p.a : *p.b;
+    CHECK(entry.users->login("carol", wrong->auth_key, 0, nullptr).status().code() == Code::kUnauthenticated);
+  }
+  std::int64_t retry = 0;
+  auto limited = p.b->users->login("carol", keys->auth_key, 0, &retry);
+  CHECK(limited.status().code() == Code::kRateLimited);
+  CHECK(retry >= 1);
+  CHECK(p.a->users->login("carol", keys->auth_key, 0, nullptr).status().code() == Code::kRateLimited);
+  CHECK(p.a->users->login("carol", keys->auth_key, 61'000, nullptr).ok());
+}
