@@ -1,0 +1,154 @@
+// dws::Client: an account on the ring, its contacts, chats and messages.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dwhatsapp/export.h"
+#include "dwhatsapp/status.hpp"
+
+namespace dws {
+
+/// @brief How a client runs. Plain data; every field has a working default.
+struct ClientOptions {
+  /// Where the client keeps its LMDB store (account, servers, contacts,
+  /// chats, messages). Created when missing; files are mode 0600.
+  /// REQUIRES: not empty.
+  std::string data_dir;
+  /// Servers ("host:port") to try first, before the saved list. With none
+  /// given and none saved, the client broadcasts UDP discovery.
+  std::vector<std::string> servers;
+  /// Ring name and UDP port for discovery.
+  std::string ring_name = "dwhatsapp";
+  int discovery_port = 37020;
+  /// Long-poll wait of the background receiver, in seconds.
+  int poll_wait_s = 20;
+  /// Per-request timeout towards a server, in milliseconds.
+  int request_timeout_ms = 5000;
+  /// argon2id cost of new passwords (register_account, change_password):
+  /// 0 keeps libsodium's interactive limits (2 passes, 64 MiB). Tests set
+  /// the minimum (1 pass, 8192 bytes) to stay fast. Logins always use what
+  /// the account records.
+  std::uint64_t kdf_opslimit = 0;
+  std::uint64_t kdf_memlimit = 0;
+};
+
+/// @brief Where a message is in its life, as the sender's history shows it.
+enum class Delivery : int {
+  kSending = 0,    ///< handed to send(), not yet stored by the ring
+  kStored = 1,     ///< the ring acknowledged W copies
+  kDelivered = 2,  ///< the recipient's client sent a receipt
+  kReceived = 3,   ///< an incoming message (this client is the recipient)
+};
+
+/// @brief One message of a conversation, as the local history keeps it.
+struct Message {
+  std::string id;        ///< 32 hex digits, time-ordered
+  std::string from;
+  std::string to;
+  std::int64_t sent_at = 0;      ///< unix ms, the sender's clock
+  std::int64_t received_at = 0;  ///< unix ms, this client's clock (0 for outgoing)
+  std::string text;
+  Delivery state = Delivery::kSending;
+  bool outgoing = false;
+};
+
+/// @brief A contact: a nickname with the public key pinned on first use.
+struct Contact {
+  std::string nickname;
+  std::string alias;
+  std::string public_key;  ///< base64 of the pinned Ed25519 key
+  std::string display_name;
+  /// True when the ring now shows another key for this nickname: the pinned
+  /// key is kept and messages from the new key are refused until the user
+  /// re-adds the contact.
+  bool key_changed = false;
+};
+
+/// @brief A conversation: the peer, its last message and the unread count.
+struct Chat {
+  std::string peer;
+  Message last;
+  int unread = 0;
+};
+
+/// @brief An account's view of the ring. A Client is safe for concurrent use
+/// from multiple threads without external synchronization. Callbacks run on
+/// the client's receiver thread; they must not call stop_receiving().
+class DWS_API Client {
+ public:
+  /// @brief Opens (or creates) the data directory. Does not contact any server.
+  /// @return kInvalidArgument (no data_dir), kInternal (cannot open the store).
+  static Result<std::unique_ptr<Client>> open(ClientOptions options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // --- Account ----------------------------------------------------------------
+
+  /// @brief Creates the account on the ring and logs in.
+  /// @return kInvalidArgument (bad nickname/password/display name), kExists
+  /// (nickname taken), kUnavailable (no server reachable: the message lists
+  /// the servers tried).
+  Status register_account(const std::string& nickname, const std::string& password,
+                          const std::string& display_name = "");
+  /// @brief Recovers the account from the ring with the password (any device).
+  /// @return kUnauthenticated "wrong nickname or password", kRateLimited
+  /// (too many failures: retry later), kUnavailable.
+  Status login(const std::string& nickname, const std::string& password);
+  /// @brief Forgets the unlocked key; local history stays.
+  Status logout();
+  /// The logged-in nickname, if any.
+  std::optional<std::string> whoami() const;
+  /// @brief Re-seals the key under a new password (signed update).
+  Status change_password(const std::string& old_password, const std::string& new_password);
+  /// @brief Deletes the account and its mailbox from the ring, then logs out.
+  Status delete_account(const std::string& password);
+
+  // --- Messages ---------------------------------------------------------------
+
+  /// @brief Encrypts, signs and stores a text message for `to` on the ring.
+  /// @param[out] — returns the message id once the ring holds W copies.
+  /// @return kNotFound (no such user), kPayloadTooLarge, kUnavailable,
+  /// kForbidden (contact's key changed), kUnauthenticated (not logged in).
+  Result<std::string> send(const std::string& to, const std::string& text);
+  /// @brief One receive cycle: fetch the mailbox (waiting up to `wait_s`
+  /// seconds when it is empty), verify, decrypt, store locally, acknowledge,
+  /// send receipts, and return the new text messages (each id exactly once).
+  Result<std::vector<Message>> receive(int wait_s = 0);
+  /// @brief Starts the background receiver: it calls `callback` once per new
+  /// text message, in mailbox order. Replaces any earlier callback.
+  Status start_receiving(std::function<void(const Message&)> callback);
+  /// @brief Stops the background receiver and waits for it. Idempotent.
+  void stop_receiving();
+
+  // --- Contacts, chats, history ------------------------------------------------
+
+  /// @brief Checks that the user exists and pins its key.
+  Status add_contact(const std::string& nickname, const std::string& alias = "");
+  Result<std::vector<Contact>> contacts() const;
+  Status remove_contact(const std::string& nickname);
+  /// Every conversation, most recent first.
+  Result<std::vector<Chat>> chats() const;
+  /// Messages with `peer`, newest last: at most `limit`, older than the
+  /// message id `before` when it is not empty.
+  Result<std::vector<Message>> history(const std::string& peer, const std::string& before = "",
+                                       int limit = 50) const;
+  /// Sets the unread count of the chat with `peer` to zero.
+  Status mark_read(const std::string& peer);
+
+  /// Servers known, most recently successful first.
+  std::vector<std::string> servers() const;
+
+  struct Impl;
+
+ private:
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dws

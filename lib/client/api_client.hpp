@@ -1,0 +1,109 @@
+// HTTP towards the ring, as a client sees it: a list of servers tried in
+// order with failover, kept fresh from GET /v1/ring/nodes and saved in the
+// local store, UDP discovery when none is known, pooled keep-alive
+// connections, and requests that another thread can cancel.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "dwhatsapp/status.hpp"
+
+namespace httplib {
+class Client;
+}
+
+namespace dws::client {
+
+class LocalStore;
+
+struct ApiOptions {
+  std::vector<std::string> servers;  // tried first, in this order
+  std::string ring_name = "dwhatsapp";
+  int discovery_port = 37020;
+  int request_timeout_ms = 5000;
+};
+
+/// Makes the Authorization header of one attempt. Called per attempt so
+/// each carries a fresh timestamp.
+using Signer = std::function<Result<std::string>(const std::string& method, const std::string& target,
+                                                 const std::string& body)>;
+
+struct ApiRequest {
+  std::string method;  // "GET", "POST", "PUT", "DELETE"
+  std::string target;  // path and query, already percent-encoded
+  std::string body;
+  Signer sign;         // empty: an unsigned request
+  /// How long the answer may take; 0: ApiOptions::request_timeout_ms. A long
+  /// poll sets its wait plus a margin.
+  int timeout_ms = 0;
+};
+
+struct ApiReply {
+  int status = 0;
+  std::string body;
+  std::string retry_after;  // the Retry-After header, if any
+  std::string server;       // who answered
+};
+
+/// Lets another thread abort the request in flight (the receiver's long
+/// poll): cancel() shuts its socket down, and every later request through
+/// this Cancel fails at once until reset().
+class Cancel {
+ public:
+  void cancel();
+  void reset();
+  bool cancelled() const;
+
+ private:
+  friend class ApiClient;
+  mutable std::mutex mu_;
+  httplib::Client* active_ = nullptr;
+  bool cancelled_ = false;
+};
+
+/// Safe for concurrent use from multiple threads. No lock is held during
+/// network I/O.
+class ApiClient {
+ public:
+  ApiClient(LocalStore& store, ApiOptions options);
+  ~ApiClient();
+  ApiClient(const ApiClient&) = delete;
+  ApiClient& operator=(const ApiClient&) = delete;
+
+  /// One attempt at one server. Any HTTP answer comes back as an ApiReply
+  /// (the caller reads the status); a transport failure (refused, timeout,
+  /// cancelled) is kUnavailable naming the server and the cause.
+  Result<ApiReply> call(const std::string& server, const ApiRequest& request, Cancel* cancel = nullptr);
+
+  /// Tries the known servers in order until one answers with anything but
+  /// 503; the one that answered moves to the front. kUnavailable "no server
+  /// reachable: tried a (why), b (why)" when none did.
+  Result<ApiReply> call_any(const ApiRequest& request);
+
+  /// Servers known, most recently successful first.
+  std::vector<std::string> servers() const;
+  /// Records a success at `server` (moving it first, saving the list) and
+  /// refreshes the list from its GET /v1/ring/nodes now and then.
+  void note_success(const std::string& server);
+
+ private:
+  struct Pool;
+  std::vector<std::string> candidates();
+  void refresh_from(const std::string& server);
+  void learn(const std::vector<std::string>& addresses);
+
+  LocalStore& store_;
+  const ApiOptions options_;
+  mutable std::mutex mu_;
+  std::vector<std::string> order_;
+  std::int64_t last_refresh_ms_ = 0;
+  std::unique_ptr<Pool> pool_;
+};
+
+}  // namespace dws::client

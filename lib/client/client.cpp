@@ -1,0 +1,742 @@
+#include "dwhatsapp/client.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_set>
+
+#include "client/api_client.hpp"
+#include "client/client_json.hpp"
+#include "client/local_store.hpp"
+#include "client/receiver.hpp"
+#include "core/account.hpp"
+#include "core/auth.hpp"
+#include "core/envelope.hpp"
+#include "core/nickname.hpp"
+#include "crypto/encoding.hpp"
+#include "net/system_env.hpp"
+
+namespace dws {
+
+namespace {
+
+constexpr int kMailboxLimit = 100;
+constexpr int kMaxPollWaitS = 60;
+// A recipient's key is re-checked against the ring at most this often per
+// peer: often enough that a re-registered nickname is noticed within a
+// conversation, rarely enough that a send is one round trip, not two.
+constexpr std::int64_t kRecheckKeyMs = 30'000;
+// Receipts that arrive before send() has recorded its message (the
+// recipient can be that fast) wait here; bounded against a peer that sends
+// receipts for ids that never existed.
+constexpr std::size_t kMaxEarlyReceipts = 100'000;
+
+Status not_logged_in() {
+  return Status::Unauthenticated("not logged in: register an account or log in first");
+}
+
+Status reply_status(const client::ApiReply& r) { return client::parse_error(r.status, r.body).status; }
+
+Status key_changed_error(const std::string& nick) {
+  return Status::Forbidden(fmt::format(
+      "the key of '{}' changed: the ring shows another key than the one pinned when you first talked; if {} made a "
+      "new account, add the contact again to trust the new key",
+      nick, nick));
+}
+
+}  // namespace
+
+struct Client::Impl {
+  // What a login unlocks. Immutable once made, shared with requests in
+  // flight so that a logout never pulls a key from under them.
+  struct Session {
+    std::string nick;
+    crypto::SecretKey secret_key;
+    core::Account account;
+    std::unique_ptr<crypto::BoxCache> cache;
+  };
+  using SessionPtr = std::shared_ptr<const Session>;
+
+  ClientOptions options;
+  crypto::KdfLimits new_limits;
+  std::unique_ptr<client::LocalStore> store;
+  std::unique_ptr<client::ApiClient> api;
+  net::SystemClock clock;
+  net::RandomRng rng;
+  core::MessageIdGenerator ids{clock, rng};
+
+  // Client state; never held across an HTTP call.
+  mutable std::mutex mu;
+  SessionPtr session;
+  std::string primary;                          // of the own mailbox, "" = ask
+  std::map<std::string, std::int64_t> checked;  // peer -> monotonic ms of the last ring check
+  std::unordered_set<std::string> early_receipts;
+  std::function<void(const Message&)> callback;
+
+  // Serializes receive cycles (background and explicit) so that the
+  // application sees messages in mailbox order. Held across HTTP, but it
+  // guards no state.
+  std::mutex receive_mu;
+  std::mutex receiver_mu;  // guards `receiver`
+  std::unique_ptr<client::Receiver> receiver;
+
+  // Receipts leave from a thread of their own, so a receive cycle never
+  // waits on the ring to store them, and the ids that pile up meanwhile for
+  // one peer travel in one envelope.
+  std::mutex receipt_mu;
+  std::condition_variable receipt_cv;
+  std::map<std::string, std::vector<std::string>> receipts_due;  // peer -> ids
+  bool receipt_stop = false;
+  std::thread receipt_thread;
+
+  ~Impl() { stop_receipts(); }
+
+  SessionPtr current() const {
+    std::lock_guard lock(mu);
+    return session;
+  }
+
+  client::Signer signer(const SessionPtr& s) {
+    return [this, s](const std::string& method, const std::string& target, const std::string& body) {
+      return core::make_authorization(s->nick, s->secret_key, method, target, clock.wall_ms(), body);
+    };
+  }
+
+  Status establish(const core::Account& account, const crypto::SecretKey& secret_key) {
+    auto s = std::make_shared<Session>();
+    s->nick = account.nickname;
+    s->secret_key = secret_key;
+    s->account = account;
+    s->cache = std::make_unique<crypto::BoxCache>(secret_key);
+    std::lock_guard lock(mu);
+    if (Status st = store->save_account(account); !st.ok()) return st;
+    if (Status st = store->save_secret(secret_key); !st.ok()) return st;
+    session = std::move(s);
+    primary.clear();
+    return Status::Ok();
+  }
+
+  // --- Users ------------------------------------------------------------------
+
+  Result<core::PublicAccount> fetch_user(const std::string& nick) {
+    auto r = api->call_any({"GET", "/v1/users/" + nick, "", nullptr, 0});
+    if (!r.ok()) return r.status();
+    if (r->status != 200) return reply_status(*r);
+    auto view = client::parse_account_view(r->body);
+    if (!view.ok()) return view.status();
+    auto checked_view = core::verify_view(*view);
+    if (!checked_view.ok())
+      return Status::Unauthenticated(
+          fmt::format("the record of '{}' from {} does not verify: {}", nick, r->server, checked_view.status().message()));
+    if (checked_view->nickname != nick)
+      return Status::Unauthenticated(
+          fmt::format("asked {} for '{}' and got the record of '{}'", r->server, nick, checked_view->nickname));
+    return std::move(checked_view).value();
+  }
+
+  // The key to encrypt to or verify with. Pins on first use; with `recheck`
+  // compares the pin with the ring (at most every kRecheckKeyMs) and reports
+  // a change instead of following it.
+  Result<crypto::PublicKey> peer_key(const std::string& nick, bool recheck) {
+    {
+      std::lock_guard lock(mu);
+      auto pin = store->pin(nick);
+      if (!pin.ok()) return pin.status();
+      if (*pin) {
+        if ((*pin)->key_changed && recheck) return key_changed_error(nick);
+        auto it = checked.find(nick);
+        const bool fresh = it != checked.end() && clock.monotonic_ms() - it->second < kRecheckKeyMs;
+        if (!recheck || fresh) return (*pin)->key;
+      }
+    }
+    auto user = fetch_user(nick);
+    if (!user.ok()) return user.status();
+    std::lock_guard lock(mu);
+    auto pin = store->pin(nick);
+    if (!pin.ok()) return pin.status();
+    if (!*pin) {
+      client::Pin p{user->public_key, user->display_name, false};
+      if (Status s = store->put_pin(nick, p); !s.ok()) return s;
+    } else if ((*pin)->key != user->public_key) {
+      client::Pin p = **pin;
+      p.key_changed = true;
+      if (Status s = store->put_pin(nick, p); !s.ok()) return s;
+      return key_changed_error(nick);
+    }
+    checked[nick] = clock.monotonic_ms();
+    return user->public_key;
+  }
+
+  // --- Messages ---------------------------------------------------------------
+
+  // Posts one envelope, trying the servers in turn; a retry carries the same
+  // envelope (same id), so the mailbox stores it once.
+  Status post_envelope(const SessionPtr& s, const core::Envelope& envelope) {
+    auto r = api->call_any({"POST", "/v1/messages", client::envelope_json(envelope), signer(s), 0});
+    if (!r.ok()) return r.status();
+    if (r->status != 200 && r->status != 201) return reply_status(*r);
+    return Status::Ok();
+  }
+
+  // Records an outgoing message and its chat, in one transaction.
+  // REQUIRES: mu held.
+  Status record_outgoing_locked(const std::string& peer, Message m) {
+    if (auto it = early_receipts.find(m.id); it != early_receipts.end()) {
+      m.state = Delivery::kDelivered;
+      early_receipts.erase(it);
+    }
+    auto row = store->chat(peer);
+    if (!row.ok()) return row.status();
+    client::ChatRow chat = row->value_or(client::ChatRow{});
+    chat.last_id = std::max(chat.last_id, m.id);
+    chat.activity_ms = std::max(chat.activity_ms, clock.wall_ms());
+    core::WriteBatch b;
+    client::LocalStore::put_message(b, peer, m);
+    client::LocalStore::put_chat(b, peer, chat);
+    return store->raw().apply(b);
+  }
+
+  Result<std::string> send(const std::string& typed_to, const std::string& text) {
+    SessionPtr s = current();
+    if (!s) return not_logged_in();
+    auto to = core::fold_nickname(typed_to);
+    if (!to.ok()) return to.status();
+    auto key = peer_key(*to, true);
+    if (!key.ok()) return key.status();
+    const core::MessageId id = ids.next();
+    const std::int64_t sent_at = clock.wall_ms();
+    auto envelope = core::seal_envelope(s->secret_key, s->nick, *to, *key, core::Kind::kText, text, id, sent_at,
+                                        s->cache.get());
+    if (!envelope.ok()) return envelope.status();
+    if (Status st = post_envelope(s, *envelope); !st.ok()) return st;
+
+    Message m;
+    m.id = id.hex();
+    m.from = s->nick;
+    m.to = *to;
+    m.sent_at = sent_at;
+    m.text = text;
+    m.state = Delivery::kStored;
+    m.outgoing = true;
+    std::lock_guard lock(mu);
+    if (Status st = record_outgoing_locked(*to, std::move(m)); !st.ok())
+      return Status::Internal("the ring stored message " + id.hex() + " but the local history did not: " +
+                              st.message());
+    return id.hex();
+  }
+
+  // Marks the outgoing messages a receipt from `peer` lists as delivered.
+  Status apply_receipt(const std::string& peer, const std::vector<std::string>& listed) {
+    std::lock_guard lock(mu);
+    core::WriteBatch b;
+    for (const auto& id : listed) {
+      if (!core::MessageId::parse(id).ok()) continue;
+      auto m = store->message(peer, id);
+      if (!m.ok()) return m.status();
+      if (!*m) {
+        if (early_receipts.size() >= kMaxEarlyReceipts) early_receipts.clear();
+        early_receipts.insert(id);
+        continue;
+      }
+      if (!(*m)->outgoing || (*m)->state == Delivery::kDelivered) continue;
+      (*m)->state = Delivery::kDelivered;
+      client::LocalStore::put_message(b, peer, **m);
+    }
+    return store->raw().apply(b);
+  }
+
+  Result<std::string> find_primary(const SessionPtr& s) {
+    {
+      std::lock_guard lock(mu);
+      if (!primary.empty()) return primary;
+    }
+    auto r = api->call_any({"GET", "/v1/users/" + s->nick + "/node", "", nullptr, 0});
+    if (!r.ok()) return r.status();
+    if (r->status != 200) return reply_status(*r);
+    auto address = client::parse_node_address(r->body);
+    if (!address.ok()) return address.status();
+    std::lock_guard lock(mu);
+    primary = *address;
+    return primary;
+  }
+
+  void set_primary(const std::string& address) {
+    std::lock_guard lock(mu);
+    primary = address;
+  }
+
+  // GET /v1/mailbox at the primary, following one 421 or one failover.
+  Result<client::MailboxReply> fetch_mailbox(const SessionPtr& s, int wait_s, client::Cancel* cancel) {
+    const std::string target = fmt::format("/v1/mailbox?wait={}&limit={}", wait_s, kMailboxLimit);
+    Status last;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      auto where = find_primary(s);
+      if (!where.ok()) return where.status();
+      client::ApiRequest req{"GET", target, "", signer(s), wait_s * 1000 + options.request_timeout_ms};
+      auto r = api->call(*where, req, cancel);
+      if (!r.ok()) {
+        if (cancel != nullptr && cancel->cancelled()) return r.status();
+        last = r.status();
+        set_primary("");  // it may be gone: ask the ring again
+        continue;
+      }
+      if (r->status == 421) {
+        auto err = client::parse_error(r->status, r->body);
+        last = err.status;
+        set_primary(err.primary);
+        continue;
+      }
+      if (r->status != 200) return reply_status(*r);
+      api->note_success(*where);
+      return client::parse_mailbox(r->body);
+    }
+    return Status::Unavailable("cannot reach the mailbox's primary: " + last.message());
+  }
+
+  struct Opened {
+    core::Envelope envelope;
+    std::string text;
+  };
+
+  Result<std::vector<Message>> receive(int wait_s, client::Cancel* cancel) {
+    std::lock_guard cycle(receive_mu);
+    SessionPtr s = current();
+    if (!s) return not_logged_in();
+    wait_s = std::clamp(wait_s, 0, kMaxPollWaitS);
+    auto box = fetch_mailbox(s, wait_s, cancel);
+    if (!box.ok()) return box.status();
+
+    // Verify and open outside the lock: a sender's key may need the ring.
+    std::vector<std::string> ack;
+    std::vector<Opened> texts;
+    std::map<std::string, std::vector<std::string>> receipts;
+    for (const auto& view : box->messages) {
+      if (core::MessageId::parse(view.id).ok()) ack.push_back(view.id);
+      auto envelope = core::from_view(view);
+      if (!envelope.ok() || envelope->to != s->nick) continue;
+      auto key = peer_key(envelope->from, false);
+      if (!key.ok()) {
+        if (key.status().code() == Code::kUnavailable) return key.status();  // try again later, unacked
+        continue;
+      }
+      auto text = core::open_envelope(*envelope, s->secret_key, *key, s->cache.get());
+      if (!text.ok()) {
+        // Signed by another key than the pinned one: see whether the ring
+        // shows a new key, so contacts() can report it.
+        (void)peer_key(envelope->from, true);
+        continue;
+      }
+      if (envelope->kind == core::Kind::kReceipt) {
+        auto listed = client::parse_ids(*text);
+        if (listed.ok()) {
+          if (Status st = apply_receipt(envelope->from, *listed); !st.ok()) return st;
+        }
+        continue;
+      }
+      if (envelope->kind != core::Kind::kText) continue;
+      receipts[envelope->from].push_back(view.id);
+      texts.push_back({std::move(envelope).value(), std::move(text).value()});
+    }
+
+    // Store every new message, its chat and its seen mark in one
+    // transaction before anything is acknowledged or handed out.
+    std::vector<Message> fresh;
+    {
+      std::lock_guard lock(mu);
+      core::WriteBatch b;
+      std::map<std::string, client::ChatRow> chats;
+      std::set<std::string> in_batch;
+      const std::int64_t now = clock.wall_ms();
+      for (auto& o : texts) {
+        const std::string id = o.envelope.id.hex();
+        auto seen = store->seen(id);
+        if (!seen.ok()) return seen.status();
+        if (*seen || !in_batch.insert(id).second) continue;
+        Message m;
+        m.id = id;
+        m.from = o.envelope.from;
+        m.to = o.envelope.to;
+        m.sent_at = o.envelope.sent_at;
+        m.received_at = now;
+        m.text = std::move(o.text);
+        m.state = Delivery::kReceived;
+        auto it = chats.find(m.from);
+        if (it == chats.end()) {
+          auto row = store->chat(m.from);
+          if (!row.ok()) return row.status();
+          it = chats.emplace(m.from, row->value_or(client::ChatRow{})).first;
+        }
+        it->second.last_id = std::max(it->second.last_id, id);
+        it->second.unread += 1;
+        it->second.activity_ms = std::max(it->second.activity_ms, now);
+        client::LocalStore::put_message(b, m.from, m);
+        client::LocalStore::put_seen(b, id);
+        fresh.push_back(std::move(m));
+      }
+      for (const auto& [peer, row] : chats) client::LocalStore::put_chat(b, peer, row);
+      if (Status st = store->raw().apply(b); !st.ok()) return st;
+    }
+
+    if (!ack.empty()) {
+      client::ApiRequest req{"POST", "/v1/mailbox/ack", client::ids_json(ack), signer(s), 0};
+      std::string where;
+      {
+        std::lock_guard lock(mu);
+        where = primary;
+      }
+      // Any node accepts an ack; a failed one only means the entries come
+      // back and the seen set drops them.
+      auto r = where.empty() ? api->call_any(req) : api->call(where, req);
+      if (!r.ok() && !where.empty()) (void)api->call_any(req);
+    }
+    if (!receipts.empty()) queue_receipts(receipts);
+    return fresh;
+  }
+
+  void queue_receipts(const std::map<std::string, std::vector<std::string>>& due) {
+    std::lock_guard lock(receipt_mu);
+    if (receipt_stop) return;
+    for (const auto& [peer, listed] : due) {
+      auto& v = receipts_due[peer];
+      v.insert(v.end(), listed.begin(), listed.end());
+    }
+    if (!receipt_thread.joinable()) receipt_thread = std::thread([this] { receipt_loop(); });
+    receipt_cv.notify_one();
+  }
+
+  void receipt_loop() {
+    std::unique_lock lock(receipt_mu);
+    for (;;) {
+      receipt_cv.wait(lock, [this] { return receipt_stop || !receipts_due.empty(); });
+      // On stop, what is queued is still sent (each send bounded by the
+      // request timeout): a short-lived program such as `dws-chat inbox`
+      // exits right after receive(), and its receipts must not be lost.
+      if (receipts_due.empty()) return;
+      auto due = std::move(receipts_due);
+      receipts_due.clear();
+      lock.unlock();
+      SessionPtr s = current();
+      if (s) {
+        for (auto& [peer, listed] : due) {
+          // One envelope stays far below the size limit at this count.
+          for (std::size_t i = 0; i < listed.size(); i += 500) {
+            std::vector<std::string> part(listed.begin() + static_cast<std::ptrdiff_t>(i),
+                                          listed.begin() + static_cast<std::ptrdiff_t>(std::min(i + 500, listed.size())));
+            send_receipt(s, peer, part);
+          }
+        }
+      }
+      lock.lock();
+    }
+  }
+
+  // Stops the receipt thread once the receipts already queued are sent
+  // (each bounded by request_timeout_ms); later ones are not accepted.
+  void stop_receipts() {
+    std::thread t;
+    {
+      std::lock_guard lock(receipt_mu);
+      receipt_stop = true;
+      t = std::move(receipt_thread);
+    }
+    receipt_cv.notify_all();
+    if (t.joinable()) t.join();
+  }
+
+  void send_receipt(const SessionPtr& s, const std::string& peer, const std::vector<std::string>& listed) {
+    auto key = peer_key(peer, false);
+    if (!key.ok()) return;
+    auto envelope = core::seal_envelope(s->secret_key, s->nick, peer, *key, core::Kind::kReceipt,
+                                        client::ids_json(listed), ids.next(), clock.wall_ms(), s->cache.get());
+    if (!envelope.ok()) return;
+    // A lost receipt leaves the sender's message at kStored; nothing else
+    // depends on it, so it is not retried beyond the server failover.
+    (void)post_envelope(s, *envelope);
+  }
+
+  Status cycle(client::Cancel& cancel) {
+    auto got = receive(options.poll_wait_s, &cancel);
+    if (!got.ok()) return got.status();
+    std::function<void(const Message&)> cb;
+    {
+      std::lock_guard lock(mu);
+      cb = callback;
+    }
+    if (cb)
+      for (const auto& m : *got) cb(m);
+    return Status::Ok();
+  }
+
+  void stop_receiver() {
+    std::unique_ptr<client::Receiver> r;
+    {
+      std::lock_guard lock(receiver_mu);
+      r = std::move(receiver);
+    }
+    if (r) r->stop();
+  }
+};
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Client::~Client() { impl_->stop_receiver(); }
+
+Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
+  auto impl = std::make_unique<Impl>();
+  auto store = client::LocalStore::open(options.data_dir);
+  if (!store.ok()) return store.status();
+  impl->store = std::move(store).value();
+  impl->new_limits = crypto::KdfLimits::interactive();
+  if (options.kdf_opslimit != 0) impl->new_limits.opslimit = options.kdf_opslimit;
+  if (options.kdf_memlimit != 0) impl->new_limits.memlimit = options.kdf_memlimit;
+  if (Status s = crypto::check_limits(impl->new_limits); !s.ok()) return s;
+  if (options.poll_wait_s < 0) options.poll_wait_s = 0;
+  if (options.request_timeout_ms <= 0) options.request_timeout_ms = 5000;
+  client::ApiOptions ao;
+  ao.servers = options.servers;
+  ao.ring_name = options.ring_name;
+  ao.discovery_port = options.discovery_port;
+  ao.request_timeout_ms = options.request_timeout_ms;
+  impl->api = std::make_unique<client::ApiClient>(*impl->store, std::move(ao));
+  impl->options = std::move(options);
+
+  // A previous login on this data directory is still unlocked.
+  auto account = impl->store->account();
+  if (!account.ok()) return account.status();
+  auto secret = impl->store->load_secret();
+  if (!secret.ok()) return secret.status();
+  if (*account && *secret && crypto::public_key_of(**secret) == (*account)->public_key) {
+    if (Status s = impl->establish(**account, **secret); !s.ok()) return s;
+  }
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
+}
+
+Status Client::register_account(const std::string& nickname, const std::string& password,
+                                const std::string& display_name) {
+  auto made = core::make_account(nickname, password, display_name, 1, impl_->new_limits);
+  if (!made.ok()) return made.status();
+  auto r = impl_->api->call_any({"POST", "/v1/users", client::account_json(made->record), nullptr, 0});
+  if (!r.ok()) return r.status();
+  if (r->status != 201 && r->status != 200) return reply_status(*r);
+  return impl_->establish(made->record, made->secret_key);
+}
+
+Status Client::login(const std::string& nickname, const std::string& password) {
+  auto nick = core::fold_nickname(nickname);
+  if (!nick.ok()) return nick.status();
+  const Status wrong = Status::Unauthenticated("wrong nickname or password");
+  auto r = impl_->api->call_any({"GET", "/v1/users/" + *nick + "/kdf", "", nullptr, 0});
+  if (!r.ok()) return r.status();
+  if (r->status == 404) return wrong;
+  if (r->status != 200) return reply_status(*r);
+  auto kdf = client::parse_kdf(r->body);
+  if (!kdf.ok()) return kdf.status();
+  auto keys = core::derive_keys(password, *kdf);
+  if (!keys.ok()) return keys.status();
+
+  r = impl_->api->call_any(
+      {"POST", "/v1/login", client::login_json(*nick, crypto::to_base64(keys->auth_key.span())), nullptr, 0});
+  if (!r.ok()) return r.status();
+  if (r->status == 401) return wrong;
+  if (r->status == 429) {
+    Status s = reply_status(*r);
+    return Status::RateLimited(s.message());
+  }
+  if (r->status != 200) return reply_status(*r);
+  auto reply = client::parse_login(r->body);
+  if (!reply.ok()) return reply.status();
+  auto sealed = crypto::from_base64_fixed<core::kSealedSecretSize>(reply->sealed_secret, "sealed_secret");
+  auto public_key = crypto::from_base64_fixed<crypto::kPublicKeySize>(reply->public_key, "public_key");
+  if (!sealed.ok() || !public_key.ok()) return Status::Unavailable("server answer to the login is malformed");
+  auto secret = core::open_secret(*sealed, *public_key, *keys);
+  if (!secret.ok()) return wrong;
+
+  // The full record (for later signed updates): the public part from the
+  // ring, the private part from this login, checked by its signature.
+  r = impl_->api->call_any({"GET", "/v1/users/" + *nick, "", nullptr, 0});
+  if (!r.ok()) return r.status();
+  if (r->status != 200) return reply_status(*r);
+  auto view = client::parse_account_view(r->body);
+  if (!view.ok()) return view.status();
+  auto signature = crypto::from_base64_fixed<crypto::kSignatureSize>(view->signature, "signature");
+  if (!signature.ok()) return Status::Unavailable("server answer: signature " + signature.status().message());
+  core::Account account;
+  account.nickname = *nick;
+  account.public_key = *public_key;
+  account.salt = kdf->salt;
+  account.limits = kdf->limits;
+  account.auth_hash = crypto::auth_hash_of(keys->auth_key);
+  account.sealed_secret = *sealed;
+  account.display_name = view->display_name;
+  account.version = view->version;
+  account.signature = *signature;
+  if (!core::verify_account(account).ok())
+    return Status::Unavailable("the account of '" + *nick + "' changed during the login: log in again");
+  return impl_->establish(account, *secret);
+}
+
+Status Client::logout() {
+  impl_->stop_receiver();
+  std::lock_guard lock(impl_->mu);
+  impl_->session.reset();
+  impl_->primary.clear();
+  return impl_->store->remove_secret();
+}
+
+std::optional<std::string> Client::whoami() const {
+  auto s = impl_->current();
+  if (!s) return std::nullopt;
+  return s->nick;
+}
+
+Status Client::change_password(const std::string& old_password, const std::string& new_password) {
+  auto s = impl_->current();
+  if (!s) return not_logged_in();
+  if (!core::open_secret(s->account, old_password).ok()) return Status::Unauthenticated("wrong password");
+  auto updated = core::change_password(s->account, s->secret_key, new_password, impl_->new_limits);
+  if (!updated.ok()) return updated.status();
+  auto r = impl_->api->call_any(
+      {"PUT", "/v1/users/" + s->nick, client::account_json(*updated), impl_->signer(s), 0});
+  if (!r.ok()) return r.status();
+  if (r->status != 200) return reply_status(*r);
+  return impl_->establish(*updated, s->secret_key);
+}
+
+Status Client::delete_account(const std::string& password) {
+  auto s = impl_->current();
+  if (!s) return not_logged_in();
+  if (!core::open_secret(s->account, password).ok()) return Status::Unauthenticated("wrong password");
+  impl_->stop_receiver();
+  auto r = impl_->api->call_any({"DELETE", "/v1/users/" + s->nick, "", impl_->signer(s), 0});
+  if (!r.ok()) return r.status();
+  if (r->status != 200) return reply_status(*r);
+  return logout();
+}
+
+Result<std::string> Client::send(const std::string& to, const std::string& text) { return impl_->send(to, text); }
+
+Result<std::vector<Message>> Client::receive(int wait_s) { return impl_->receive(wait_s, nullptr); }
+
+Status Client::start_receiving(std::function<void(const Message&)> callback) {
+  if (!impl_->current()) return not_logged_in();
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->callback = std::move(callback);
+  }
+  std::lock_guard lock(impl_->receiver_mu);
+  if (!impl_->receiver) {
+    Impl* impl = impl_.get();
+    impl_->receiver = std::make_unique<client::Receiver>([impl](client::Cancel& c) { return impl->cycle(c); });
+    impl_->receiver->start();
+  }
+  return Status::Ok();
+}
+
+void Client::stop_receiving() { impl_->stop_receiver(); }
+
+Status Client::add_contact(const std::string& nickname, const std::string& alias) {
+  auto nick = core::fold_nickname(nickname);
+  if (!nick.ok()) return nick.status();
+  auto user = impl_->fetch_user(*nick);
+  if (!user.ok()) return user.status();
+  std::lock_guard lock(impl_->mu);
+  auto pin = impl_->store->pin(*nick);
+  if (!pin.ok()) return pin.status();
+  if (*pin && (*pin)->key != user->public_key && !(*pin)->key_changed) {
+    // First sight of the change: report it; adding again accepts it.
+    client::Pin p = **pin;
+    p.key_changed = true;
+    if (Status s = impl_->store->put_pin(*nick, p); !s.ok()) return s;
+    return key_changed_error(*nick);
+  }
+  client::Pin p{user->public_key, user->display_name, false};
+  if (Status s = impl_->store->put_pin(*nick, p); !s.ok()) return s;
+  impl_->checked[*nick] = impl_->clock.monotonic_ms();
+  return impl_->store->put_contact(*nick, alias);
+}
+
+Result<std::vector<Contact>> Client::contacts() const {
+  std::lock_guard lock(impl_->mu);
+  auto list = impl_->store->contact_list();
+  if (!list.ok()) return list.status();
+  std::vector<Contact> out;
+  for (const auto& [nick, alias] : *list) {
+    Contact c;
+    c.nickname = nick;
+    c.alias = alias;
+    auto pin = impl_->store->pin(nick);
+    if (!pin.ok()) return pin.status();
+    if (*pin) {
+      c.public_key = crypto::to_base64((*pin)->key);
+      c.display_name = (*pin)->display_name;
+      c.key_changed = (*pin)->key_changed;
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Status Client::remove_contact(const std::string& nickname) {
+  auto nick = core::fold_nickname(nickname);
+  if (!nick.ok()) return nick.status();
+  std::lock_guard lock(impl_->mu);
+  auto alias = impl_->store->contact_alias(*nick);
+  if (!alias.ok()) return alias.status();
+  if (!*alias) return Status::NotFound("'" + *nick + "' is not a contact");
+  // The pin stays: forgetting a contact must not make a later key change
+  // look like a first meeting.
+  return impl_->store->remove_contact(*nick);
+}
+
+Result<std::vector<Chat>> Client::chats() const {
+  std::lock_guard lock(impl_->mu);
+  auto rows = impl_->store->chat_list();
+  if (!rows.ok()) return rows.status();
+  std::sort(rows->begin(), rows->end(), [](const auto& a, const auto& b) {
+    if (a.second.activity_ms != b.second.activity_ms) return a.second.activity_ms > b.second.activity_ms;
+    return a.second.last_id > b.second.last_id;
+  });
+  std::vector<Chat> out;
+  for (const auto& [peer, row] : *rows) {
+    Chat c;
+    c.peer = peer;
+    c.unread = row.unread;
+    auto last = impl_->store->message(peer, row.last_id);
+    if (!last.ok()) return last.status();
+    if (*last) c.last = **last;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Result<std::vector<Message>> Client::history(const std::string& peer, const std::string& before, int limit) const {
+  auto nick = core::fold_nickname(peer);
+  if (!nick.ok()) return nick.status();
+  if (!before.empty() && !core::MessageId::parse(before).ok())
+    return Status::InvalidArgument("'before' must be a message id (32 hex digits), got '" + before + "'");
+  return impl_->store->history(*nick, before, limit);
+}
+
+Status Client::mark_read(const std::string& peer) {
+  auto nick = core::fold_nickname(peer);
+  if (!nick.ok()) return nick.status();
+  std::lock_guard lock(impl_->mu);
+  auto row = impl_->store->chat(*nick);
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::NotFound("no chat with '" + *nick + "'");
+  client::ChatRow r = **row;
+  r.unread = 0;
+  core::WriteBatch b;
+  client::LocalStore::put_chat(b, *nick, r);
+  return impl_->store->raw().apply(b);
+}
+
+std::vector<std::string> Client::servers() const { return impl_->api->servers(); }
+
+}  // namespace dws

@@ -1,0 +1,59 @@
+// The JSON bodies the client sends and reads (the user-facing API of
+// DESIGN.md section 8). Readers never trust a server: anything malformed is
+// kUnavailable naming the field, since a node that answers garbage is as
+// good as gone and the next one may do better.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/account.hpp"
+#include "core/envelope.hpp"
+#include "dwhatsapp/status.hpp"
+
+namespace dws::client {
+
+/// The full account as POST /v1/users and PUT /v1/users/{nick} take it.
+std::string account_json(const core::Account& account);
+/// The envelope as POST /v1/messages takes it.
+std::string envelope_json(const core::Envelope& envelope);
+/// {"nickname","auth_key"} for POST /v1/login.
+std::string login_json(std::string_view nickname, std::string_view auth_key_b64);
+/// {"ids":[...]}: the mailbox ack body and a receipt's plaintext.
+std::string ids_json(const std::vector<std::string>& ids);
+
+Result<std::vector<std::string>> parse_ids(std::string_view body);
+Result<core::AccountView> parse_account_view(std::string_view body);
+Result<core::KdfParams> parse_kdf(std::string_view body);
+
+struct LoginReply {
+  std::string sealed_secret;  // base64
+  std::string public_key;     // base64
+  std::uint64_t version = 0;
+};
+Result<LoginReply> parse_login(std::string_view body);
+
+struct MailboxReply {
+  std::vector<core::EnvelopeView> messages;
+  bool more = false;
+};
+Result<MailboxReply> parse_mailbox(std::string_view body);
+
+/// The "address" of {"id","address"} (GET /v1/users/{nick}/node).
+Result<std::string> parse_node_address(std::string_view body);
+/// The addresses of [{"id","address"}...] (GET /v1/ring/nodes).
+Result<std::vector<std::string>> parse_peer_addresses(std::string_view body);
+
+/// What an error body says: {"error":{"code","message","primary"?}}.
+struct ErrorReply {
+  Status status;
+  std::string primary;  // only for 421 not_responsible
+};
+/// The Status an HTTP error answer stands for; the code comes from the body
+/// when it names one, else from the HTTP status.
+ErrorReply parse_error(int http_status, std::string_view body);
+
+}  // namespace dws::client
