@@ -9,6 +9,7 @@
 #include <ctime>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <variant>
 
 #include "core/id.hpp"
@@ -372,6 +373,22 @@ struct Node::Impl {
   }
 
   // Binds, builds the ring, serves. `peer` empty: a new ring.
+  // Joins through `peer`. Right after a neighbour of the joining position
+  // left or crashed, the ring can still name it as the successor until the
+  // next stabilization; while the peer itself answers, try again a few
+  // stabilization periods later instead of failing the start.
+  Status join_ring(const std::string& peer) {
+    constexpr int kAttempts = 5;
+    Status s = ring->join(peer);
+    for (int attempt = 1; !s.ok() && s.code() == Code::kUnavailable && attempt < kAttempts; ++attempt) {
+      if (!transport.call(peer, core::PingReq{}, core::Deadline{1000}).ok()) break;  // the peer is gone: say so now
+      log(Level::kInfo, fmt::format("join through {} failed ({}); trying again", peer, s.message()));
+      std::this_thread::sleep_for(std::chrono::milliseconds(options.stabilize_ms));
+      s = ring->join(peer);
+    }
+    return s;
+  }
+
   Status start(const Checked& checked, const std::string& peer) {
     if (Status s = open_store(); !s.ok()) return s;
     auto port = server.bind(checked.listen.host, checked.listen.port);
@@ -413,7 +430,7 @@ struct Node::Impl {
 
     if (peer.empty()) {
       ring->create();
-    } else if (Status s = ring->join(peer); !s.ok()) {
+    } else if (Status s = join_ring(peer); !s.ok()) {
       return Status(s.code(), fmt::format("cannot join the ring through {}: {}", peer, s.message()));
     }
 
