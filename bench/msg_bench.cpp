@@ -11,15 +11,12 @@
 //       per-client figures are differences divided by the count.
 // Loopback only; every loop is bounded in count and in time.
 // Usage: msg_bench [messages per sender for 1 sender, default 2000]
-#include <stdlib.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -31,6 +28,7 @@
 #include "dwhatsapp/client.hpp"
 #include "dwhatsapp/node.hpp"
 #include "net/http_transport.hpp"
+#include "support/test_support.hpp"
 
 namespace {
 
@@ -38,29 +36,10 @@ using Clock = std::chrono::steady_clock;
 using dws::Client;
 using dws::ClientOptions;
 using dws::Message;
+using dws::test::TempDir;
 
 constexpr auto kPhaseLimit = std::chrono::seconds(60);
 constexpr dws::core::Deadline kDeadline{10'000};
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "dws-msg-bench-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      std::perror("mkdtemp");
-      std::exit(1);
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string sub(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 [[noreturn]] void die(const std::string& what, const dws::Status& s) {
   std::fprintf(stderr, "msg_bench: %s: %s\n", what.c_str(), s.to_string().c_str());
@@ -201,7 +180,7 @@ Throughput run_throughput(std::vector<std::unique_ptr<Client>>& senders, std::ve
 int main(int argc, char** argv) {
   const std::size_t single = argc > 1 ? static_cast<std::size_t>(std::max(100, std::atoi(argv[1]))) : 2000;
   const std::size_t per_sender16 = std::max<std::size_t>(single / 8, 50);
-  TempDir dir;
+  TempDir dir{"dws-msg-bench"};
 
   const long rss_start = rss_kib();
   std::vector<std::unique_ptr<dws::Node>> nodes;

@@ -6,14 +6,11 @@
 // each write figure printed with its ratio to the baselines. Loopback only;
 // every loop is bounded in count and in time.
 // Usage: store_bench [seconds per measurement, default 2]
-#include <stdlib.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -25,36 +22,18 @@
 #include "dwhatsapp/node.hpp"
 #include "net/http_transport.hpp"
 #include "store/lmdb_store.hpp"
+#include "support/test_support.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using dws::test::TempDir;
 
 constexpr std::size_t kPayloadBytes = 100;
 constexpr std::uint64_t kMaxOps = 200'000;  // per measurement, whatever the time
 constexpr dws::core::Deadline kDeadline{10'000};
 
 double g_seconds = 2.0;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "dws-store-bench-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) {
-      std::perror("mkdtemp");
-      std::exit(1);
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string sub(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 struct Figure {
   double per_s = 0;
@@ -116,7 +95,7 @@ void print(const char* what, const Figure& f) {
 }
 
 Figure raw_lmdb(bool fsync) {
-  TempDir dir;
+  TempDir dir{"dws-store-bench"};
   dws::store::LmdbOptions o;
   o.fsync = fsync;
   o.map_size = std::uint64_t{1} << 30;
@@ -166,7 +145,7 @@ Figure ping(const std::string& address, int threads) {
 
 // A 3-node ring whose every member has the whole ring's successor list.
 struct Ring3 {
-  TempDir dir;
+  TempDir dir{"dws-store-bench"};
   std::vector<std::unique_ptr<dws::Node>> nodes;
 
   explicit Ring3(bool fsync) {

@@ -8,8 +8,11 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
+import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -19,6 +22,15 @@ READY = re.compile(r"^dws-node: listening on (\S+) id ([0-9a-f]{16})$")
 
 class NodeError(Exception):
     pass
+
+
+class Failure(Exception):
+    """A check in a test did not hold."""
+
+
+def expect(cond, message):
+    if not cond:
+        raise Failure(message)
 
 
 class NodeProc:
@@ -213,3 +225,33 @@ def metric(address, name):
     if not found:
         raise NodeError(f"{address}/metrics has no {name}")
     return total
+
+
+def closed_port():
+    """A loopback TCP port nobody listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def finish(nodes, tmp, ok, kept="node logs and data"):
+    """A test's last word: SIGKILLs the nodes still running (continuing any
+    that a test stopped), then removes `tmp` after a pass or says where it
+    was kept after a failure."""
+    for n in nodes:
+        if n.running():
+            n.signal(signal.SIGCONT)
+            n.proc.kill()
+            n.proc.wait()
+    if ok:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print(f"({kept} kept in {tmp})", file=sys.stderr)
+
+
+def exit_with(main):
+    """Runs a test's main(), prints how long it took and exits with its code."""
+    began = time.monotonic()
+    code = main()
+    print(f"({time.monotonic() - began:.1f}s)")
+    sys.exit(code)

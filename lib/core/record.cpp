@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/id.hpp"
+#include "core/wire.hpp"
 #include "crypto/hash.hpp"
 
 namespace dws::core {
@@ -15,73 +16,10 @@ constexpr std::uint8_t kValueFormat = 1;
 constexpr std::uint8_t kRecordFormat = 1;
 constexpr std::uint8_t kFlagTombstone = 0x01;
 
-void put_varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-void put_be64(std::string& out, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-std::uint64_t get_be64(std::string_view in) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<std::uint8_t>(in[static_cast<std::size_t>(i)]);
-  return v;
-}
-
-// Reads untrusted bytes front to back; the first failure is remembered with
-// what was being read, so errors say where the input went wrong.
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-
-  bool byte(std::uint8_t& out, const char* what) {
-    if (pos_ >= in_.size()) return fail(what, "truncated");
-    out = static_cast<std::uint8_t>(in_[pos_++]);
-    return true;
-  }
-
-  // LEB128, at most 10 bytes, canonical (no redundant trailing zero group).
-  bool varint(std::uint64_t& out, const char* what) {
-    out = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos_ >= in_.size()) return fail(what, "truncated");
-      const auto b = static_cast<std::uint8_t>(in_[pos_++]);
-      if (shift == 63 && b > 1) return fail(what, "varint overflows 64 bits");
-      out |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) {
-        if (b == 0 && shift > 0) return fail(what, "non-canonical varint");
-        return true;
-      }
-    }
-    return fail(what, "varint longer than 10 bytes");
-  }
-
-  bool bytes(std::size_t n, std::string_view& out, const char* what) {
-    if (in_.size() - pos_ < n) return fail(what, "truncated");
-    out = in_.substr(pos_, n);
-    pos_ += n;
-    return true;
-  }
-
-  bool fail(const char* what, const char* why) {
-    if (error_.empty()) error_ = std::string(what) + ": " + why + " at byte " + std::to_string(pos_);
-    return false;
-  }
-
-  std::size_t pos() const { return pos_; }
-  bool at_end() const { return pos_ == in_.size(); }
-  const std::string& error() const { return error_; }
-
- private:
-  std::string_view in_;
-  std::size_t pos_ = 0;
-  std::string error_;
-};
+using wire::get_be64;
+using wire::put_be64;
+using wire::put_varint;
+using wire::Reader;
 
 bool read_value(Reader& r, Record& out) {
   std::uint8_t format = 0, flags = 0;

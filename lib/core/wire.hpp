@@ -1,7 +1,8 @@
 // Writer and Reader for the strict binary encodings of signed objects
-// (accounts, envelopes): fixed-size fields raw, integers big-endian or as
-// canonical LEB128 varints, strings length-prefixed. One value has exactly
-// one encoding, which is what signatures are made over.
+// (accounts, envelopes) and of stored records: fixed-size fields raw,
+// integers big-endian or as canonical LEB128 varints, strings
+// length-prefixed. One value has exactly one encoding, which is what
+// signatures and content hashes are made over.
 #pragma once
 
 #include <array>
@@ -12,19 +13,32 @@
 
 namespace dws::core::wire {
 
+/// Appends v as 8 bytes, most significant first.
+inline void put_be64(std::string& out, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+/// Appends v as LEB128: 7 bits a byte, low group first, high bit = more.
+inline void put_varint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+/// REQUIRES: in.size() >= 8. The first 8 bytes as a big-endian integer.
+inline std::uint64_t get_be64(std::string_view in) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<std::uint8_t>(in[i]);
+  return v;
+}
+
 class Writer {
  public:
   void byte(std::uint8_t b) { out_.push_back(static_cast<char>(b)); }
-  void be64(std::uint64_t v) {
-    for (int i = 7; i >= 0; --i) byte(static_cast<std::uint8_t>(v >> (8 * i)));
-  }
-  void varint(std::uint64_t v) {
-    while (v >= 0x80) {
-      byte(static_cast<std::uint8_t>((v & 0x7f) | 0x80));
-      v >>= 7;
-    }
-    byte(static_cast<std::uint8_t>(v));
-  }
+  void be64(std::uint64_t v) { put_be64(out_, v); }
+  void varint(std::uint64_t v) { put_varint(out_, v); }
   template <std::size_t N>
   void fixed(const std::array<std::uint8_t, N>& a) {
     out_.append(reinterpret_cast<const char*>(a.data()), N);
@@ -78,6 +92,13 @@ class Reader {
     for (std::size_t i = 0; i < N; ++i) out[i] = static_cast<std::uint8_t>(in_[pos_++]);
     return true;
   }
+  /// The next n bytes, viewed in place.
+  bool bytes(std::size_t n, std::string_view& out, const char* what) {
+    if (in_.size() - pos_ < n) return fail(what, "truncated");
+    out = in_.substr(pos_, n);
+    pos_ += n;
+    return true;
+  }
   /// A length-prefixed string of at most `max` bytes.
   bool str(std::string& out, std::size_t max, const char* what) {
     std::uint64_t n = 0;
@@ -96,6 +117,8 @@ class Reader {
     if (error_.empty()) error_ = std::string(what) + ": " + why + " at byte " + std::to_string(pos_);
     return false;
   }
+  std::size_t pos() const { return pos_; }
+  bool at_end() const { return pos_ == in_.size(); }
   const std::string& error() const { return error_; }
 
  private:

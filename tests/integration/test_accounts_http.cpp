@@ -5,12 +5,10 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 #include <rapidjson/document.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,43 +23,19 @@
 #include "dwhatsapp/node.hpp"
 #include "net/http_transport.hpp"
 #include "net/system_env.hpp"
+#include "support/test_support.hpp"
 
 using namespace std::chrono_literals;
 using dws::Node;
 using dws::NodeOptions;
+using dws::test::TempDir;
+using dws::test::wait_for;
 namespace core = dws::core;
 namespace crypto = dws::crypto;
 
 namespace {
 
 constexpr auto kConverge = 60s;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "dws-accounts-http-XXXXXX").string();
-    REQUIRE_MESSAGE(::mkdtemp(pattern.data()) != nullptr, "mkdtemp failed for ", pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string sub(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-template <typename F>
-bool wait_for(F condition, std::chrono::milliseconds limit) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -233,7 +207,7 @@ class Ring {
     return "";
   }
 
-  TempDir dir_;
+  TempDir dir_{"dws-accounts-http"};
   std::vector<std::unique_ptr<Node>> nodes_;
 };
 

@@ -6,7 +6,6 @@
 // and the nodes' files never hold a message's text or a password.
 #include <doctest/doctest.h>
 #include <httplib.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -28,6 +27,7 @@
 #include "dwhatsapp/client.hpp"
 #include "dwhatsapp/node.hpp"
 #include "net/address.hpp"
+#include "support/test_support.hpp"
 
 using namespace std::chrono_literals;
 using dws::Client;
@@ -36,6 +36,8 @@ using dws::Delivery;
 using dws::Message;
 using dws::Node;
 using dws::NodeOptions;
+using dws::test::TempDir;
+using dws::test::wait_for;
 
 namespace {
 
@@ -45,33 +47,6 @@ constexpr auto kDeliver = 120s;
 // node's raw file covers them all.
 constexpr const char* kMarker = "zq7-plaintext-marker";
 constexpr const char* kPassword = "correct horse battery staple 7731";
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "dws-client-XXXXXX").string();
-    REQUIRE_MESSAGE(::mkdtemp(pattern.data()) != nullptr, "mkdtemp failed for ", pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string sub(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-template <typename F>
-bool wait_for(F condition, std::chrono::milliseconds limit) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
 
 NodeOptions node_options(const std::string& data_dir) {
   NodeOptions o;
@@ -101,7 +76,7 @@ std::string ring_problem(const std::vector<Node*>& nodes) {
 }
 
 struct Ring {
-  TempDir dir;
+  TempDir dir{"dws-client"};
   std::vector<std::unique_ptr<Node>> nodes;
 
   explicit Ring(int n) {

@@ -23,11 +23,13 @@
 #include "dwhatsapp/node.hpp"
 #include "net/http_server.hpp"
 #include "net/http_transport.hpp"
+#include "support/test_support.hpp"
 
 using namespace std::chrono_literals;
 using dws::Node;
 using dws::NodeOptions;
 using dws::PeerInfo;
+using dws::test::wait_for;
 
 namespace {
 
@@ -41,16 +43,6 @@ NodeOptions test_options() {
   o.http_threads = 4;
   o.log_level = std::getenv("DWS_TEST_LOG") ? std::getenv("DWS_TEST_LOG") : "warn";
   return o;
-}
-
-template <typename F>
-bool wait_for(F condition, std::chrono::milliseconds limit) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
 }
 
 std::string hex(dws::Id id) { return dws::core::to_hex(id); }

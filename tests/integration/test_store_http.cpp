@@ -5,13 +5,11 @@
 // are refused and change nothing.
 #include <doctest/doctest.h>
 #include <httplib.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -25,6 +23,7 @@
 #include "dwhatsapp/node.hpp"
 #include "net/http_transport.hpp"
 #include "net/json_codec.hpp"
+#include "support/test_support.hpp"
 
 using namespace std::chrono_literals;
 using dws::Id;
@@ -32,29 +31,17 @@ using dws::Node;
 using dws::NodeOptions;
 using dws::RecordCounts;
 using dws::core::Record;
+using dws::test::TempDir;
+using dws::test::wait_for;
 
 namespace {
 
 constexpr int kReplicas = 3;
 constexpr auto kConverge = 60s;
 constexpr dws::core::Deadline kCallDeadline{10'000};
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "dws-store-http-XXXXXX").string();
-    REQUIRE_MESSAGE(::mkdtemp(pattern.data()) != nullptr, "mkdtemp failed for ", pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string sub(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+// The placement checks ask every node over HTTP: poll less often than the
+// default.
+constexpr auto kPoll = 50ms;
 
 NodeOptions test_options(const std::string& data_dir) {
   NodeOptions o;
@@ -71,16 +58,6 @@ NodeOptions test_options(const std::string& data_dir) {
 std::unique_ptr<Node> must(dws::Result<std::unique_ptr<Node>> r) {
   REQUIRE_MESSAGE(r.ok(), r.status().to_string());
   return std::move(r).value();
-}
-
-template <typename F>
-bool wait_for(F condition, std::chrono::milliseconds limit) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
 }
 
 std::string hex(Id id) { return dws::core::to_hex(id); }
@@ -111,7 +88,7 @@ std::string ring_problem(const std::vector<Node*>& nodes) {
 
 void require_ring(const std::vector<Node*>& nodes) {
   std::string problem;
-  const bool ok = wait_for([&] { return (problem = ring_problem(nodes)).empty(); }, kConverge);
+  const bool ok = wait_for([&] { return (problem = ring_problem(nodes)).empty(); }, kConverge, kPoll);
   REQUIRE_MESSAGE(ok, "no correct ring of ", nodes.size(), " nodes within the limit; last problem: ", problem);
 }
 
@@ -244,7 +221,8 @@ void require_placement(dws::net::HttpTransport& transport, const std::vector<Nod
   const Placement placement{sorted_by_id(live)};
   std::string problem;
   const auto start = std::chrono::steady_clock::now();
-  const bool counted = wait_for([&] { return (problem = count_problem(placement, records)).empty(); }, kConverge);
+  const bool counted = wait_for([&] { return (problem = count_problem(placement, records)).empty(); }, kConverge,
+                                 kPoll);
   REQUIRE_MESSAGE(counted, "record counts did not reach exactly n = 3 copies per key: ", problem);
 
   std::vector<int> pending(records.size());
@@ -256,7 +234,7 @@ void require_placement(dws::net::HttpTransport& transport, const std::vector<Nod
         pending = misplaced(transport, placement, records, pending, example);
         return pending.empty();
       },
-      kConverge);
+      kConverge, kPoll);
   REQUIRE_MESSAGE(placed, pending.size(), " keys are not on their 3 nodes, e.g. ", example);
   MESSAGE("every one of ", records.size(), " keys on its 3 nodes after ",
           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count(),
@@ -313,7 +291,7 @@ void check_error(const httplib::Result& res, int status, const std::string& code
 }  // namespace
 
 TEST_CASE("store: 10,000 records written over HTTP stay readable on n nodes through a leave and a join") {
-  TempDir dir;
+  TempDir dir{"dws-store-http"};
   std::vector<std::unique_ptr<Node>> owned;
   owned.push_back(must(Node::create(test_options(dir.sub("n0")))));
   for (int i = 1; i < 6; ++i)
@@ -372,7 +350,7 @@ TEST_CASE("store: 10,000 records written over HTTP stay readable on n nodes thro
 }
 
 TEST_CASE("store: corrupt, truncated, oversized and misdirected storage requests are refused and change nothing") {
-  TempDir dir;
+  TempDir dir{"dws-store-http"};
   std::vector<std::unique_ptr<Node>> owned;
   owned.push_back(must(Node::create(test_options(dir.sub("n0")))));
   for (int i = 1; i < 4; ++i) owned.push_back(must(Node::join(test_options(dir.sub("n" + std::to_string(i))),

@@ -26,7 +26,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import dwsproc  # noqa: E402
@@ -215,19 +214,8 @@ def main():
             print(n.log_tail(), file=sys.stderr)
         return 1
     finally:
-        for n in nodes:
-            if n.running():
-                n.signal(signal.SIGCONT)
-                n.proc.kill()
-                n.proc.wait()
-        if ok:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"(node logs kept in {tmp})", file=sys.stderr)
+        dwsproc.finish(nodes, tmp, ok, kept="node logs")
 
 
 if __name__ == "__main__":
-    start = time.monotonic()
-    code = main()
-    print(f"({time.monotonic() - start:.1f}s)")
-    sys.exit(code)
+    dwsproc.exit_with(main)

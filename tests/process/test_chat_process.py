@@ -18,8 +18,6 @@ Usage: test_chat_process.py path/to/dws-node path/to/dws-chat
 import json
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,7 +27,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import dwsproc  # noqa: E402
-from dwsproc import NodeProc, http_get, wait_for, wait_for_ring  # noqa: E402
+from dwsproc import Failure, NodeProc, closed_port, expect, http_get, wait_for, wait_for_ring  # noqa: E402
 
 COMMON = ["--stabilize-ms", "200", "--sync-ms", "500", "--discovery-port", "0"]
 # Wall-clock limits only guard against hangs; nothing is asserted about time.
@@ -37,22 +35,6 @@ HANG_GUARD_S = 90
 COMMAND_GUARD_S = 80
 MESSAGE_ID = re.compile(r"^[0-9a-f]{32}$")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-class Failure(Exception):
-    pass
-
-
-def expect(cond, message):
-    if not cond:
-        raise Failure(message)
-
-
-def closed_port():
-    """A loopback TCP port nobody listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Chat:
@@ -356,18 +338,8 @@ def main():
         print("\n".join(n.log_tail() for n in nodes), file=sys.stderr)
         return 1
     finally:
-        for n in nodes:
-            if n.running():
-                n.proc.kill()
-                n.proc.wait()
-        if ok:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"(node logs and data kept in {tmp})", file=sys.stderr)
+        dwsproc.finish(nodes, tmp, ok)
 
 
 if __name__ == "__main__":
-    began = time.monotonic()
-    code = main()
-    print(f"({time.monotonic() - began:.1f}s)")
-    sys.exit(code)
+    dwsproc.exit_with(main)

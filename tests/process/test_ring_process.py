@@ -12,16 +12,14 @@ Usage: test_ring_process.py path/to/dws-node
 """
 
 import os
-import shutil
 import signal
-import socket
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import dwsproc  # noqa: E402
-from dwsproc import NodeProc, metric, ring_problems, ring_status, wait_for, wait_for_ring  # noqa: E402
+from dwsproc import (Failure, NodeProc, closed_port, expect, metric, ring_problems, ring_status,  # noqa: E402
+                     wait_for, wait_for_ring)
 
 STABILIZE_MS = 200
 COMMON = ["--stabilize-ms", str(STABILIZE_MS), "--discovery-port", "0"]
@@ -32,22 +30,6 @@ HANG_GUARD_S = 60
 # already in progress when the node died.
 REPAIR_ROUNDS = 3
 ROUNDS = "dws_stabilize_rounds_total"
-
-
-class Failure(Exception):
-    pass
-
-
-def expect(cond, message):
-    if not cond:
-        raise Failure(message)
-
-
-def closed_port():
-    """A loopback TCP port nobody listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Ring:
@@ -191,18 +173,8 @@ def main():
         print(ring.logs(), file=sys.stderr)
         return 1
     finally:
-        for n in ring.nodes:
-            if n.running():
-                n.proc.kill()
-                n.proc.wait()
-        if ok:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"(node logs and data kept in {tmp})", file=sys.stderr)
+        dwsproc.finish(ring.nodes, tmp, ok)
 
 
 if __name__ == "__main__":
-    start = time.monotonic()
-    code = main()
-    print(f"({time.monotonic() - start:.1f}s)")
-    sys.exit(code)
+    dwsproc.exit_with(main)

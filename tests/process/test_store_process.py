@@ -17,14 +17,13 @@ import http.client
 import json
 import os
 import random
-import shutil
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import dwsproc  # noqa: E402
-from dwsproc import NodeProc, ring_status, wait_for, wait_for_ring  # noqa: E402
+from dwsproc import Failure, NodeProc, expect, ring_status, wait_for, wait_for_ring  # noqa: E402
 
 RECORDS = 2000
 REPLICAS = 3
@@ -33,15 +32,6 @@ COMMON = ["--stabilize-ms", "200", "--sync-ms", "500", "--discovery-port", "0"]
 HANG_GUARD_S = 120
 RING_ID_MAX = (1 << 64) - 1
 RETRIES = [0]  # writes answered 503 (ring settling) and retried
-
-
-class Failure(Exception):
-    pass
-
-
-def expect(cond, message):
-    if not cond:
-        raise Failure(message)
 
 
 class Client:
@@ -253,18 +243,8 @@ def main():
         print("\n".join(n.log_tail() for n in everyone), file=sys.stderr)
         return 1
     finally:
-        for n in everyone:
-            if n.running():
-                n.proc.kill()
-                n.proc.wait()
-        if ok:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"(node logs and data kept in {tmp})", file=sys.stderr)
+        dwsproc.finish(everyone, tmp, ok)
 
 
 if __name__ == "__main__":
-    began = time.monotonic()
-    code = main()
-    print(f"({time.monotonic() - began:.1f}s)")
-    sys.exit(code)
+    dwsproc.exit_with(main)

@@ -2,8 +2,6 @@
 // contract shared with MemoryStore is in test_memory_store.cpp.
 #include <doctest/doctest.h>
 
-#include <stdlib.h>
-
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +14,7 @@
 #include "core/id.hpp"
 #include "core/record.hpp"
 #include "store/lmdb_store.hpp"
+#include "support/test_support.hpp"
 
 using dws::Code;
 using dws::Id;
@@ -25,21 +24,9 @@ using dws::core::SplitMix64;
 using dws::core::WriteBatch;
 using dws::store::LmdbOptions;
 using dws::store::LmdbStore;
+using dws::test::TempDir;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/dws-lmdb-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 std::unique_ptr<LmdbStore> open_store(const std::string& dir, LmdbOptions options = {}) {
   auto s = LmdbStore::open(dir, options);
@@ -56,8 +43,8 @@ std::string padded(int n) {
 }  // namespace
 
 TEST_CASE("lmdb store: the environment lives at <data>/store with databases that survive a reopen") {
-  TempDir tmp;
-  const std::string data = tmp.path + "/nested/data";
+  TempDir tmp{"dws-lmdb"};
+  const std::string data = tmp.sub("nested/data");
   {
     auto s = open_store(data);
     CHECK(s->path() == data + "/store");
@@ -80,24 +67,24 @@ TEST_CASE("lmdb store: the environment lives at <data>/store with databases that
 }
 
 TEST_CASE("lmdb store: durable mode commits and reopens like the default") {
-  TempDir tmp;
+  TempDir tmp{"dws-lmdb"};
   LmdbOptions opt;
   opt.fsync = true;
   {
-    auto s = open_store(tmp.path, opt);
+    auto s = open_store(tmp.path(), opt);
     WriteBatch b;
     b.put("k", "v");
     REQUIRE(s->apply(b).ok());
   }
-  auto s = open_store(tmp.path, opt);
+  auto s = open_store(tmp.path(), opt);
   CHECK(**s->get("k") == "v");
 }
 
 TEST_CASE("lmdb store: a full map fails the whole batch with the map size, and keeps earlier data") {
-  TempDir tmp;
+  TempDir tmp{"dws-lmdb"};
   LmdbOptions opt;
   opt.map_size = 1 << 20;
-  auto s = open_store(tmp.path, opt);
+  auto s = open_store(tmp.path(), opt);
   const std::string value(1000, 'v');
   int batches = 0;
   dws::Status failure;
@@ -126,8 +113,8 @@ TEST_CASE("lmdb store: a full map fails the whole batch with the map size, and k
 }
 
 TEST_CASE("lmdb store: opening where a file blocks the directory names the path") {
-  TempDir tmp;
-  const std::string blocker = tmp.path + "/data";
+  TempDir tmp{"dws-lmdb"};
+  const std::string blocker = tmp.sub("data");
   std::ofstream(blocker) << "not a directory";
   auto s = LmdbStore::open(blocker);
   REQUIRE(!s.ok());
@@ -136,8 +123,8 @@ TEST_CASE("lmdb store: opening where a file blocks the directory names the path"
 }
 
 TEST_CASE("lmdb store: readers on other threads see whole batches while a writer commits") {
-  TempDir tmp;
-  auto s = open_store(tmp.path);
+  TempDir tmp{"dws-lmdb"};
+  auto s = open_store(tmp.path());
   constexpr int kBatches = 1500;
   std::atomic<bool> done{false};
   std::atomic<int> torn{0}, backwards{0}, errors{0};
@@ -182,8 +169,8 @@ TEST_CASE("lmdb store: readers on other threads see whole batches while a writer
 }
 
 TEST_CASE("lmdb store: records merged from several threads keep the digest index exact") {
-  TempDir tmp;
-  auto s = open_store(tmp.path);
+  TempDir tmp{"dws-lmdb"};
+  auto s = open_store(tmp.path());
   auto rs = std::move(RecordStore::open(*s, {12})).value();
   std::atomic<int> errors{0};
   std::vector<std::thread> writers;
@@ -206,8 +193,8 @@ TEST_CASE("lmdb store: records merged from several threads keep the digest index
 }
 
 TEST_CASE("lmdb store: ring range scans through RecordStore wrap around 2^64") {
-  TempDir tmp;
-  auto s = open_store(tmp.path);
+  TempDir tmp{"dws-lmdb"};
+  auto s = open_store(tmp.path());
   auto rs = std::move(RecordStore::open(*s)).value();
   const std::vector<Id> ids = {UINT64_MAX - 2, UINT64_MAX, 0, 3, 1ULL << 63};
   for (Id id : ids) REQUIRE(rs->merge(Record{id, "", 1, false, 0, dws::core::to_hex(id)}, 0).ok());
@@ -230,7 +217,7 @@ TEST_CASE("lmdb store: ring range scans through RecordStore wrap around 2^64") {
   const auto before = *rs->range_digest(UINT64_MAX - 3, 3);
   rs.reset();
   s.reset();
-  s = open_store(tmp.path);
+  s = open_store(tmp.path());
   rs = std::move(RecordStore::open(*s)).value();
   CHECK(*rs->range_digest(UINT64_MAX - 3, 3) == before);
   CHECK(rs->count() == ids.size());

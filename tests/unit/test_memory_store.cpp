@@ -3,9 +3,6 @@
 // as LMDB does.
 #include <doctest/doctest.h>
 
-#include <stdlib.h>
-
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -14,6 +11,7 @@
 #include "core/env.hpp"
 #include "store/lmdb_store.hpp"
 #include "store/memory_store.hpp"
+#include "support/test_support.hpp"
 
 using dws::Code;
 using dws::core::SplitMix64;
@@ -28,20 +26,12 @@ struct MemoryFixture {
 };
 
 struct LmdbFixture {
-  std::string dir;
-  std::unique_ptr<dws::store::LmdbStore> store;
+  dws::test::TempDir dir{"dws-store"};
+  std::unique_ptr<dws::store::LmdbStore> store;  // declared after dir: closed before it is removed
   LmdbFixture() {
-    char tmpl[] = "/tmp/dws-store-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    dir = tmpl;
-    auto s = dws::store::LmdbStore::open(dir);
+    auto s = dws::store::LmdbStore::open(dir.path());
     REQUIRE_MESSAGE(s.ok(), s.status().to_string());
     store = std::move(s).value();
-  }
-  ~LmdbFixture() {
-    store.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
   }
   Store& get() { return *store; }
 };

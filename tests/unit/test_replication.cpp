@@ -11,30 +11,15 @@
 #include "core/id.hpp"
 #include "core/replication.hpp"
 #include "store/memory_store.hpp"
+#include "support/fake_core.hpp"
 
 using namespace dws;
 using namespace dws::core;
 
 namespace {
 
-class FakeClock final : public Clock {
- public:
-  std::int64_t monotonic_ms() override { return now; }
-  std::int64_t wall_ms() override { return 1'700'000'000'000 + now; }
-  std::int64_t now = 0;
-};
-
-// Delivers each call to the node at that address; a missing one is down.
-class LocalTransport final : public Transport {
- public:
-  using Handler = std::function<Result<Response>(const Request&)>;
-  Result<Response> call(const Address& to, const Request& request, Deadline) override {
-    auto it = nodes.find(to);
-    if (it == nodes.end()) return Status::Unavailable("test: " + to + " is down");
-    return it->second(request);
-  }
-  std::map<Address, Handler> nodes;
-};
+using dws::test::FakeClock;
+using dws::test::LocalTransport;
 
 struct TestNode {
   TestNode(PeerInfo self, LocalTransport& net, FakeClock& clock, ReplicationOptions opt)

@@ -10,18 +10,14 @@
 #include <vector>
 
 #include "core/ring.hpp"
+#include "support/fake_core.hpp"
 
 using namespace dws;
 using namespace dws::core;
 
 namespace {
 
-class FakeClock final : public Clock {
- public:
-  std::int64_t monotonic_ms() override { return now; }
-  std::int64_t wall_ms() override { return now; }
-  std::int64_t now = 0;
-};
+using dws::test::FakeClock;
 
 // Peers are scripted handlers by address; an address without one is down.
 class FakeTransport final : public Transport {

@@ -7,20 +7,11 @@
 #include <thread>
 
 #include "net/timer.hpp"
+#include "support/test_support.hpp"
 
 using namespace std::chrono_literals;
 
-namespace {
-template <typename F>
-bool wait_for(F done, std::chrono::milliseconds limit) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
-}  // namespace
+using dws::test::wait_for;
 
 TEST_CASE("timer: a periodic task runs again and again, never overlapping itself") {
   dws::net::Timer timer;
@@ -37,7 +28,7 @@ TEST_CASE("timer: a periodic task runs again and again, never overlapping itself
     ++runs;
   });
   timer.start();
-  CHECK_MESSAGE(wait_for([&] { return runs >= 10; }, 10s), "expected 10 runs within 10 s, saw ", runs.load());
+  CHECK_MESSAGE(wait_for([&] { return runs >= 10; }, 10s, 1ms), "expected 10 runs within 10 s, saw ", runs.load());
   timer.stop();
   CHECK(max_inside == 1);
   CHECK(inside == 0);
@@ -66,6 +57,6 @@ TEST_CASE("timer: a task that throws does not stop the others") {
   timer.every(20ms, [] { throw std::runtime_error("periodic failure (expected by the test)"); });
   timer.every(1ms, [&] { ++good; });
   timer.start();
-  CHECK_MESSAGE(wait_for([&] { return good >= 5; }, 10s), "expected 5 runs, saw ", good.load());
+  CHECK_MESSAGE(wait_for([&] { return good >= 5; }, 10s, 1ms), "expected 5 runs, saw ", good.load());
   timer.stop();
 }
