@@ -48,24 +48,32 @@ Result<MailboxPage> Mailbox::list_here(std::string_view nick, const std::string&
   return page;
 }
 
+Record Mailbox::tombstone_of(const Record& live, std::int64_t now_ms) const {
+  return Record{live.key, live.sub, std::max<std::uint64_t>(live.version + 1, 2), true, now_ms + opt_.message_ttl_ms,
+                ""};
+}
+
 Status Mailbox::tombstone(const Record& live, std::int64_t now_ms) {
-  const Record tomb{live.key, live.sub, std::max<std::uint64_t>(live.version + 1, 2), true,
-                    now_ms + opt_.message_ttl_ms, ""};
-  auto put = replicator_.put(tomb);
+  auto put = replicator_.put(tombstone_of(live, now_ms));
   return put.ok() ? Status::Ok() : put.status();
 }
 
 Result<std::uint32_t> Mailbox::ack(std::string_view nick, const std::vector<MessageId>& ids, std::int64_t now_ms) {
   const Id key = user_key(nick);
-  std::uint32_t acked = 0;
+  // Every entry shares the owner's ring key, so all the tombstones go to
+  // the primary and its replicas as one batch.
+  std::vector<Record> tombs;
+  tombs.reserve(ids.size());
   for (const auto& id : ids) {
     auto rec = replicator_.get(key, entry_sub(id));
     if (!rec.ok()) return rec.status();
     if (!rec->has_value() || (*rec)->tombstone) continue;
-    if (Status s = tombstone(**rec, now_ms); !s.ok()) return s;
-    ++acked;
+    tombs.push_back(tombstone_of(**rec, now_ms));
   }
-  return acked;
+  if (tombs.empty()) return 0u;
+  auto put = replicator_.put_batch(tombs);
+  if (!put.ok()) return put.status();
+  return static_cast<std::uint32_t>(tombs.size());
 }
 
 Result<std::uint64_t> Mailbox::clear(std::string_view nick, std::int64_t now_ms) {

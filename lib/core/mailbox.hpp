@@ -62,6 +62,7 @@ class Mailbox {
   }
 
  private:
+  Record tombstone_of(const Record& live, std::int64_t now_ms) const;
   Status tombstone(const Record& live, std::int64_t now_ms);
 
   Replicator& replicator_;

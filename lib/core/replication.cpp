@@ -212,6 +212,82 @@ Result<StorePutResp> Replicator::put_as_primary(const Record& record, const PutC
   return StorePutResp{copies, version};
 }
 
+Result<StorePutResp> Replicator::put_batch(std::span<const Record> records) {
+  if (records.empty()) return StorePutResp{};
+  const Id key = records.front().key;
+  for (const Record& r : records) {
+    if (r.key != key)
+      return Status::InvalidArgument("put_batch takes records of one ring key: " + to_hex(key) + " and " +
+                                     to_hex(r.key) + " differ");
+    if (Status st = check_record(r); !st.ok()) return st;
+  }
+  const std::optional<PeerInfo> pred = ring_.predecessor();
+  std::uint64_t bytes = 0;
+  for (const Record& r : records) bytes += wire_bytes(r);
+  // The replica copy travels as one sync push, so it must fit one.
+  const bool fast = pred && ring_.responsible_for(key) && records.size() <= opt_.max_sync_records &&
+                    bytes <= opt_.max_sync_bytes;
+  if (!fast) {
+    StorePutResp last;
+    for (const Record& r : records) {
+      auto put_one = put(r);
+      if (!put_one.ok()) return put_one.status();
+      last = *put_one;
+    }
+    return last;
+  }
+
+  const std::int64_t now = clock_.wall_ms();
+  Result<std::vector<MergeOutcome>> merged = std::vector<MergeOutcome>{};
+  {
+    // Conditional puts check and merge under cond_mu_; a batch must not
+    // slip between a check and its merge.
+    std::lock_guard lock(cond_mu_);
+    merged = records_.merge(records, now);
+  }
+  if (!merged.ok()) return merged.status();
+  for (std::size_t i = 0; i < records.size(); ++i) notify_stored(records[i], (*merged)[i]);
+
+  const PeerInfo self = ring_.self();
+  const Id a = pred->id;
+  const int bucket = bucket_of(a, self.id, key);
+  const std::vector<PeerInfo> peers = replica_peers();
+  std::vector<Transport::Call> calls;
+  calls.reserve(peers.size());
+  for (const auto& p : peers) {
+    StoreSyncReq push;
+    push.phase = StoreSyncReq::Phase::kPush;
+    push.from = self;
+    push.a = a;
+    push.b = self.id;
+    push.buckets = {bucket};
+    push.records.assign(records.begin(), records.end());
+    calls.push_back({p.address, Request{std::move(push)}});
+  }
+  const auto answers = calls.empty() ? std::vector<Result<Response>>{} : transport_.call_all(calls, opt_.deadline);
+  int copies = 1;
+  std::string first_error;
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    auto r = expect<StoreSyncResp>(answers[i], peers[i], "replica batch");
+    if (r.ok())
+      ++copies;
+    else if (first_error.empty())
+      first_error = describe(peers[i]) + ": " + r.status().to_string();
+  }
+  const int n = 1 + static_cast<int>(peers.size());
+  const int w = std::min(opt_.write_quorum, n);
+  {
+    std::lock_guard lock(mu_);
+    metrics_.puts += records.size();
+    if (copies < w) ++metrics_.quorum_failures;
+  }
+  if (copies < w)
+    return Status::Unavailable(std::to_string(records.size()) + " records of key " + to_hex(key) + " stored on " +
+                               std::to_string(copies) + " of " + std::to_string(n) + " copies, W = " +
+                               std::to_string(w) + " (" + first_error + "); retrying the same records is safe");
+  return StorePutResp{copies, records.back().version};
+}
+
 Result<StorePutResp> Replicator::put_as_replica(const Record& record) {
   const std::int64_t now = clock_.wall_ms();
   auto merged = records_.merge(record, now);

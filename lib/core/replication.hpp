@@ -76,6 +76,12 @@ class Replicator {
   /// the same record is safe). kPayloadTooLarge / kInvalidArgument for bad
   /// records (also for one that has already expired).
   Result<StorePutResp> put(const Record& record, const PutCondition& condition = {});
+  /// Stores several records of ONE ring key: at the primary in one
+  /// transaction and one replica call per successor (a sync push), so an
+  /// ack of many mailbox entries costs one replicated write, not one each.
+  /// Off the primary, or without a known predecessor, it falls back to put()
+  /// record by record. Same errors as put(); kInvalidArgument when the keys differ.
+  Result<StorePutResp> put_batch(std::span<const Record> records);
   /// Reads from the primary, then from the replicas in order if it does not
   /// answer. nullopt: no such item on any reachable copy (expired records
   /// count as absent; a tombstone is returned as a record).

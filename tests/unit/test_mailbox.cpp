@@ -234,3 +234,41 @@ TEST_CASE("users: logins are decided and rate-limited at the primary, whichever 
   CHECK(p.a->users->login("carol", keys->auth_key, 0, nullptr).status().code() == Code::kRateLimited);
   CHECK(p.a->users->login("carol", keys->auth_key, 61'000, nullptr).ok());
 }
+
+TEST_CASE("mailbox: an acknowledgement of several entries at the primary reaches the replica as one batch") {
+  Pair p;
+  TestNode& primary = p.primary_of(user_key("bob"));
+  TestNode& replica = p.other_of(user_key("bob"));
+  Mailbox box(*primary.repl, MailboxOptions{1000, 100});
+  std::vector<MessageId> ids;
+  for (int i = 0; i < 5; ++i) {
+    Envelope e;
+    e.id.bytes[0] = static_cast<std::uint8_t>(i + 1);
+    e.from = "alice";
+    e.to = "bob";
+    e.box = std::string(16, 'x');
+    REQUIRE(box.post(e, p.clock.wall_ms()).ok());
+    ids.push_back(e.id);
+  }
+  // Count the writes the replica receives during the ack.
+  int replica_writes = 0;
+  auto inner = p.net.nodes[replica.ring.self().address];
+  p.net.nodes[replica.ring.self().address] = [&](const Request& r) -> Result<Response> {
+    if (std::holds_alternative<StorePutReq>(r) || std::holds_alternative<StoreSyncReq>(r)) ++replica_writes;
+    return inner(r);
+  };
+  const auto puts_before = primary.repl->metrics().puts;
+  auto acked = box.ack("bob", {ids[0], ids[2], ids[4]}, p.clock.wall_ms());
+  REQUIRE(acked.ok());
+  CHECK(*acked == 3);
+  CHECK(primary.repl->metrics().puts == puts_before + 3);
+  // Three tombstones, one replica call (the batch), not one per entry.
+  CHECK_MESSAGE(replica_writes == 1, "replica writes for an ack of 3 entries: ", replica_writes);
+  for (int i = 0; i < 5; ++i) {
+    auto on_replica = replica.records->get(user_key("bob"), "m/" + ids[static_cast<std::size_t>(i)].hex());
+    REQUIRE(on_replica.ok());
+    REQUIRE(on_replica->has_value());
+    CHECK_MESSAGE((*on_replica)->tombstone == (i % 2 == 0), "entry ", i, " on the replica: tombstone expected ",
+                  i % 2 == 0);
+  }
+}
