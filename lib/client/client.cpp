@@ -75,6 +75,9 @@ struct Client::Impl {
   mutable std::mutex mu;
   SessionPtr session;
   std::string primary;                          // of the own mailbox, "" = ask
+  // Where each recipient's mailbox lives, with when it was learnt: sends go
+  // there directly and skip the entry node's forwarding hop.
+  std::map<std::string, std::pair<std::string, std::int64_t>> peer_primary;
   std::map<std::string, std::int64_t> checked;  // peer -> monotonic ms of the last ring check
   std::unordered_set<std::string> early_receipts;
   std::function<void(const Message&)> callback;
@@ -178,10 +181,40 @@ struct Client::Impl {
   // Posts one envelope, trying the servers in turn; a retry carries the same
   // envelope (same id), so the mailbox stores it once.
   Status post_envelope(const SessionPtr& s, const core::Envelope& envelope) {
-    auto r = api->call_any({"POST", "/v1/messages", client::envelope_json(envelope), signer(s), 0});
+    const client::ApiRequest req{"POST", "/v1/messages", client::envelope_json(envelope), signer(s), 0};
+    // Straight to the recipient's primary when known; any trouble there
+    // (gone, moved, busy) falls back to any server, which forwards.
+    if (const std::string where = recipient_primary(envelope.to); !where.empty()) {
+      auto direct = api->call(where, req);
+      if (direct.ok() && (direct->status == 200 || direct->status == 201)) return Status::Ok();
+      if (direct.ok() && direct->status != 503 && direct->status != 421) return reply_status(*direct);
+      std::lock_guard lock(mu);
+      peer_primary.erase(envelope.to);
+    }
+    auto r = api->call_any(req);
     if (!r.ok()) return r.status();
     if (r->status != 200 && r->status != 201) return reply_status(*r);
     return Status::Ok();
+  }
+
+  // The primary of `nick`'s mailbox, cached for kPeerPrimaryTtlMs; "" when
+  // it cannot be learnt now (the caller then goes through any server).
+  std::string recipient_primary(const std::string& nick) {
+    constexpr std::int64_t kPeerPrimaryTtlMs = 30'000;
+    const std::int64_t now = clock.monotonic_ms();
+    {
+      std::lock_guard lock(mu);
+      auto it = peer_primary.find(nick);
+      if (it != peer_primary.end() && now - it->second.second < kPeerPrimaryTtlMs) return it->second.first;
+    }
+    auto r = api->call_any({"GET", "/v1/users/" + nick + "/node", "", nullptr, 0});
+    if (!r.ok() || r->status != 200) return "";
+    auto address = client::parse_node_address(r->body);
+    if (!address.ok()) return "";
+    std::lock_guard lock(mu);
+    if (peer_primary.size() >= 10'000) peer_primary.clear();  // bounded; it refills on demand
+    peer_primary[nick] = {*address, now};
+    return *address;
   }
 
   // Records an outgoing message and its chat, in one transaction.
