@@ -129,10 +129,13 @@ TEST_CASE("lmdb store: readers on other threads see whole batches while a writer
   std::atomic<bool> done{false};
   std::atomic<int> torn{0}, backwards{0}, errors{0};
   std::atomic<long> reads{0};
+  std::atomic<int> started{0};
   auto reader = [&] {
     int last = -1;
+    ++started;
     // Bounded even if the writer stalls; the writer's end is what stops it.
-    for (long i = 0; i < 5'000'000 && !done.load(); ++i) {
+    // Every reader reads at least once, however the threads are scheduled.
+    for (long i = 0; i < 5'000'000 && (i == 0 || !done.load()); ++i) {
       std::string a, b;
       auto st = s->scan("a", "c", [&](std::string_view k, std::string_view v) {
         (k == "a" ? a : b) = std::string(v);
@@ -153,6 +156,8 @@ TEST_CASE("lmdb store: readers on other threads see whole batches while a writer
   };
   std::vector<std::thread> readers;
   for (int i = 0; i < 3; ++i) readers.emplace_back(reader);
+  // The writer starts once the readers run, so they overlap on a loaded machine too.
+  while (started.load() < 3) std::this_thread::yield();
   for (int n = 0; n < kBatches; ++n) {
     WriteBatch b;
     b.put("a", std::to_string(n));
