@@ -37,6 +37,28 @@ Result<T> expect(Result<Response> r, const PeerInfo& peer, const char* what) {
   return Status::Internal(describe(peer) + " answered a " + what + " with another kind of message");
 }
 
+// Copies of a write: this node plus every replica that answered with Resp
+// (a replica that answers holds the records or newer ones: merge never goes
+// backwards), and the first failure, for the error message.
+struct Copies {
+  int copies = 1;
+  std::string first_error;
+};
+
+template <typename Resp>
+Copies count_copies(const std::vector<Result<Response>>& answers, const std::vector<PeerInfo>& peers,
+                    const char* what) {
+  Copies c;
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    auto r = expect<Resp>(answers[i], peers[i], what);
+    if (r.ok())
+      ++c.copies;
+    else if (c.first_error.empty())
+      c.first_error = describe(peers[i]) + ": " + r.status().to_string();
+  }
+  return c;
+}
+
 // Position of an item in the order a sync of (a, b] walks: ring id from
 // a + 1 around to b, then sub.
 bool after_cursor(Id a, const Record& r, const ItemKey& cursor) {
@@ -187,29 +209,27 @@ Result<StorePutResp> Replicator::put_as_primary(const Record& record, const PutC
   for (const auto& p : peers) calls.push_back({p.address, Request{StorePutReq{record, true}}});
   const auto answers = calls.empty() ? std::vector<Result<Response>>{} : transport_.call_all(calls, opt_.deadline);
 
-  // A replica that answers holds the record or a newer one: merge never
-  // goes backwards.
-  int copies = 1;
-  std::string first_error;
-  for (std::size_t i = 0; i < answers.size(); ++i) {
-    auto r = expect<StorePutResp>(answers[i], peers[i], "replica put");
-    if (r.ok())
-      ++copies;
-    else if (first_error.empty())
-      first_error = describe(peers[i]) + ": " + r.status().to_string();
-  }
-  const int n = 1 + static_cast<int>(peers.size());
+  const Copies c = count_copies<StorePutResp>(answers, peers, "replica put");
+  if (Status st = settle_quorum(c.copies, peers.size(), 1, "record " + item_name(record.key, record.sub),
+                                c.first_error);
+      !st.ok())
+    return st;
+  return StorePutResp{c.copies, version};
+}
+
+Status Replicator::settle_quorum(int copies, std::size_t replicas, std::uint64_t writes, const std::string& what,
+                                 const std::string& first_error) {
+  const int n = 1 + static_cast<int>(replicas);
   const int w = std::min(opt_.write_quorum, n);
   {
     std::lock_guard lock(mu_);
-    ++metrics_.puts;
+    metrics_.puts += writes;
     if (copies < w) ++metrics_.quorum_failures;
   }
-  if (copies < w)
-    return Status::Unavailable("record " + item_name(record.key, record.sub) + " stored on " +
-                               std::to_string(copies) + " of " + std::to_string(n) + " copies, W = " +
-                               std::to_string(w) + " (" + first_error + "); retrying the same record is safe");
-  return StorePutResp{copies, version};
+  if (copies >= w) return Status::Ok();
+  return Status::Unavailable(what + " stored on " + std::to_string(copies) + " of " + std::to_string(n) +
+                             " copies, W = " + std::to_string(w) + " (" + first_error +
+                             "); retrying the same write is safe");
 }
 
 Result<StorePutResp> Replicator::put_batch(std::span<const Record> records) {
@@ -265,27 +285,12 @@ Result<StorePutResp> Replicator::put_batch(std::span<const Record> records) {
     calls.push_back({p.address, Request{std::move(push)}});
   }
   const auto answers = calls.empty() ? std::vector<Result<Response>>{} : transport_.call_all(calls, opt_.deadline);
-  int copies = 1;
-  std::string first_error;
-  for (std::size_t i = 0; i < answers.size(); ++i) {
-    auto r = expect<StoreSyncResp>(answers[i], peers[i], "replica batch");
-    if (r.ok())
-      ++copies;
-    else if (first_error.empty())
-      first_error = describe(peers[i]) + ": " + r.status().to_string();
-  }
-  const int n = 1 + static_cast<int>(peers.size());
-  const int w = std::min(opt_.write_quorum, n);
-  {
-    std::lock_guard lock(mu_);
-    metrics_.puts += records.size();
-    if (copies < w) ++metrics_.quorum_failures;
-  }
-  if (copies < w)
-    return Status::Unavailable(std::to_string(records.size()) + " records of key " + to_hex(key) + " stored on " +
-                               std::to_string(copies) + " of " + std::to_string(n) + " copies, W = " +
-                               std::to_string(w) + " (" + first_error + "); retrying the same records is safe");
-  return StorePutResp{copies, records.back().version};
+  const Copies c = count_copies<StoreSyncResp>(answers, peers, "replica batch");
+  if (Status st = settle_quorum(c.copies, peers.size(), records.size(),
+                                std::to_string(records.size()) + " records of key " + to_hex(key), c.first_error);
+      !st.ok())
+    return st;
+  return StorePutResp{c.copies, records.back().version};
 }
 
 Result<StorePutResp> Replicator::put_as_replica(const Record& record) {

@@ -112,6 +112,11 @@ class Replicator {
   HeldCounts held_counts();
 
  private:
+  // Counts the write in the metrics and checks the quorum: kUnavailable
+  // naming `what` when fewer than W of 1 + `replicas` copies hold it.
+  Status settle_quorum(int copies, std::size_t replicas, std::uint64_t writes, const std::string& what,
+                       const std::string& first_error);
+
   struct HeldRange {
     Id a;
     Id b;
