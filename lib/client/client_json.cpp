@@ -6,28 +6,23 @@
 #include <rapidjson/writer.h>
 
 #include "crypto/encoding.hpp"
+#include "net/json_writer.hpp"
 #include "net/json_codec.hpp"
 
 namespace dws::client {
 
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using Writer = net::JsonWriter;
+using net::to_json;
+constexpr auto str = net::write_string;
 
-void str(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
 
 void field(Writer& w, const char* key, std::string_view value) {
   w.Key(key);
   str(w, value);
 }
 
-template <typename F>
-std::string to_json(F&& write) {
-  rapidjson::StringBuffer buf;
-  Writer w(buf);
-  write(w);
-  return std::string(buf.GetString(), buf.GetSize());
-}
 
 Status bad(std::string_view what, std::string_view why) {
   return Status::Unavailable(fmt::format("server answer: {} {}", what, why));

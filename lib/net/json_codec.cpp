@@ -18,12 +18,13 @@
 #include "core/id.hpp"
 #include "core/record.hpp"
 #include "net/address.hpp"
+#include "net/json_writer.hpp"
 
 namespace dws::net {
 
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using Writer = JsonWriter;
 using Value = rapidjson::Value;
 
 // Bounds on list lengths a peer may send; far above any sane ring setting,
@@ -396,7 +397,6 @@ void write_peers(Writer& w, const std::vector<PeerInfo>& peers) {
   w.EndArray();
 }
 
-void write_string(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
 
 void write_id(Writer& w, Id id) { write_string(w, core::to_hex(id)); }
 
@@ -425,13 +425,6 @@ void write_buckets(Writer& w, const std::vector<int>& buckets) {
   w.EndArray();
 }
 
-template <typename F>
-std::string to_json(F&& write) {
-  rapidjson::StringBuffer buf;
-  Writer w(buf);
-  write(w);
-  return std::string(buf.GetString(), buf.GetSize());
-}
 
 // --- Response bodies: one writer and one reader per response type ---------------
 

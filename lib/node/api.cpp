@@ -16,12 +16,15 @@
 #include "core/id.hpp"
 #include "core/nickname.hpp"
 #include "crypto/encoding.hpp"
+#include "net/json_writer.hpp"
 
 namespace dws::node {
 
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using Writer = net::JsonWriter;
+using net::to_json;
+constexpr auto str = net::write_string;
 using Value = rapidjson::Value;
 using net::WireRequest;
 using net::WireResponse;
@@ -34,15 +37,7 @@ constexpr std::uint32_t kDefaultMailboxLimit = 100;
 constexpr std::uint32_t kDefaultUserLimit = 50;
 constexpr std::uint32_t kMaxUserLimit = 500;
 
-template <typename F>
-std::string to_json(F&& write) {
-  rapidjson::StringBuffer buf;
-  Writer w(buf);
-  write(w);
-  return std::string(buf.GetString(), buf.GetSize());
-}
 
-void str(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
 
 WireResponse reply(int status, std::string body, net::QueryParams headers = {}) {
   WireResponse r;
