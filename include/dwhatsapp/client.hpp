@@ -35,6 +35,11 @@ struct ClientOptions {
   /// the account records.
   std::uint64_t kdf_opslimit = 0;
   std::uint64_t kdf_memlimit = 0;
+  /// PEM CA bundle: talk HTTPS to servers whose certificate chains to it.
+  /// Empty: plain HTTP.
+  std::string tls_ca;
+  /// Send "read" receipts when mark_read() is called (as WhatsApp's setting).
+  bool read_receipts = true;
 };
 
 /// @brief Where a message is in its life, as the sender's history shows it.
@@ -43,6 +48,8 @@ enum class Delivery : int {
   kStored = 1,     ///< the ring acknowledged W copies
   kDelivered = 2,  ///< the recipient's client sent a receipt
   kReceived = 3,   ///< an incoming message (this client is the recipient)
+  kRead = 4,       ///< the recipient's client said it was read
+  kQueued = 5,     ///< no server was reachable: kept in the outbox, sent later
 };
 
 /// @brief One message of a conversation, as the local history keeps it.

@@ -58,6 +58,21 @@ struct NodeOptions {
   std::string log_level = "info";
   /// Receives each log line (without newline); default: stderr.
   std::function<void(std::string_view line)> log;
+
+  // Trust (DESIGN.md section 12).
+  /// File holding the private ring's 32-byte secret. A new ring with this
+  /// empty and a data_dir creates <data_dir>/ring.secret (mode 0600; an
+  /// existing one is kept); a joiner must be given the ring's file.
+  std::string ring_secret_file;
+  /// A new ring that anyone may join (no secret): only the record checks
+  /// protect it. Said in the log and in GET /v1/ring/info.
+  bool open_ring = false;
+  /// PEM certificate chain and private key: serve HTTPS instead of HTTP.
+  std::string tls_cert;
+  std::string tls_key;
+  /// PEM CA bundle that peers' certificates must chain to; set with tls_cert
+  /// to talk HTTPS to peers.
+  std::string tls_ca;
 };
 
 /// @brief A running ring member: HTTP server, periodic stabilization,

@@ -239,7 +239,7 @@ Result<Message> LocalStore::decode_message(std::string_view bytes) {
   if (!r.byte(format, "format") || format != kMessageFormat || !r.str(m.id, 64, "id") ||
       !r.str(m.from, 64, "from") || !r.str(m.to, 64, "to") || !r.be64(sent, "sent_at") ||
       !r.be64(received, "received_at") || !r.str(m.text, std::size_t{1} << 20, "text") || !r.byte(state, "state") ||
-      !r.byte(outgoing, "outgoing") || !r.end("message") || state > static_cast<std::uint8_t>(Delivery::kReceived))
+      !r.byte(outgoing, "outgoing") || !r.end("message") || state > static_cast<std::uint8_t>(Delivery::kQueued))
     return corrupt("a message", r.error().empty() ? "unknown format or state" : r.error());
   m.sent_at = static_cast<std::int64_t>(sent);
   m.received_at = static_cast<std::int64_t>(received);
