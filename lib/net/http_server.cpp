@@ -227,6 +227,7 @@ void HttpServer::route_pattern(std::string_view method, const std::string& patte
     wire.body = req.body;
     wire.headers.assign(req.headers.begin(), req.headers.end());
     wire.raw_target = req.target;
+    wire.remote_address = req.remote_addr;
     try {
       write(res, h(wire));
     } catch (const std::exception& e) {

@@ -31,6 +31,9 @@ struct WireRequest {
   // the request line (what signed requests are signed over).
   QueryParams headers;
   std::string raw_target;
+  // Filled by the server only: the connecting peer's IP address ("127.0.0.1",
+  // "::1"), which per-address limits count by.
+  std::string remote_address;
 
   /// The first value of header `name` (case-insensitive), or nullptr.
   const std::string* header(std::string_view name) const;
