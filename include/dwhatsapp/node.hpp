@@ -73,6 +73,13 @@ struct NodeOptions {
   /// PEM CA bundle that peers' certificates must chain to; set with tls_cert
   /// to talk HTTPS to peers.
   std::string tls_ca;
+
+  // Abuse limits (DESIGN.md section 12).
+  /// Accounts one source address may register through this node: at most
+  /// registration_burst at once, then one more every
+  /// 3600 / registrations_per_hour seconds. Either 0: no limit.
+  int registration_burst = 20;
+  int registrations_per_hour = 120;
 };
 
 /// @brief A running ring member: HTTP server, periodic stabilization,

@@ -25,11 +25,26 @@ Status check_password(std::string_view password) {
   return Status::Ok();
 }
 
+// Code points, counting every byte that does not continue a UTF-8 sequence.
+std::size_t characters(std::string_view s) {
+  std::size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+Status check_new_password(std::string_view password) {
+  if (Status st = check_password(password); !st.ok()) return st;
+  if (const std::size_t n = characters(password); n < kMinPasswordChars)
+    return Status::InvalidArgument("password has " + std::to_string(n) + " characters: choose one of at least " +
+                                   std::to_string(kMinPasswordChars));
+  return Status::Ok();
+}
+
 // Seals the secret key under wrap_key; fills salt, limits, auth_hash and
 // sealed_secret of `account`.
 Status seal_under_password(Account& account, const crypto::SecretKey& secret_key, std::string_view password,
                            const crypto::KdfLimits& limits) {
-  if (Status st = check_password(password); !st.ok()) return st;
+  if (Status st = check_new_password(password); !st.ok()) return st;
   account.salt = crypto::random_salt();
   account.limits = limits;
   auto keys = crypto::derive_password_keys(password, account.salt, limits);

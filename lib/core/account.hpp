@@ -28,6 +28,9 @@ inline constexpr std::size_t kSealedSecretSize = crypto::kNonceSize + crypto::kM
 inline constexpr std::size_t kMaxDisplayNameBytes = 64;
 /// Bounds the work a password costs before argon2id sees it.
 inline constexpr std::size_t kMaxPasswordBytes = 1024;
+/// A new password (register, change) has at least this many characters
+/// (Unicode code points). Nodes never see passwords: the client enforces it.
+inline constexpr std::size_t kMinPasswordChars = 8;
 
 using SealedSecret = std::array<std::uint8_t, kSealedSecretSize>;
 

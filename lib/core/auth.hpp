@@ -3,16 +3,13 @@
 // Ed25519 signature over
 //     METHOD "\n" PATH?QUERY "\n" ts "\n" hex(BLAKE2b-256(body))
 // so any node holding the user's public key can check it without state.
-// Also the limiter on failed logins. Pure: time is always passed in.
+// Pure: time is always passed in.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <set>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 
 #include "crypto/keys.hpp"
@@ -59,47 +56,5 @@ Result<Authorization> parse_authorization(std::string_view header);
 Status verify_request(const Authorization& auth, const crypto::PublicKey& public_key, std::string_view method,
                       std::string_view target, std::string_view body, std::int64_t now_ms,
                       std::int64_t window_ms = kDefaultAuthWindowMs);
-
-/// Counts failed logins per nickname in fixed windows: after max_failures
-/// within window_ms of a window's first failure, logins wait until the
-/// window ends. Tracks at most max_tracked nicknames, dropping the oldest
-/// window first. Pure (time is passed in).
-///
-/// Safe for concurrent use from multiple threads without external
-/// synchronization.
-class LoginLimiter {
- public:
-  struct Options {
-    int max_failures = 5;
-    std::int64_t window_ms = 60'000;
-    std::size_t max_tracked = 10'000;
-  };
-
-  LoginLimiter() : LoginLimiter(Options{}) {}
-  explicit LoginLimiter(Options options);
-
-  /// 0 when a login for `nick` may be tried now; otherwise the whole
-  /// seconds (at least 1) until it may: the Retry-After value.
-  std::int64_t retry_after_s(std::string_view nick, std::int64_t now_ms);
-  /// kRateLimited "too many failed logins for 'alice': retry in 42 s", or Ok.
-  Status check(std::string_view nick, std::int64_t now_ms);
-  void record_failure(std::string_view nick, std::int64_t now_ms);
-  /// A correct password clears the nickname's count.
-  void record_success(std::string_view nick);
-  std::size_t tracked() const;
-
- private:
-  struct Window {
-    std::int64_t start = 0;
-    int failures = 0;
-  };
-  std::int64_t retry_after_locked(const std::string& nick, std::int64_t now_ms) const;
-  void forget(std::unordered_map<std::string, Window>::iterator it);
-
-  const Options options_;
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, Window> windows_;
-  std::set<std::pair<std::int64_t, std::string>> by_start_;  // eviction order
-};
 
 }  // namespace dws::core

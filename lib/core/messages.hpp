@@ -66,6 +66,7 @@ struct Ack {};
 struct LoginReq {
   std::string nickname;  // stored form
   std::string auth_key;  // 32 bytes
+  std::string source;    // the client's IP address as the entry node saw it
 };
 struct LoginResp {
   // > 0: too many failures, nothing was checked; retry after that long.

@@ -97,8 +97,8 @@ Status Users::remove(std::string_view nick, std::int64_t now_ms) {
 }
 
 Result<LoginResult> Users::login(const std::string& nick, const crypto::SecretBytes<32>& auth_key,
-                                 std::int64_t now_ms, std::int64_t* retry_after_s) {
-  const LoginReq req{nick, to_string(auth_key.span())};
+                                 const std::string& source, std::int64_t now_ms, std::int64_t* retry_after_s) {
+  const LoginReq req{nick, to_string(auth_key.span()), source};
   const Id key = user_key(nick);
   Status last = Status::Unavailable("no primary found for user '" + nick + "'");
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
@@ -127,7 +127,8 @@ Result<LoginResult> Users::login(const std::string& nick, const crypto::SecretBy
     }
     if (resp->retry_after_s > 0) {
       if (retry_after_s) *retry_after_s = resp->retry_after_s;
-      return Status::RateLimited("too many failed logins for '" + nick + "': retry in " +
+      return Status::RateLimited("too many failed logins for '" + nick + "' from " +
+                                 (source.empty() ? std::string("this address") : source) + ": retry in " +
                                  std::to_string(resp->retry_after_s) + " s");
     }
     if (!resp->ok) return Status::Unauthenticated(kWrongLogin);
@@ -150,7 +151,7 @@ Result<LoginResp> Users::login_at_primary(const LoginReq& req, std::int64_t now_
                                   "': look it up again");
   if (req.auth_key.size() != 32) return Status::InvalidArgument("auth_key must be 32 bytes");
   LoginResp resp;
-  resp.retry_after_s = limiter_.retry_after_s(req.nickname, now_ms);
+  resp.retry_after_s = limiter_.retry_after_s(req.nickname, req.source, now_ms);
   if (resp.retry_after_s > 0) return resp;
   auto acct = get(req.nickname);
   if (!acct.ok()) return acct.status();
@@ -159,10 +160,10 @@ Result<LoginResp> Users::login_at_primary(const LoginReq& req, std::int64_t now_
   // An unknown nickname is a failure like a wrong password: same answer,
   // same count, so neither reveals whether the account exists.
   if (!acct->has_value() || !check_login(**acct, auth_key).ok()) {
-    limiter_.record_failure(req.nickname, now_ms);
+    limiter_.record_failure(req.nickname, req.source, now_ms);
     return resp;
   }
-  limiter_.record_success(req.nickname);
+  limiter_.record_success(req.nickname, req.source);
   const Account& a = **acct;
   resp.ok = true;
   resp.sealed_secret = to_string(a.sealed_secret);

@@ -19,6 +19,7 @@
 
 #include "core/account.hpp"
 #include "core/auth.hpp"
+#include "core/login_limiter.hpp"
 #include "core/env.hpp"
 #include "core/messages.hpp"
 #include "core/replication.hpp"
@@ -61,9 +62,10 @@ class Users {
   /// A login through this node: decided by the nickname's primary (this
   /// node or, forwarded, another). kUnauthenticated "wrong nickname or
   /// password" alike for an unknown nickname and a wrong auth_key;
-  /// kRateLimited with the seconds in *retry_after_s.
-  Result<LoginResult> login(const std::string& nick, const crypto::SecretBytes<32>& auth_key, std::int64_t now_ms,
-                            std::int64_t* retry_after_s);
+  /// kRateLimited with the seconds in *retry_after_s. `source` is the
+  /// client's address: failures are counted per (nickname, source).
+  Result<LoginResult> login(const std::string& nick, const crypto::SecretBytes<32>& auth_key,
+                            const std::string& source, std::int64_t now_ms, std::int64_t* retry_after_s);
 
   /// Users whose nickname starts with `prefix`, across the ring, sorted, at
   /// most `limit`; deleted users excluded.

@@ -976,6 +976,8 @@ void encode_login(const core::LoginReq& req, WireRequest& wire) {
     write_string(w, req.nickname);
     w.Key("auth_key");
     write_string(w, base64_encode(req.auth_key));
+    w.Key("source");
+    write_string(w, req.source);
     w.EndObject();
   });
 }
@@ -986,6 +988,7 @@ Result<core::LoginReq> decode_login(const WireRequest& wire) {
   core::LoginReq req;
   req.nickname = r.string(doc, "", "nickname", 64);
   req.auth_key = r.bytes(doc, "", "auth_key", 32);
+  req.source = r.string(doc, "", "source", 64);
   if (!r.failed() && req.auth_key.size() != 32)
     r.fail("auth_key", fmt::format("must hold 32 bytes, got {}", req.auth_key.size()));
   return r.finish(std::move(req));

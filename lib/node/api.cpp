@@ -212,7 +212,9 @@ Api::Api(core::Ring& ring, core::Replicator& replicator, core::RecordStore& reco
       clock_(clock),
       opt_(options),
       users_(ring, replicator, records, transport, options.users),
-      mailbox_(replicator, options.mailbox) {}
+      mailbox_(replicator, options.mailbox) {
+  if (opt_.registrations.burst > 0) registrations_ = std::make_unique<core::TokenBuckets>(opt_.registrations);
+}
 
 void Api::add_routes(net::HttpServer& server) {
   auto bind = [this](WireResponse (Api::*fn)(const WireRequest&)) {
@@ -286,6 +288,19 @@ Result<Api::Caller> Api::authenticate(const WireRequest& w) {
 WireResponse Api::register_user(const WireRequest& w) {
   auto acct = parse_account(w.body);
   if (!acct.ok()) return error(acct.status());
+  if (registrations_) {
+    if (const std::int64_t wait_ms = registrations_->take(w.remote_address, clock_.monotonic_ms()); wait_ms > 0) {
+      const std::int64_t secs = (wait_ms + 999) / 1000;
+      {
+        std::lock_guard lock(wait_mu_);
+        ++limits_.registrations;
+      }
+      WireResponse e = error(Status::RateLimited(fmt::format(
+          "too many registrations from {} through this node: retry in {} s", w.remote_address, secs)));
+      e.headers.emplace_back("Retry-After", std::to_string(secs));
+      return e;
+    }
+  }
   if (Status s = users_.create(*acct, clock_.wall_ms()); !s.ok()) return error(for_client(s));
   forget_key(acct->nickname);
   return reply(201, nick_version(acct->nickname, acct->version));
@@ -435,10 +450,14 @@ WireResponse Api::login(const WireRequest& w) {
   if (!nick.ok()) return error(nick.status());
   const crypto::SecretBytes<32> auth_key{std::span<const std::uint8_t, 32>(key)};
   std::int64_t retry_after = 0;
-  auto r = users_.login(*nick, auth_key, clock_.monotonic_ms(), &retry_after);
+  auto r = users_.login(*nick, auth_key, w.remote_address, clock_.monotonic_ms(), &retry_after);
   if (!r.ok()) {
     WireResponse e = error(for_client(r.status()));
-    if (r.status().code() == Code::kRateLimited) e.headers.emplace_back("Retry-After", std::to_string(retry_after));
+    if (r.status().code() == Code::kRateLimited) {
+      e.headers.emplace_back("Retry-After", std::to_string(retry_after));
+      std::lock_guard lock(wait_mu_);
+      ++limits_.failed_logins;
+    }
     return e;
   }
   return reply(200, to_json([&](Writer& j) {
@@ -513,17 +532,39 @@ WireResponse Api::get_mailbox(const WireRequest& w) {
   const auto wait_ms = std::min<std::int64_t>(*wait_s, opt_.max_wait_s) * 1000;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   std::shared_ptr<Waiters> waiters;
+  std::uint64_t ticket = 0;
   if (wait_ms > 0) {
     std::lock_guard lock(wait_mu_);
-    if (waiting_ >= opt_.max_waiters)
+    if (waiting_ >= opt_.max_waiters) {
+      ++limits_.polls_node_full;
       return error(Status::Unavailable(fmt::format(
           "this node already holds {} waiting mailbox requests, its limit: retry, or poll without wait",
           waiting_)));
+    }
+    std::size_t& from_address = waiting_by_address_[w.remote_address];
+    if (from_address >= opt_.max_waiters_per_address) {
+      ++limits_.polls_per_address;
+      return error(Status::RateLimited(
+          fmt::format("{} already holds {} waiting mailbox requests on this node, the limit per address: poll "
+                      "without wait, or end the others",
+                      w.remote_address, from_address)));
+    }
     auto& slot = waiters_[key];
     if (!slot) slot = std::make_shared<Waiters>();
     waiters = slot;
+    ticket = waiters->next_ticket++;
+    // Over the account's cap the oldest waiters answer now: the newest
+    // request is the one most likely to be its owner's.
+    if (waiters->count >= opt_.max_waiters_per_user) {
+      const std::uint64_t cutoff = ticket + 1 - opt_.max_waiters_per_user;
+      if (cutoff > waiters->cutoff) {
+        waiters->cutoff = cutoff;
+        waiters->cv.notify_all();
+      }
+    }
     ++waiters->count;
     ++waiting_;
+    ++from_address;
   }
   Result<core::MailboxPage> page = Status::Internal("unset");
   for (;;) {
@@ -537,8 +578,10 @@ WireResponse Api::get_mailbox(const WireRequest& w) {
     // An arrival between the listing and here bumped the generation, so
     // the wait below returns at once instead of missing it.
     std::unique_lock lock(wait_mu_);
-    const bool woken = waiters->cv.wait_until(lock, deadline, [&] { return stopping_ || waiters->generation != seen; });
-    if (!woken || stopping_) {
+    const bool woken = waiters->cv.wait_until(
+        lock, deadline, [&] { return stopping_ || ticket < waiters->cutoff || waiters->generation != seen; });
+    if (!woken || stopping_ || ticket < waiters->cutoff) {
+      if (ticket < waiters->cutoff) ++limits_.polls_preempted;
       lock.unlock();
       if (woken) page = mailbox_.list_here(caller->nick, after, static_cast<std::uint32_t>(*limit));
       break;
@@ -548,6 +591,8 @@ WireResponse Api::get_mailbox(const WireRequest& w) {
     std::lock_guard lock(wait_mu_);
     --waiting_;
     if (--waiters->count == 0) waiters_.erase(key);
+    if (auto it = waiting_by_address_.find(w.remote_address); it != waiting_by_address_.end() && --it->second == 0)
+      waiting_by_address_.erase(it);
   }
   if (!page.ok()) return error(for_client(page.status()));
   return reply(200, to_json([&](Writer& j) {
@@ -604,6 +649,11 @@ void Api::on_stored(const core::Record& record) {
 std::size_t Api::waiting() {
   std::lock_guard lock(wait_mu_);
   return waiting_;
+}
+
+Api::LimitCounts Api::limit_counts() {
+  std::lock_guard lock(wait_mu_);
+  return limits_;
 }
 
 void Api::stop() {

@@ -14,6 +14,7 @@
 
 #include "core/env.hpp"
 #include "core/mailbox.hpp"
+#include "core/rate_limit.hpp"
 #include "core/messages.hpp"
 #include "core/replication.hpp"
 #include "core/ring.hpp"
@@ -33,6 +34,15 @@ struct ApiOptions {
   /// HTTP worker, and the server has at most HttpServerOptions::max_threads
   /// (256), so this leaves a quarter of them for everything else.
   std::size_t max_waiters = 192;
+  /// Long polls one account may hold on this node: a further one ends the
+  /// oldest (it answers at once), so nobody holding the account's requests
+  /// can lock its owner out of the mailbox.
+  std::size_t max_waiters_per_user = 4;
+  /// Long polls one source address may hold on this node; more get 429.
+  std::size_t max_waiters_per_address = 32;
+  /// Accounts one source address may register through this node; burst 0:
+  /// no limit.
+  core::TokenBuckets::Options registrations{.burst = 20, .refill_ms = 30'000, .max_tracked = 10'000};
   int max_wait_s = 60;
   std::int64_t auth_window_ms = 120'000;
 };
@@ -63,6 +73,16 @@ class Api {
   /// Long polls waiting now (the dws_mailbox_waiters gauge).
   std::size_t waiting();
 
+  /// Requests refused (or long polls ended early) by an abuse limit.
+  struct LimitCounts {
+    std::uint64_t registrations = 0;     // registrations over the per-address budget
+    std::uint64_t failed_logins = 0;     // logins refused while backing off
+    std::uint64_t polls_per_address = 0; // long polls over the per-address cap
+    std::uint64_t polls_preempted = 0;   // long polls ended by a newer one of the same account
+    std::uint64_t polls_node_full = 0;   // long polls over the node's cap
+  };
+  LimitCounts limit_counts();
+
  private:
   struct Caller {
     std::string nick;
@@ -76,6 +96,8 @@ class Api {
     std::condition_variable cv;
     std::uint64_t generation = 0;  // bumped by every arrival
     std::size_t count = 0;
+    std::uint64_t next_ticket = 0;  // each waiter's place in line
+    std::uint64_t cutoff = 0;       // waiters with a ticket below it answer now
   };
 
   Result<Caller> authenticate(const net::WireRequest& w);
@@ -106,7 +128,11 @@ class Api {
   std::mutex wait_mu_;
   std::unordered_map<Id, std::shared_ptr<Waiters>> waiters_;
   std::size_t waiting_ = 0;
+  std::unordered_map<std::string, std::size_t> waiting_by_address_;
   bool stopping_ = false;
+  LimitCounts limits_;  // guarded by wait_mu_
+
+  std::unique_ptr<core::TokenBuckets> registrations_;  // null: no limit
 };
 
 }  // namespace dws::node

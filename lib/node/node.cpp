@@ -133,6 +133,10 @@ Result<Checked> check_options(const NodeOptions& o) {
     return Status::InvalidArgument(fmt::format("message_ttl_s {} must be in 1..315360000 (10 years)", o.message_ttl_s));
   if (o.mailbox_quota < 1)
     return Status::InvalidArgument("mailbox_quota must be at least 1 message");
+  if (o.registration_burst < 0 || o.registrations_per_hour < 0 || o.registrations_per_hour > 3'600'000)
+    return Status::InvalidArgument(fmt::format(
+        "registration_burst {} and registrations_per_hour {} must be >= 0 (0: no limit), the rate at most 3600000",
+        o.registration_burst, o.registrations_per_hour));
   if (o.map_size != 0 && o.map_size < kMinMapSize)
     return Status::InvalidArgument(
         fmt::format("map_size {} bytes is too small: give at least 1 MiB (0: the default)", o.map_size));
@@ -346,6 +350,15 @@ struct Node::Impl {
     metric("dws_gc_records_total", "counter", "Records erased because no range held here covers them any more.",
            rm.gc_erased);
     metric("dws_mailbox_waiters", "gauge", "Mailbox requests waiting for a message (long polls).", api->waiting());
+    const node::Api::LimitCounts lc = api->limit_counts();
+    out += "# HELP dws_limit_refusals_total Requests refused, or long polls ended early, by an abuse limit.\n"
+           "# TYPE dws_limit_refusals_total counter\n";
+    out += fmt::format("dws_limit_refusals_total{{limit=\"registrations_per_address\"}} {}\n", lc.registrations);
+    out += fmt::format("dws_limit_refusals_total{{limit=\"failed_logins\"}} {}\n", lc.failed_logins);
+    out += fmt::format("dws_limit_refusals_total{{limit=\"long_polls_per_address\"}} {}\n", lc.polls_per_address);
+    out += fmt::format("dws_limit_refusals_total{{limit=\"long_polls_per_node\"}} {}\n", lc.polls_node_full);
+    out += fmt::format("dws_limit_refusals_total{{limit=\"long_polls_per_user_preempted\"}} {}\n",
+                       lc.polls_preempted);
     return out;
   }
 
@@ -423,6 +436,12 @@ struct Node::Impl {
     ao.users.tombstone_ttl_ms = rep.tombstone_ttl_ms;
     ao.mailbox.message_ttl_ms = options.message_ttl_s * 1000;
     ao.mailbox.quota = options.mailbox_quota;
+    if (options.registration_burst == 0 || options.registrations_per_hour == 0) {
+      ao.registrations.burst = 0;
+    } else {
+      ao.registrations.burst = options.registration_burst;
+      ao.registrations.refill_ms = 3'600'000 / options.registrations_per_hour;
+    }
     api = std::make_unique<node::Api>(*ring, *replicator, *records, transport, clock, ao);
     replicator->set_on_stored([this](const core::Record& r) { api->on_stored(r); });
     add_routes();

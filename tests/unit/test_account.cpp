@@ -13,7 +13,7 @@ namespace {
 
 const crypto::KdfLimits kFast = crypto::KdfLimits::minimum();
 
-NewAccount make(std::string_view nick = "alice", std::string_view password = "hunter2") {
+NewAccount make(std::string_view nick = "alice", std::string_view password = "hunter2 hunter2") {
   auto r = make_account(nick, password, "Alice A.", 1, kFast);
   REQUIRE_MESSAGE(r.ok(), r.status().to_string());
   return std::move(r).value();
@@ -93,7 +93,7 @@ TEST_CASE("account: a wrong password neither opens the secret nor passes the log
   CHECK(wrong.status().code() == Code::kUnauthenticated);
   CHECK(wrong.status().message() == "sealed secret does not open: wrong password?");
 
-  auto good_keys = derive_keys("hunter2", kdf_params(a.record));
+  auto good_keys = derive_keys("hunter2 hunter2", kdf_params(a.record));
   auto bad_keys = derive_keys("hunter3", kdf_params(a.record));
   REQUIRE(good_keys.ok());
   REQUIRE(bad_keys.ok());
@@ -107,10 +107,10 @@ TEST_CASE("account: a wrong password neither opens the secret nor passes the log
 }
 
 TEST_CASE("account: a sealed secret holding another account's key is refused") {
-  const NewAccount a = make("alice", "pw");
-  NewAccount b = make("bob", "pw");
+  const NewAccount a = make("alice", "pass word");
+  NewAccount b = make("bob", "pass word");
   // Same password, but a's sealed key opens to a key that is not b's.
-  auto keys = derive_keys("pw", kdf_params(a.record));
+  auto keys = derive_keys("pass word", kdf_params(a.record));
   REQUIRE(keys.ok());
   auto r = open_secret(a.record.sealed_secret, b.record.public_key, *keys);
   REQUIRE_FALSE(r.ok());
@@ -118,18 +118,25 @@ TEST_CASE("account: a sealed secret holding another account's key is refused") {
 }
 
 TEST_CASE("account: bad inputs to make_account are refused with the reason") {
-  CHECK(make_account("al ice", "pw", "", 1, kFast).status().code() == Code::kInvalidArgument);
+  CHECK(make_account("al ice", "pass word", "", 1, kFast).status().code() == Code::kInvalidArgument);
   CHECK(make_account("alice", "", "", 1, kFast).status().message() == "password is empty: choose one");
+  // At least 8 characters, counted as code points, not bytes.
+  CHECK(make_account("alice", "seven 7", "", 1, kFast).status().message() ==
+        "password has 7 characters: choose one of at least 8");
+  CHECK(make_account("alice", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", "", 1, kFast)
+            .status()
+            .code() == Code::kInvalidArgument);  // 14 bytes, 7 characters
+  CHECK(make_account("alice", "eight 88", "", 1, kFast).ok());
   CHECK(make_account("alice", std::string(kMaxPasswordBytes + 1, 'p'), "", 1, kFast).status().code() ==
         Code::kInvalidArgument);
-  CHECK(make_account("alice", "pw", std::string(kMaxDisplayNameBytes + 1, 'x'), 1, kFast).status().code() ==
+  CHECK(make_account("alice", "pass word", std::string(kMaxDisplayNameBytes + 1, 'x'), 1, kFast).status().code() ==
         Code::kInvalidArgument);
-  CHECK(make_account("alice", "pw", "bad \xc3", 1, kFast).status().message().find("not valid UTF-8") !=
+  CHECK(make_account("alice", "pass word", "bad \xc3", 1, kFast).status().message().find("not valid UTF-8") !=
         std::string::npos);
-  CHECK(make_account("alice", "pw", "tab\there", 1, kFast).status().message().find("control character") !=
+  CHECK(make_account("alice", "pass word", "tab\there", 1, kFast).status().message().find("control character") !=
         std::string::npos);
-  CHECK(make_account("alice", "pw", "", 0, kFast).status().code() == Code::kInvalidArgument);
-  CHECK(make_account("alice", "pw", "Zo\xc3\xab \xf0\x9f\x99\x82", 1, kFast).ok());
+  CHECK(make_account("alice", "pass word", "", 0, kFast).status().code() == Code::kInvalidArgument);
+  CHECK(make_account("alice", "pass word", "Zo\xc3\xab \xf0\x9f\x99\x82", 1, kFast).ok());
 }
 
 TEST_CASE("account: changing any signed field breaks the signature") {

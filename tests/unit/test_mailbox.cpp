@@ -205,34 +205,36 @@ TEST_CASE("mailbox: entries list in id order, acknowledgements hide them, the qu
   CHECK(at_primary.list_here("bob", "", 10)->messages.empty());
 }
 
-TEST_CASE("users: logins are decided and rate-limited at the primary, whichever node they enter") {
+TEST_CASE("users: logins are decided and rate-limited per source address at the primary, whichever node they enter") {
   Pair p;
-  auto made = make_account("carol", "pw", "Carol", 1, crypto::KdfLimits::minimum());
+  auto made = make_account("carol", "pass word", "Carol", 1, crypto::KdfLimits::minimum());
   REQUIRE(made.ok());
   REQUIRE(p.a->users->create(made->record, p.clock.wall_ms()).ok());
   CHECK(p.b->users->create(made->record, p.clock.wall_ms()).ok());  // the identical record: a retry
-  auto other = make_account("carol", "pw2", "Carol", 1, crypto::KdfLimits::minimum());
+  auto other = make_account("carol", "pass word 2", "Carol", 1, crypto::KdfLimits::minimum());
   CHECK(p.b->users->create(other->record, p.clock.wall_ms()).code() == Code::kExists);
 
-  auto keys = derive_keys("pw", kdf_params(made->record));
+  auto keys = derive_keys("pass word", kdf_params(made->record));
   auto wrong = derive_keys("nope", kdf_params(made->record));
   REQUIRE((keys.ok() && wrong.ok()));
-  auto ok = p.b->users->login("carol", keys->auth_key, 0, nullptr);
+  auto ok = p.b->users->login("carol", keys->auth_key, "10.0.0.1", 0, nullptr);
   REQUIRE_MESSAGE(ok.ok(), ok.status().to_string());
   CHECK(ok->public_key == made->record.public_key);
-  auto unknown = p.a->users->login("nobody", keys->auth_key, 0, nullptr);
-  auto bad = p.a->users->login("carol", wrong->auth_key, 0, nullptr);
+  auto unknown = p.a->users->login("nobody", keys->auth_key, "10.0.0.1", 0, nullptr);
+  auto bad = p.a->users->login("carol", wrong->auth_key, "10.0.0.1", 0, nullptr);
   CHECK(unknown.status().to_string() == bad.status().to_string());
   for (int i = 0; i < 4; ++i) {
     TestNode& entry = i % 2 ? *p.a : *p.b;
-    CHECK(entry.users->login("carol", wrong->auth_key, 0, nullptr).status().code() == Code::kUnauthenticated);
+    CHECK(entry.users->login("carol", wrong->auth_key, "10.0.0.1", 0, nullptr).status().code() == Code::kUnauthenticated);
   }
   std::int64_t retry = 0;
-  auto limited = p.b->users->login("carol", keys->auth_key, 0, &retry);
+  auto limited = p.b->users->login("carol", keys->auth_key, "10.0.0.1", 0, &retry);
   CHECK(limited.status().code() == Code::kRateLimited);
   CHECK(retry >= 1);
-  CHECK(p.a->users->login("carol", keys->auth_key, 0, nullptr).status().code() == Code::kRateLimited);
-  CHECK(p.a->users->login("carol", keys->auth_key, 61'000, nullptr).ok());
+  CHECK(p.a->users->login("carol", keys->auth_key, "10.0.0.1", 0, nullptr).status().code() == Code::kRateLimited);
+  // The guesses came from 10.0.0.1: the owner elsewhere is not locked out.
+  CHECK(p.a->users->login("carol", keys->auth_key, "10.0.0.2", 0, nullptr).ok());
+  CHECK(p.a->users->login("carol", keys->auth_key, "10.0.0.1", 61'000, nullptr).ok());
 }
 
 TEST_CASE("mailbox: an acknowledgement of several entries at the primary reaches the replica as one batch") {
