@@ -192,6 +192,7 @@ int main(int argc, char** argv) {
     o.stabilize_ms = 200;
     o.sync_ms = 2000;
     o.log_level = "error";
+    o.registration_burst = 0;  // every benchmark account comes from 127.0.0.1
     auto r = i == 0 ? dws::Node::create(o) : dws::Node::join(o, nodes[0]->address());
     if (!r.ok()) die("start node", r.status());
     nodes.push_back(std::move(r).value());
