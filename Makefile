@@ -1,4 +1,4 @@
-# Entry points: `make demo`, `make test`, `make bench`, `make build`, `make clean`.
+# Entry points: `make demo`, `make test`, `make bench`, `make fuzz`, `make build`, `make clean`.
 # Each installs missing packages first (scripts/install-deps.sh), configures
 # the Meson build directory when it is missing, builds, then runs.
 
@@ -15,13 +15,21 @@ ASAN_SUITES ?= unit sim integration
 # is about 10x slower, so 20 seeds run there (empty: the full set).
 ASAN_SIM_SEEDS ?= 20
 
+# libFuzzer targets (tests/fuzz), built with clang in a directory of their
+# own; `make test` runs each for FUZZ_SECONDS, `make fuzz` for longer.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_OPTS  ?= --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false \
+              -Dcpp_args=-fsanitize=fuzzer-no-link -Dtests=false -Dlaunchers=false -Dexamples=false -Dfuzz=true
+FUZZ_SECONDS ?= 30
+FUZZ_LONG_SECONDS ?= 300
+
 # Sanitizer reports must fail the test that triggered them.
 export ASAN_OPTIONS  ?= halt_on_error=1:abort_on_error=1:detect_leaks=1:print_summary=1
 export UBSAN_OPTIONS ?= halt_on_error=1:abort_on_error=1:print_stacktrace=1:print_summary=1
 
 T0 := $(shell date +%s)
 
-.PHONY: all build test demo bench clean deps
+.PHONY: all build test demo bench fuzz clean deps
 
 all: build
 
@@ -34,19 +42,28 @@ $(BUILD)/build.ninja: | deps
 $(ASAN_BUILD)/build.ninja: | deps
 	meson setup $(ASAN_BUILD) $(ASAN_OPTS)
 
+$(FUZZ_BUILD)/build.ninja: | deps
+	CXX=clang++ meson setup $(FUZZ_BUILD) $(FUZZ_OPTS)
+
 build: deps $(BUILD)/build.ninja
 	meson compile -C $(BUILD)
 
-test: build $(ASAN_BUILD)/build.ninja
+test: build $(ASAN_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
 	@meson test -C $(BUILD) --print-errorlogs; main=$$?; \
 	meson compile -C $(ASAN_BUILD) && \
 	DWS_SIM_SEEDS=$(ASAN_SIM_SEEDS) meson test -C $(ASAN_BUILD) --print-errorlogs $(addprefix --suite ,$(ASAN_SUITES)); asan=$$?; \
+	meson compile -C $(FUZZ_BUILD) && \
+	DWS_FUZZ_SECONDS=$(FUZZ_SECONDS) meson test -C $(FUZZ_BUILD) --print-errorlogs --suite fuzz; fuzz=$$?; \
 	secs=$$(( $$(date +%s) - $(T0) )); \
 	word() { if [ "$$1" -eq 0 ]; then echo passed; else echo FAILED; fi; }; \
 	echo; \
-	echo "make test: all suites $$(word $$main) ($(BUILD)); unit, sim, integration under ASan+UBSan $$(word $$asan) ($(ASAN_BUILD)); $${secs}s"; \
-	python3 scripts/test-summary.py $(BUILD) $(ASAN_BUILD); \
-	[ $$main -eq 0 ] && [ $$asan -eq 0 ]
+	echo "make test: all suites $$(word $$main) ($(BUILD)); $(ASAN_SUITES) under ASan+UBSan $$(word $$asan) ($(ASAN_BUILD)); fuzz targets $$(word $$fuzz) ($(FUZZ_BUILD), $(FUZZ_SECONDS) s each); $${secs}s"; \
+	python3 scripts/test-summary.py $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD); \
+	[ $$main -eq 0 ] && [ $$asan -eq 0 ] && [ $$fuzz -eq 0 ]
+
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	meson compile -C $(FUZZ_BUILD)
+	DWS_FUZZ_SECONDS=$(FUZZ_LONG_SECONDS) meson test -C $(FUZZ_BUILD) --print-errorlogs --suite fuzz
 
 demo: build
 	python3 scripts/demo.py $(BUILD)/launchers/dws-node
@@ -55,4 +72,4 @@ bench: build
 	python3 scripts/run-bench.py $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
