@@ -204,6 +204,8 @@ const char* delivery_mark(dws::Delivery state) {
     case dws::Delivery::kStored: return "stored";
     case dws::Delivery::kDelivered: return "delivered";
     case dws::Delivery::kReceived: return "";
+    case dws::Delivery::kRead: return "read";
+    case dws::Delivery::kQueued: return "queued";
   }
   return "";
 }
