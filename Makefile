@@ -9,7 +9,7 @@ ASAN_OPTS  ?= --buildtype=debugoptimized -Dwerror=true \
               -Db_sanitize=address,undefined -Db_lundef=false \
               -Dlaunchers=false -Dexamples=false
 # Suites that run again under AddressSanitizer + UndefinedBehaviorSanitizer.
-ASAN_SUITES ?= unit sim integration
+ASAN_SUITES ?= unit sim integration capi
 # How many simulation seeds run there (DWS_SIM_SEEDS, read by lib/sim);
 # the default build runs the full 100; under the sanitizers the store simulation
 # is about 10x slower, so 20 seeds run there (empty: the full set).
@@ -44,7 +44,7 @@ test: build $(ASAN_BUILD)/build.ninja
 	secs=$$(( $$(date +%s) - $(T0) )); \
 	word() { if [ "$$1" -eq 0 ]; then echo passed; else echo FAILED; fi; }; \
 	echo; \
-	echo "make test: all suites $$(word $$main) ($(BUILD)); unit, sim, integration under ASan+UBSan $$(word $$asan) ($(ASAN_BUILD)); $${secs}s"; \
+	echo "make test: all suites $$(word $$main) ($(BUILD)); $(ASAN_SUITES) under ASan+UBSan $$(word $$asan) ($(ASAN_BUILD)); $${secs}s"; \
 	python3 scripts/test-summary.py $(BUILD) $(ASAN_BUILD); \
 	[ $$main -eq 0 ] && [ $$asan -eq 0 ]
 

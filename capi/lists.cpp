@@ -6,6 +6,14 @@ namespace dws::capi {
 
 namespace {
 
+// dws_message.state carries the dws::Delivery value as it is.
+static_assert(DWS_DELIVERY_SENDING == static_cast<int>(Delivery::kSending));
+static_assert(DWS_DELIVERY_STORED == static_cast<int>(Delivery::kStored));
+static_assert(DWS_DELIVERY_DELIVERED == static_cast<int>(Delivery::kDelivered));
+static_assert(DWS_DELIVERY_RECEIVED == static_cast<int>(Delivery::kReceived));
+static_assert(DWS_DELIVERY_READ == static_cast<int>(Delivery::kRead));
+static_assert(DWS_DELIVERY_QUEUED == static_cast<int>(Delivery::kQueued));
+
 // Strings inside lists belong to the list: new[] here, delete[] in its free.
 const char* copy(const std::string& s) {
   auto* out = new char[s.size() + 1];

@@ -8,6 +8,7 @@ packages=(
   meson ninja-build pkg-config g++ libasio-dev libcpp-httplib-dev rapidjson-dev
   liblmdb-dev libfmt-dev doctest-dev libsodium-dev libssl-dev libcli11-dev
   python3 iproute2 ccache
+  golang-go
 )
 
 missing=()
