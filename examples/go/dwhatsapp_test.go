@@ -17,7 +17,10 @@ func startRing(t *testing.T) []*Node {
 	t.Helper()
 	opts := NodeOptions{Stabilize: 200 * time.Millisecond, Sync: 500 * time.Millisecond, DiscoveryPort: -1,
 		HTTPThreads: 4, LogLevel: "warn"}
-	first, err := StartNode(opts)
+	// An open ring (chosen by its first node): the joiners need no secret file.
+	firstOpts := opts
+	firstOpts.OpenRing = true
+	first, err := StartNode(firstOpts)
 	if err != nil {
 		t.Fatalf("start the first node: %v", err)
 	}

@@ -94,6 +94,8 @@ static dws_node_t *start_node(const char *peer) {
   dws_node_t *node = NULL;
   dws_node_options_init(&o);
   o.peer = peer;
+  /* A ring anyone may join: the joiners need no secret file. */
+  o.open_ring = peer == NULL;
   o.stabilize_ms = 200;
   o.sync_ms = 500;
   o.discovery_port = 0;
