@@ -43,8 +43,6 @@ __all__ = [
 ]
 
 
-# ---- Errors -------------------------------------------------------------------
-
 class DwsError(Exception):
     """A dws_status other than DWS_OK; `detail` is dws_last_error()'s text."""
 
@@ -107,8 +105,6 @@ def _error(status: int, detail: str) -> DwsError:
     cls = _BY_STATUS.get(status)
     return cls(detail) if cls else DwsError(detail, status)
 
-
-# ---- The library --------------------------------------------------------------
 
 def _find_library() -> str:
     path = os.environ.get("DWS_LIBRARY")
@@ -336,8 +332,6 @@ def version() -> str:
     return _text(_lib.dws_version())
 
 
-# ---- Values -------------------------------------------------------------------
-
 class Delivery(enum.IntEnum):
     """Where a message is in its life (dws_delivery)."""
     SENDING = 0
@@ -430,8 +424,6 @@ def _close_all():
     for n in list(_open_nodes):
         n.close()
 
-
-# ---- Node ---------------------------------------------------------------------
 
 class Node:
     """A ring member in this process (dws_node_t): a new ring when `peer` is
@@ -538,8 +530,6 @@ class Node:
     def __exit__(self, *exc) -> None:
         self.close()
 
-
-# ---- Client -------------------------------------------------------------------
 
 _STOP = object()  # ends a messages() iteration
 

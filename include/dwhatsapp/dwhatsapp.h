@@ -67,15 +67,14 @@ DWS_API const char *dws_strerror(dws_status code);
 
 /**
  * @brief The detail of the last failed call on the calling thread: "" when
- * that thread's last dws_ call succeeded (or it made none).
+ * that thread's last call returning a #dws_status succeeded (or it made none).
+ * Inside a #dws_error_fn it is that callback's detail.
  * Valid until the calling thread's next dws_ call.
  */
 DWS_API const char *dws_last_error(void);
 
 /** @brief Releases a string (or other memory) the library handed to the caller. NULL is ignored. */
 DWS_API void dws_free(void *ptr);
-
-/* ---- Nodes ---------------------------------------------------------------- */
 
 /**
  * @brief A running ring member: HTTP server, stabilization, replicated
@@ -227,8 +226,6 @@ DWS_API dws_status dws_node_record_counts(const dws_node_t *node, dws_record_cou
  * @return #DWS_OK, #DWS_ERR_INVALID_ARGUMENT, or #DWS_ERR_UNAVAILABLE (the node is stopped).
  */
 DWS_API dws_status dws_node_metrics(const dws_node_t *node, char **text);
-
-/* ---- Clients -------------------------------------------------------------- */
 
 /**
  * @brief An account on the ring with its local store of contacts, chats and

@@ -87,8 +87,6 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
 
 static void remove_tree(const char *path) { nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
-/* ---- The ring ---------------------------------------------------------- */
-
 static dws_node_t *start_node(const char *peer) {
   dws_node_options o;
   dws_node_t *node = NULL;
@@ -133,8 +131,6 @@ static int ring_formed(dws_node_t *const *nodes, size_t n, char *why, size_t why
   }
   return 1;
 }
-
-/* ---- Callbacks --------------------------------------------------------- */
 
 struct inbox {
   pthread_mutex_t mu;
@@ -229,8 +225,6 @@ static int inbox_wait(struct inbox *b, int count, int delivered) {
   pthread_mutex_unlock(&b->mu);
   return ok;
 }
-
-/* ---- Clients ----------------------------------------------------------- */
 
 static dws_client_t *open_client(const char *dir, const char *server) {
   dws_client_options o;
