@@ -9,7 +9,7 @@ ASAN_OPTS  ?= --buildtype=debugoptimized -Dwerror=true \
               -Db_sanitize=address,undefined -Db_lundef=false \
               -Dlaunchers=false -Dexamples=false
 # Suites that run again under AddressSanitizer + UndefinedBehaviorSanitizer.
-ASAN_SUITES ?= unit sim integration
+ASAN_SUITES ?= unit sim integration capi
 # How many simulation seeds run there (DWS_SIM_SEEDS, read by lib/sim);
 # the default build runs the full 100; under the sanitizers the store simulation
 # is about 10x slower, so 20 seeds run there (empty: the full set).

@@ -1,15 +1,10 @@
-// The only extern "C" code: thin wrappers over the C++ API.
+// The C ABI's common calls: version, status texts, the last error, dws_free.
 #include "dwhatsapp/dwhatsapp.h"
 
 #include <cstdlib>
-#include <string>
 
-#include "dwhatsapp/status.hpp"
+#include "guard.hpp"
 #include "version.h"
-
-namespace {
-thread_local std::string g_last_error;
-}  // namespace
 
 extern "C" {
 
@@ -32,7 +27,7 @@ const char* dws_strerror(dws_status code) {
   return "unknown status";
 }
 
-const char* dws_last_error(void) { return g_last_error.c_str(); }
+const char* dws_last_error(void) { return dws::capi::last_error(); }
 
 void dws_free(void* ptr) { std::free(ptr); }
 

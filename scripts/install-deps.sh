@@ -9,6 +9,7 @@ packages=(
   liblmdb-dev libfmt-dev doctest-dev libsodium-dev libssl-dev libcli11-dev
   python3 iproute2 ccache
   clang libclang-rt-14-dev
+  golang-go
 )
 
 missing=()

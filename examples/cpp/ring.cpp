@@ -29,7 +29,10 @@ int main() {
   options.log_level = "warn";
 
   std::vector<std::unique_ptr<dws::Node>> nodes;
-  auto first = dws::Node::create(options);
+  // An open ring: the joiners need no secret file.
+  dws::NodeOptions first_options = options;
+  first_options.open_ring = true;
+  auto first = dws::Node::create(first_options);
   if (!first.ok()) {
     std::fprintf(stderr, "ring: %s\n", first.status().to_string().c_str());
     return 1;

@@ -83,6 +83,19 @@ struct Chat {
   int unread = 0;
 };
 
+/// @brief What the background receiver hands to the application. Each runs
+/// on the receiver thread; any may be empty.
+struct ReceiveHandlers {
+  /// Once per new text message, in mailbox order.
+  std::function<void(const Message&)> on_message;
+  /// An outgoing message changed state (a receipt came back): the message
+  /// as the history now shows it. After the cycle's new messages.
+  std::function<void(const Message&)> on_state;
+  /// A receive cycle failed (the ring unreachable, ...); the receiver backs
+  /// off and tries again. Not called for the cancellation stop_receiving() makes.
+  std::function<void(const Status&)> on_error;
+};
+
 /// @brief An account's view of the ring. A Client is safe for concurrent use
 /// from multiple threads without external synchronization. Callbacks run on
 /// the client's receiver thread; they must not call stop_receiving().
@@ -130,6 +143,8 @@ class DWS_API Client {
   /// @brief Starts the background receiver: it calls `callback` once per new
   /// text message, in mailbox order. Replaces any earlier callback.
   Status start_receiving(std::function<void(const Message&)> callback);
+  /// @brief As above, with state changes and receiver errors reported too.
+  Status start_receiving(ReceiveHandlers handlers);
   /// @brief Stops the background receiver and waits for it. Idempotent.
   void stop_receiving();
 

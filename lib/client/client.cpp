@@ -81,6 +81,11 @@ struct Client::Impl {
   std::map<std::string, std::int64_t> checked;  // peer -> monotonic ms of the last ring check
   std::unordered_set<std::string> early_receipts;
   std::function<void(const Message&)> callback;
+  // What start_receiving(ReceiveHandlers) adds; state changes wait in
+  // `state_changes` for the next background cycle to hand them out.
+  std::function<void(const Message&)> on_state;
+  std::function<void(const Status&)> on_error;
+  std::vector<Message> state_changes;
 
   // Serializes receive cycles (background and explicit) so that the
   // application sees messages in mailbox order. Held across HTTP, but it
@@ -217,12 +222,23 @@ struct Client::Impl {
     return *address;
   }
 
+  // Queues an outgoing message's new state for the on_state handler;
+  // bounded: with nobody draining it, the oldest changes go first.
+  // REQUIRES: mu held.
+  void note_state_locked(Message m) {
+    constexpr std::size_t kMaxStateChanges = 10'000;
+    if (!on_state) return;
+    if (state_changes.size() >= kMaxStateChanges) state_changes.erase(state_changes.begin());
+    state_changes.push_back(std::move(m));
+  }
+
   // Records an outgoing message and its chat, in one transaction.
   // REQUIRES: mu held.
   Status record_outgoing_locked(const std::string& peer, Message m) {
     if (auto it = early_receipts.find(m.id); it != early_receipts.end()) {
       m.state = Delivery::kDelivered;
       early_receipts.erase(it);
+      note_state_locked(m);
     }
     auto row = store->chat(peer);
     if (!row.ok()) return row.status();
@@ -268,6 +284,7 @@ struct Client::Impl {
   Status apply_receipt(const std::string& peer, const std::vector<std::string>& listed) {
     std::lock_guard lock(mu);
     core::WriteBatch b;
+    std::vector<Message> changed;
     for (const auto& id : listed) {
       if (!core::MessageId::parse(id).ok()) continue;
       auto m = store->message(peer, id);
@@ -280,8 +297,12 @@ struct Client::Impl {
       if (!(*m)->outgoing || (*m)->state == Delivery::kDelivered) continue;
       (*m)->state = Delivery::kDelivered;
       client::LocalStore::put_message(b, peer, **m);
+      changed.push_back(**m);
     }
-    return store->raw().apply(b);
+    Status st = store->raw().apply(b);
+    if (st.ok())
+      for (auto& m : changed) note_state_locked(std::move(m));
+    return st;
   }
 
   Result<std::string> find_primary(const SessionPtr& s) {
@@ -495,15 +516,24 @@ struct Client::Impl {
 
   Status cycle(client::Cancel& cancel) {
     auto got = receive(options.poll_wait_s, &cancel);
-    if (!got.ok()) return got.status();
-    std::function<void(const Message&)> cb;
+    std::function<void(const Message&)> cb, state_cb;
+    std::function<void(const Status&)> error_cb;
+    std::vector<Message> changes;
     {
       std::lock_guard lock(mu);
       cb = callback;
+      state_cb = on_state;
+      error_cb = on_error;
+      changes.swap(state_changes);
     }
-    if (cb)
+    if (!got.ok()) {
+      if (error_cb && !cancel.cancelled()) error_cb(got.status());
+    } else if (cb) {
       for (const auto& m : *got) cb(m);
-    return Status::Ok();
+    }
+    if (state_cb)
+      for (const auto& m : changes) state_cb(m);
+    return got.status();
   }
 
   void stop_receiver() {
@@ -657,10 +687,17 @@ Result<std::string> Client::send(const std::string& to, const std::string& text)
 Result<std::vector<Message>> Client::receive(int wait_s) { return impl_->receive(wait_s, nullptr); }
 
 Status Client::start_receiving(std::function<void(const Message&)> callback) {
+  return start_receiving(ReceiveHandlers{std::move(callback), {}, {}});
+}
+
+Status Client::start_receiving(ReceiveHandlers handlers) {
   if (!impl_->current()) return not_logged_in();
   {
     std::lock_guard lock(impl_->mu);
-    impl_->callback = std::move(callback);
+    impl_->callback = std::move(handlers.on_message);
+    impl_->on_state = std::move(handlers.on_state);
+    impl_->on_error = std::move(handlers.on_error);
+    if (!impl_->on_state) impl_->state_changes.clear();
   }
   std::lock_guard lock(impl_->receiver_mu);
   if (!impl_->receiver) {

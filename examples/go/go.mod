@@ -1,0 +1,3 @@
+module dwhatsapp
+
+go 1.19
