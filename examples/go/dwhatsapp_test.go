@@ -88,7 +88,7 @@ func TestBinding(t *testing.T) {
 		}{
 			{"wrong password", other.Login("alice", "not her password"), ErrUnauthenticated, "wrong nickname or password"},
 			{"invalid nickname", other.Register("Al ice", "pw"), ErrInvalidArgument, "nickname"},
-			{"nickname taken", other.Register("alice", "pw"), ErrExists, "alice"},
+			{"nickname taken", other.Register("alice", "another password"), ErrExists, "alice"},
 			{"not logged in", func() error { _, err := other.Send("bob", "hi"); return err }(), ErrUnauthenticated, "log in"},
 			{"unknown recipient", func() error { _, err := alice.Send("nobody_here", "hi"); return err }(), ErrNotFound, "nobody_here"},
 		}

@@ -365,6 +365,7 @@ static void misuse_with_client(dws_client_t *fresh) {
 
   /* Account mistakes a person makes. */
   EXPECT_ERROR(dws_client_register(fresh, "Al ice", "pw"), DWS_ERR_INVALID_ARGUMENT, "nickname");
+  EXPECT_ERROR(dws_client_register(fresh, "carol", "short"), DWS_ERR_INVALID_ARGUMENT, "at least 8");
   EXPECT_ERROR(dws_client_register(fresh, "alice", "another password"), DWS_ERR_EXISTS, "alice");
   EXPECT_ERROR(dws_client_login(fresh, "alice", "not alice's password"), DWS_ERR_UNAUTHENTICATED,
                "wrong nickname or password");

@@ -89,7 +89,7 @@ def scenario(dws, tmp):
             # Exceptions named after the codes, with the detail.
             raises(dws.Unauthenticated, lambda: carol.login("alice", "not her password"), "wrong nickname or password")
             raises(dws.InvalidArgument, lambda: carol.register("Al ice", "pw"), "nickname")
-            raises(dws.Exists, lambda: carol.register("bob", "pw"), "bob")
+            raises(dws.Exists, lambda: carol.register("bob", "another password"), "bob")
             raises(dws.Unauthenticated, lambda: carol.send("bob", "hi"), "log in")
             e = raises(dws.NotFound, lambda: alice.send("nobody_here", "hi"), "nobody_here")
             expect(isinstance(e, dws.DwsError), "NotFound must be a DwsError")
