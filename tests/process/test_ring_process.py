@@ -146,6 +146,8 @@ def main():
         return 2
     exe = os.path.abspath(sys.argv[1])
     tmp = tempfile.mkdtemp(prefix="dws-process-")
+    # A private ring: every node gets its secret, `up` creates it.
+    dwsproc.set_ring_secret(os.path.join(tmp, "ring.secret"))
     ring = Ring(exe, tmp)
     ok = False
     try:
