@@ -67,7 +67,7 @@ struct Proved {
       return Status::Unauthenticated(fmt::format(
           "peer {} refused this node's proof of the ring secret: give the ring's secret file (--ring-secret)", to));
     return Status::Unauthenticated(fmt::format(
-        "peer {} answered without proof of this ring's secret: it is not a member of this ring", to));
+        "peer {} answered without proof of this ring's secret: it holds another ring secret, or none", to));
   }
 };
 
