@@ -269,6 +269,25 @@ TEST_CASE("peer auth: an open ring admits a joiner without a secret and says it 
   NodeOptions both = test_options();
   both.open_ring = true;
   CHECK(Node::create(both).status().code() == dws::Code::kInvalidArgument);
+
+  // Anyone may send peer requests to an open ring, but membership still
+  // cannot be claimed: a notify naming an address where nobody answers, a
+  // leave of a live node and a leave naming a dead successor change nothing.
+  const dws::RingView v1 = first->view(), v2 = second->view();
+  dws::net::HttpTransport anyone;
+  const std::string dead = "127.0.0.1:9";
+  const PeerInfo ghost{dws::core::node_id(dead), dead};
+  const PeerInfo p1{first->id(), first->address()}, p2{second->id(), second->address()};
+  for (const auto& r : std::vector<dws::core::Request>{dws::core::NotifyReq{ghost}, dws::core::LeaveReq{p2, ghost, {ghost}},
+                                                       dws::core::LeaveReq{p1, ghost, {ghost}},
+                                                       dws::core::NotifyReq{PeerInfo{first->id() - 1, dead}}}) {
+    CHECK(anyone.call(first->address(), r, kDeadline).ok());
+    CHECK(anyone.call(second->address(), r, kDeadline).ok());
+  }
+  CHECK(first->view().predecessor == v1.predecessor);
+  CHECK(first->view().successors == v1.successors);
+  CHECK(second->view().predecessor == v2.predecessor);
+  CHECK(second->view().successors == v2.successors);
 }
 
 TEST_CASE("peer auth: a new ring keeps its secret in <data>/ring.secret, 0600, and logs how to join") {
