@@ -321,14 +321,25 @@ struct Node::Impl {
   // parsed, and an answer to a proved request proves itself in turn.
   net::WireResponse protocol_endpoint(const net::WireRequest& wire) {
     std::string nonce;
-    const Status proof = auth->check(wire.method, wire.raw_target.empty() ? wire.target() : wire.raw_target,
-                                     wire.body, wire.header(net::kPeerProofHeader), clock.wall_ms(), &nonce);
+    const std::string* header = wire.header(net::kPeerProofHeader);
+    const bool public_read = wire.path == "/v1/ring/info" && header == nullptr;
+    const Status proof = public_read ? Status::Ok()
+                                     : auth->check(wire.method, wire.raw_target.empty() ? wire.target() : wire.raw_target,
+                                                   wire.body, header, clock.wall_ms(), &nonce);
     if (!proof.ok()) {
-      peer_auth_failures.fetch_add(1, std::memory_order_relaxed);
+      const std::uint64_t refused = peer_auth_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+      // At most one line a minute: a flood of bad proofs must not flood the log.
+      const std::int64_t now = clock.monotonic_ms();
+      std::int64_t last = last_auth_log_ms.load(std::memory_order_relaxed);
+      if ((last == 0 || now - last >= 60'000) && last_auth_log_ms.compare_exchange_strong(last, now))
+        log(Level::kWarn, fmt::format("refused {} {} from {}: {} ({} refused so far)", wire.method, wire.path,
+                                      wire.remote_address.empty() ? "?" : wire.remote_address, proof.message(),
+                                      refused));
       if (wire.path != "/v1/ring/info") return net::encode_error(proof);
     }
     net::WireResponse out = peer_endpoint(wire);
-    if (!nonce.empty()) out.headers.emplace_back(std::string(net::kPeerAnswerHeader), auth->answer(nonce, out.status, out.body));
+    if (!nonce.empty())
+      out.headers.emplace_back(std::string(net::kPeerAnswerHeader), auth->answer(nonce, out.status, out.body));
     return out;
   }
 
@@ -645,6 +656,7 @@ struct Node::Impl {
   net::RandomRng rng;
   std::shared_ptr<net::PeerAuth> auth;  // the ring's secret, or an open ring
   std::atomic<std::uint64_t> peer_auth_failures{0};
+  std::atomic<std::int64_t> last_auth_log_ms{0};  // monotonic; 0: never logged
   net::HttpTransport transport;
   std::unique_ptr<core::Store> store;
   std::unique_ptr<core::RecordStore> records;
