@@ -24,6 +24,7 @@
 #include "core/messages.hpp"
 #include "dwhatsapp/node.hpp"
 #include "net/discovery.hpp"
+#include "net/http_server.hpp"
 #include "net/http_transport.hpp"
 #include "net/json_codec.hpp"
 #include "net/peer_auth.hpp"
@@ -362,4 +363,58 @@ TEST_CASE("peer auth: discovery finds members only for the secret, and clients s
   auto refused = Node::join(wrong, "");
   ::unsetenv("DWS_DISCOVERY_BROADCAST");
   CHECK(refused.status().code() == dws::Code::kUnavailable);
+}
+
+TEST_CASE("peer auth: a member's transport believes only answers that prove the secret") {
+  // A server answering pings as a node would: without a proof, with one
+  // made under another secret (for the request's own nonce), or as a member.
+  enum class Mode { kNone, kForged, kMember };
+  Mode mode = Mode::kNone;
+  auto stranger = dws::net::PeerAuth::with_secret(std::array<std::uint8_t, dws::net::kRingSecretSize>{6});
+  auto same = dws::net::PeerAuth::load(dws::test::ring_secret_file());
+  REQUIRE(same.ok());
+  std::shared_ptr<dws::net::PeerAuth> member_side = *same;
+  std::mutex mu;
+  dws::net::HttpServer server;
+  std::string address;
+  server.route("GET", "/v1/ring/ping", [&](const dws::net::WireRequest& w) {
+    dws::net::WireResponse r =
+        dws::net::encode_response(dws::core::PingResp{PeerInfo{dws::core::node_id(address), address}});
+    std::lock_guard lock(mu);
+    const std::string* h = w.header(dws::net::kPeerProofHeader);
+    if (mode == Mode::kForged && h != nullptr) {
+      const std::string nonce = h->substr(h->find(' ', 3) + 1, 32);  // "v1 <ms> <nonce> <mac>"
+      r.headers.emplace_back(std::string(dws::net::kPeerAnswerHeader), stranger->answer(nonce, r.status, r.body));
+    } else if (mode == Mode::kMember) {
+      std::string nonce;
+      if (member_side->check(w.method, w.raw_target, w.body, h, dws::test::now_ms(), &nonce).ok())
+        r.headers.emplace_back(std::string(dws::net::kPeerAnswerHeader), member_side->answer(nonce, r.status, r.body));
+    }
+    return r;
+  });
+  auto port = server.bind("127.0.0.1", 0);
+  REQUIRE(port.ok());
+  address = "127.0.0.1:" + std::to_string(*port);
+  REQUIRE(server.start().ok());
+
+  dws::net::HttpTransport member(dws::test::member_transport());
+  auto unproved = member.call(address, dws::core::PingReq{}, kDeadline);
+  CHECK(unproved.status().code() == dws::Code::kUnauthenticated);
+  CHECK_MESSAGE(unproved.status().message().find(address) != std::string::npos, unproved.status().message());
+  {
+    std::lock_guard lock(mu);
+    mode = Mode::kForged;
+  }
+  CHECK(member.call(address, dws::core::PingReq{}, kDeadline).status().code() == dws::Code::kUnauthenticated);
+  {
+    std::lock_guard lock(mu);
+    mode = Mode::kMember;
+  }
+  auto proved = member.call(address, dws::core::PingReq{}, kDeadline);
+  REQUIRE_MESSAGE(proved.ok(), proved.status().to_string());
+  CHECK(std::get<dws::core::PingResp>(*proved).self.address == address);
+  // An open ring's transport asks for no proof at all.
+  dws::net::HttpTransport open;
+  CHECK(open.call(address, dws::core::PingReq{}, kDeadline).ok());
+  server.stop();
 }
