@@ -704,6 +704,15 @@ Result<LookupResult> lookup_from(Transport& transport, const Address& start, Id 
 
 // --- Handlers ---------------------------------------------------------------
 
+namespace {
+
+Status misnamed(const char* what, const PeerInfo& p) {
+  return Status::InvalidArgument(std::string(what) + ": node id " + to_hex(p.id) + " is not the id of its address '" +
+                                 p.address + "' (a node's id is node_id(address))");
+}
+
+}  // namespace
+
 Result<Response> Ring::handle(const Request& request) {
   if (std::holds_alternative<InfoReq>(request)) return Response{InfoResp{opt_.info}};
   {
@@ -721,10 +730,12 @@ Result<Response> Ring::handle(const Request& request) {
             return Response{*c};
           },
           [&](const NotifyReq& r) -> Result<Response> {
+            if (!genuine(r.from)) return misnamed("notify", r.from);
             if (r.from.id != self_.id) rectify(r.from);
             return Response{Ack{}};
           },
           [&](const LeaveReq& r) -> Result<Response> {
+            if (!genuine(r.leaving)) return misnamed("leave", r.leaving);
             if (r.leaving.id != self_.id) splice_out(r);
             return Response{Ack{}};
           },

@@ -280,11 +280,12 @@ TEST_CASE("peer auth: an open ring admits a joiner without a secret and says it 
   const PeerInfo ghost{dws::core::node_id(dead), dead};
   const PeerInfo p1{first->id(), first->address()}, p2{second->id(), second->address()};
   for (const auto& r : std::vector<dws::core::Request>{dws::core::NotifyReq{ghost}, dws::core::LeaveReq{p2, ghost, {ghost}},
-                                                       dws::core::LeaveReq{p1, ghost, {ghost}},
-                                                       dws::core::NotifyReq{PeerInfo{first->id() - 1, dead}}}) {
+                                                       dws::core::LeaveReq{p1, ghost, {ghost}}}) {
     CHECK(anyone.call(first->address(), r, kDeadline).ok());
     CHECK(anyone.call(second->address(), r, kDeadline).ok());
   }
+  const dws::core::NotifyReq misnamed{PeerInfo{first->id() - 1, dead}};
+  CHECK(anyone.call(first->address(), misnamed, kDeadline).status().code() == dws::Code::kInvalidArgument);
   CHECK(first->view().predecessor == v1.predecessor);
   CHECK(first->view().successors == v1.successors);
   CHECK(second->view().predecessor == v2.predecessor);

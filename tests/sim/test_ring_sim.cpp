@@ -228,12 +228,15 @@ TEST_CASE("ring sim: forged notifies, leaves and successor lists naming absent o
     // claimed id that is not its own.
     const PeerInfo ghost = sim.info(sim.new_address());
     const PeerInfo misnamed{t->self().id - 1, succ[1].address};
+    // Claims are acknowledged (a ghost's) or refused as misnamed; either
+    // way nothing is adopted.
     for (const PeerInfo& claim : {ghost, misnamed}) {
-      REQUIRE(t->handle(NotifyReq{claim}).ok());
-      REQUIRE(t->handle(LeaveReq{succ[0], claim, {claim}}).ok());  // succ[0] is alive: not leaving
-      REQUIRE(t->handle(LeaveReq{*pred, claim, {claim}}).ok());
-      REQUIRE(t->handle(LeaveReq{claim, claim, {claim}}).ok());
+      t->handle(NotifyReq{claim});
+      t->handle(LeaveReq{succ[0], claim, {claim}});  // succ[0] is alive: not leaving
+      t->handle(LeaveReq{*pred, claim, {claim}});
+      t->handle(LeaveReq{claim, claim, {claim}});
     }
+    CHECK(t->handle(NotifyReq{misnamed}).status().code() == dws::Code::kInvalidArgument);
     CHECK(t->predecessor() == pred);
     CHECK(t->successors() == succ);
     // The target's first successor lies about its list: every entry but

@@ -318,7 +318,10 @@ TEST_CASE("ring: a notify naming a node that does not answer, or with an id not 
   CHECK(f.net.sent_of<PingReq>("ghost").size() == 1);
   const PeerInfo forged{900, "p"};  // "p" is 500: a claimed id, not the address's
   f.net.add_static(view_of(forged, std::nullopt, {}));
-  REQUIRE(f.ring->handle(NotifyReq{forged}).ok());
+  const auto refused = f.ring->handle(NotifyReq{forged});
+  CHECK(refused.status().code() == Code::kInvalidArgument);
+  CHECK_MESSAGE(refused.status().message().find("is not the id of its address 'p'") != std::string::npos,
+                refused.status().message());
   CHECK_FALSE(f.ring->predecessor().has_value());
   CHECK(f.net.sent_of<PingReq>("p").empty());  // refused before any call
   // A node answering at the address as someone else is not the named node.
@@ -346,7 +349,8 @@ TEST_CASE("ring: a forged leave of a live node, or one naming dead or forged poi
   REQUIRE(f.ring->handle(LeaveReq{kP, peer(200, "nobody"), {kX}}).ok());
   CHECK(f.ring->predecessor() == kP);
   // A leaver named with a forged id is ignored outright.
-  REQUIRE(f.ring->handle(LeaveReq{PeerInfo{2000, "elsewhere"}, std::nullopt, {ghost}}).ok());
+  CHECK(f.ring->handle(LeaveReq{PeerInfo{2000, "elsewhere"}, std::nullopt, {ghost}}).status().code() ==
+        Code::kInvalidArgument);
   CHECK(ids(f.ring->successors()) == before);
   // S really gone: the listed ghost (no answer) and a forged entry are
   // dropped, the live ones kept.
