@@ -65,8 +65,9 @@ struct NodeOptions {
   /// a fresh secret if absent; with this empty, <data_dir>/ring.secret (the
   /// same way); with no data_dir either, a fresh secret in memory that no
   /// other node can learn (a ring of one: in-process rings name a file).
-  /// A joiner reads this file, else <data_dir>/ring.secret if present; a
-  /// private ring refuses a joiner without its secret (kInvalidArgument).
+  /// A joiner reads this file, else <data_dir>/ring.secret if present (and
+  /// keeps a copy there once admitted); a private ring refuses a joiner
+  /// without its secret (kInvalidArgument).
   std::string ring_secret_file;
   /// A new ring that anyone may join (no secret): only the record checks
   /// protect it. Said in the log and in GET /v1/ring/info.

@@ -40,6 +40,26 @@ bool is_hex(std::string_view s, std::size_t size) {
   return true;
 }
 
+// Creates `path` holding `secret`, mode 0600. O_EXCL: two nodes starting on
+// one file never overwrite each other's secret.
+Status write_new(const std::string& path, const Secret& secret) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == EEXIST) return Status::Exists(fmt::format("ring secret file {} exists already", path));
+    return Status::InvalidArgument(fmt::format("cannot create ring secret file {}: {}", path, std::strerror(err)));
+  }
+  const bool written =
+      ::write(fd, secret.data(), secret.size()) == static_cast<ssize_t>(secret.size()) && ::fsync(fd) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!written) {
+    ::unlink(path.c_str());
+    return Status::InvalidArgument(fmt::format("cannot write ring secret file {}: {}", path, std::strerror(err)));
+  }
+  return Status::Ok();
+}
+
 Status unauthenticated(std::string_view why) {
   return Status::Unauthenticated(fmt::format("peer endpoint: {} (peers of a private ring prove its secret)", why));
 }
@@ -110,26 +130,15 @@ Result<std::shared_ptr<PeerAuth>> PeerAuth::load_or_create(const std::string& pa
   crypto::ensure_init();
   Secret secret{};
   randombytes_buf(secret.data(), secret.size());
-  // O_EXCL: two nodes starting on one file never overwrite each other's secret.
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    const int err = errno;
-    sodium_memzero(secret.data(), secret.size());
-    if (err == EEXIST) return load(path);
-    return Status::InvalidArgument(fmt::format("cannot create ring secret file {}: {}", path, std::strerror(err)));
-  }
-  const bool written = ::write(fd, secret.data(), secret.size()) == static_cast<ssize_t>(secret.size()) &&
-                       ::fsync(fd) == 0;
-  const int err = errno;
-  ::close(fd);
+  const Status s = write_new(path, secret);
   sodium_memzero(secret.data(), secret.size());
-  if (!written) {
-    ::unlink(path.c_str());
-    return Status::InvalidArgument(fmt::format("cannot write ring secret file {}: {}", path, std::strerror(err)));
-  }
+  if (s.code() == Code::kExists) return load(path);  // another node made it meanwhile
+  if (!s.ok()) return s;
   *created = true;
   return load(path);
 }
+
+Status PeerAuth::save(const std::string& path) const { return write_new(path, *secret_); }
 
 std::string PeerAuth::mac_hex(const Key& key, std::string_view text) const { return crypto::to_hex(keyed(key, text)); }
 

@@ -51,6 +51,10 @@ class PeerAuth {
   /// says which happened.
   static Result<std::shared_ptr<PeerAuth>> load_or_create(const std::string& path, bool* created);
 
+  /// Writes this ring's secret to a new file `path` (mode 0600; kExists if
+  /// the file exists, which is never replaced). REQUIRES: !is_open().
+  Status save(const std::string& path) const;
+
   explicit PeerAuth(std::optional<std::array<std::uint8_t, kRingSecretSize>> secret);
   PeerAuth(const PeerAuth&) = delete;
   PeerAuth& operator=(const PeerAuth&) = delete;

@@ -724,6 +724,18 @@ Result<std::unique_ptr<Node>> Node::join(NodeOptions options, std::string peer) 
     }
     auto info = adopt_ring_info(options, *ring_info, candidate);
     if (!info.ok()) return info.status();
+    // A member's data directory holds the ring's secret, so it restarts,
+    // and `dws-node status --data` works, without naming the file again.
+    if (!candidate_trust.auth->is_open() && !options.data_dir.empty() &&
+        candidate_trust.secret_path != secret_in(options.data_dir)) {
+      std::error_code ec;
+      if (!std::filesystem::exists(options.data_dir, ec)) {
+        std::filesystem::create_directories(options.data_dir, ec);
+        std::filesystem::permissions(options.data_dir, std::filesystem::perms::owner_all, ec);
+      }
+      const Status saved = candidate_trust.auth->save(secret_in(options.data_dir));
+      if (!saved.ok() && saved.code() != Code::kExists) return saved;
+    }
     auto impl = std::make_unique<Impl>(options, checked->level, candidate_trust);
     impl->info = *info;
     if (Status s = impl->start(*checked, candidate); !s.ok()) {

@@ -328,7 +328,17 @@ TEST_CASE("peer auth: a new ring keeps its secret in <data>/ring.secret, 0600, a
     std::filesystem::create_directories(member.data_dir);
     std::filesystem::copy_file(path, member.data_dir + "/ring.secret");
     auto second = must(Node::join(member, node->address()));
-    CHECK(wait_for([&] { return one_ring({node.get(), second.get()}); }, 30s));
+    // A joiner given the file elsewhere keeps a copy in its data directory.
+    NodeOptions third_options = test_options();
+    third_options.ring_secret_file = path;
+    third_options.data_dir = dir.sub("n2");
+    auto third = must(Node::join(third_options, node->address()));
+    struct stat copied {};
+    REQUIRE(::stat((dir.sub("n2") + "/ring.secret").c_str(), &copied) == 0);
+    CHECK((copied.st_mode & 0777) == 0600);
+    std::ifstream copy(dir.sub("n2") + "/ring.secret", std::ios::binary);
+    CHECK(std::string(std::istreambuf_iterator<char>(copy), {}) == first_secret);
+    CHECK(wait_for([&] { return one_ring({node.get(), second.get(), third.get()}); }, 30s));
   }
   auto again = must(Node::create(o));
   std::ifstream f(path, std::ios::binary);
