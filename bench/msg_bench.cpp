@@ -28,6 +28,7 @@
 #include "dwhatsapp/client.hpp"
 #include "dwhatsapp/node.hpp"
 #include "net/http_transport.hpp"
+#include "support/peer_support.hpp"
 #include "support/test_support.hpp"
 
 namespace {
@@ -193,6 +194,7 @@ int main(int argc, char** argv) {
     o.sync_ms = 2000;
     o.log_level = "error";
     o.registration_burst = 0;  // every benchmark account comes from 127.0.0.1
+    o.ring_secret_file = dws::test::ring_secret_file();
     auto r = i == 0 ? dws::Node::create(o) : dws::Node::join(o, nodes[0]->address());
     if (!r.ok()) die("start node", r.status());
     nodes.push_back(std::move(r).value());
@@ -212,7 +214,7 @@ int main(int argc, char** argv) {
   const long rss_nodes = rss_kib();
 
   // (a) Baseline.
-  dws::net::HttpTransport transport;
+  dws::net::HttpTransport transport(dws::test::member_transport());
   const double ping1 = ping_rate(transport, servers[0], 1, 5000);
   const double ping16 = ping_rate(transport, servers[0], 16, 1000);
 

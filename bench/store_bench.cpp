@@ -22,6 +22,7 @@
 #include "dwhatsapp/node.hpp"
 #include "net/http_transport.hpp"
 #include "store/lmdb_store.hpp"
+#include "support/peer_support.hpp"
 #include "support/test_support.hpp"
 
 namespace {
@@ -125,6 +126,7 @@ dws::NodeOptions node_options(const std::string& data_dir, bool fsync) {
   o.sync_ms = 5000;
   o.http_threads = 16;
   o.log_level = "error";
+  o.ring_secret_file = dws::test::ring_secret_file();
   return o;
 }
 
@@ -137,7 +139,7 @@ std::unique_ptr<dws::Node> must(dws::Result<std::unique_ptr<dws::Node>> r) {
 }
 
 Figure ping(const std::string& address, int threads) {
-  dws::net::HttpTransport transport;
+  dws::net::HttpTransport transport(dws::test::member_transport());
   return measure(threads, [&](int, std::uint64_t) {
     return transport.call(address, dws::core::PingReq{}, kDeadline).ok();
   });
@@ -173,7 +175,7 @@ struct Ring3 {
 
 Figure replicated_writes(Ring3& ring, int writers, std::uint64_t seed) {
   const std::string entry = ring.nodes[0]->address();
-  dws::net::HttpTransport transport;
+  dws::net::HttpTransport transport(dws::test::member_transport());
   std::vector<std::uint64_t> keys(kMaxOps);
   dws::core::SplitMix64 rng(seed);
   for (auto& k : keys) k = rng.next();

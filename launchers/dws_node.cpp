@@ -162,19 +162,40 @@ int main(int argc, char** argv) {
 
   CLI::App* up = app.add_subcommand("up", "start a new ring");
   add_node_options(up, options);
+  auto* up_secret = up->add_option("--ring-secret", options.ring_secret_file,
+                                   "ring secret file, created if absent (default: <data>/ring.secret)");
+  up->add_flag("--open-ring", options.open_ring, "a ring anyone may join: no secret, no proofs between peers")
+      ->excludes(up_secret);
 
   CLI::App* join = app.add_subcommand("join", "join a ring through --peer, or through UDP discovery without it");
   add_node_options(join, options);
   join->add_option("--peer", peer, "HOST:PORT of any ring member (default: find one by UDP broadcast)");
+  join->add_option("--ring-secret", options.ring_secret_file,
+                   "the ring's secret file, as `up` wrote it (default: <data>/ring.secret if present)");
 
+  std::string status_secret;
+  std::string status_data;
   CLI::App* status = app.add_subcommand("status", "print the ring, walking successors from --peer");
   status->add_option("--peer", peer, "HOST:PORT of any ring member")->required();
   status->add_flag("--json", json, "print a JSON array instead of a table");
+  auto* status_secret_opt =
+      status->add_option("--ring-secret", status_secret, "the ring's secret file (a private ring needs it)");
+  status->add_option("--data", status_data, "a member's data directory: use its ring.secret")
+      ->excludes(status_secret_opt);
 
   CLI11_PARSE(app, argc, argv);
 
   if (*status) {
-    dws::Result<std::vector<dws::RingView>> ring = dws::walk_ring(peer);
+    if (!status_data.empty()) status_secret = status_data + "/ring.secret";
+    if (status_secret.empty()) {
+      // Without a secret only an open ring answers; say what to give otherwise.
+      dws::Result<dws::RingInfo> info = dws::fetch_ring_info(peer);
+      if (!info.ok()) return fail(info.status());
+      if (!info->open_ring)
+        return fail(dws::Status::InvalidArgument(
+            "the ring of " + peer + " is private: give its secret with --ring-secret FILE, or --data DIR of a member"));
+    }
+    dws::Result<std::vector<dws::RingView>> ring = dws::walk_ring(peer, 4096, status_secret);
     if (!ring.ok()) return fail(ring.status());
     if (json) {
       print_json(*ring);

@@ -88,6 +88,8 @@ def main():
     exe = os.path.abspath(sys.argv[1])
     chat = os.path.abspath(sys.argv[2]) if len(sys.argv) == 3 else os.path.join(os.path.dirname(exe), "dws-chat")
     tmp = tempfile.mkdtemp(prefix="dws-demo-")
+    # A private ring: every node gets its secret, `up` creates it.
+    dwsproc.set_ring_secret(os.path.join(tmp, "ring.secret"))
     nodes = []
     try:
         common = ["--stabilize-ms", "200", "--discovery-port", "0"]
@@ -95,7 +97,8 @@ def main():
                                  "n0", tmp)
         nodes.append(first.start())
         first.wait_ready()
-        print(f"demo: started {first.address} (new ring)")
+        print(f"demo: started {first.address} (new private ring; its secret is {dwsproc.RING_SECRET}, "
+              "which every joiner is given with --ring-secret)")
         for i in range(1, NODES):
             n = dwsproc.NodeProc(exe, ["join", "--listen", "127.0.0.1:0", "--peer", first.address,
                                        "--data", os.path.join(tmp, f"n{i}")] + common, f"n{i}", tmp)
@@ -106,7 +109,7 @@ def main():
         members = {n.address: n.id for n in nodes}
         dwsproc.wait_for_ring(exe, first.address, members, timeout=GUARD_S)
         print(f"demo: one ring of {NODES}; dws-node status --peer {first.address}:\n", flush=True)
-        subprocess.run([exe, "status", "--peer", first.address], check=True, timeout=GUARD_S)
+        subprocess.run([exe] + dwsproc.status_args(first.address), check=True, timeout=GUARD_S)
 
         alice = Person(chat, "alice", os.path.join(tmp, "alice"), nodes[0].address)
         bob = Person(chat, "bob", os.path.join(tmp, "bob"), nodes[1].address)

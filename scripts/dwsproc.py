@@ -4,6 +4,7 @@ Shared by the demo (scripts/demo.py) and the process and netns tests.
 Python standard library only.
 """
 
+import hashlib
 import json
 import os
 import queue
@@ -18,6 +19,52 @@ import time
 import urllib.request
 
 READY = re.compile(r"^dws-node: listening on (\S+) id ([0-9a-f]{16})$")
+
+# The private ring's secret file every node of a test is given, and that
+# `status` and raw peer requests prove (docs/design.md, "Peer
+# authentication"). None: an open ring, or nothing said.
+RING_SECRET = None
+
+
+def set_ring_secret(path):
+    """Nodes started from now on get `--ring-secret path` (`up` creates the
+    file), and ring_status / peer_headers use it."""
+    global RING_SECRET
+    RING_SECRET = path
+
+
+def _keys(path):
+    with open(path, "rb") as f:
+        secret = f.read()
+    def derive(label):
+        return hashlib.blake2b(label.encode(), key=secret, digest_size=32).digest()
+    return derive("dwhatsapp ring v1: request mac key"), derive("dwhatsapp ring v1: answer mac key")
+
+
+def peer_headers(method, target, body=b"", secret=None):
+    """Headers proving the ring secret for one peer request, as lib/net/peer_auth.cpp makes them."""
+    path = secret or RING_SECRET
+    if path is None:
+        return {}
+    request_key, _ = _keys(path)
+    if isinstance(body, str):
+        body = body.encode()
+    ts = int(time.time() * 1000)
+    nonce = os.urandom(16).hex()
+    body_hash = hashlib.blake2b(body, digest_size=32).hexdigest()
+    text = f"{method}\n{target}\n{ts}\n{nonce}\n{body_hash}".encode()
+    mac = hashlib.blake2b(text, key=request_key, digest_size=32).hexdigest()
+    return {"X-Dws-Peer-Proof": f"v1 {ts} {nonce} {mac}"}
+
+
+def secret_args(args):
+    """`args` with --ring-secret added for a node started with RING_SECRET set."""
+    args = list(args)
+    if RING_SECRET is None or not args or args[0] not in ("up", "join") or "--ring-secret" in args:
+        return args
+    if "--open-ring" in args:
+        return args
+    return args + ["--ring-secret", RING_SECRET]
 
 
 class NodeError(Exception):
@@ -39,7 +86,7 @@ class NodeProc:
 
     def __init__(self, exe, args, name, logdir, prefix=(), env=None):
         self.exe = exe
-        self.args = list(args)
+        self.args = secret_args(args)
         self.name = name
         self.prefix = list(prefix)
         self.log_path = os.path.join(logdir, name + ".log")
@@ -139,9 +186,14 @@ def run(cmd, timeout=20.0, prefix=(), env=None):
     return p.returncode, p.stdout, p.stderr
 
 
+def status_args(peer):
+    """`dws-node status` arguments for `peer`, with the ring secret if one is set."""
+    return ["status", "--peer", peer] + (["--ring-secret", RING_SECRET] if RING_SECRET else [])
+
+
 def ring_status(exe, peer, prefix=(), timeout=20.0):
     """`dws-node status --peer PEER --json`: the list of node views, or NodeError."""
-    code, out, err = run([exe, "status", "--peer", peer, "--json"], timeout=timeout, prefix=prefix)
+    code, out, err = run([exe] + status_args(peer) + ["--json"], timeout=timeout, prefix=prefix)
     if code != 0:
         raise NodeError(f"dws-node status --peer {peer} exited {code}: {err.strip()}")
     try:

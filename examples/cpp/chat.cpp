@@ -24,8 +24,8 @@ int fail(const char* what, const dws::Status& status) {
   return 1;
 }
 
-bool ring_formed(const std::vector<std::unique_ptr<dws::Node>>& nodes) {
-  auto ring = dws::walk_ring(nodes.front()->address());
+bool ring_formed(const std::vector<std::unique_ptr<dws::Node>>& nodes, const std::string& secret) {
+  auto ring = dws::walk_ring(nodes.front()->address(), 4096, secret);
   if (!ring.ok() || ring->size() != nodes.size()) return false;
   for (const dws::RingView& v : *ring) {
     if (!v.predecessor || v.successors.empty()) return false;
@@ -54,12 +54,12 @@ int main() {
   node_options.stabilize_ms = 200;
   node_options.discovery_port = 0;
   node_options.log_level = "warn";
+  // A private ring: the first node writes its secret here, the others read it.
+  TempDir ring_dir;
+  node_options.ring_secret_file = (ring_dir.path / "ring.secret").string();
 
   std::vector<std::unique_ptr<dws::Node>> nodes;
-  // An open ring: the joiners need no secret file.
-  dws::NodeOptions first_options = node_options;
-  first_options.open_ring = true;
-  auto first = dws::Node::create(first_options);
+  auto first = dws::Node::create(node_options);
   if (!first.ok()) return fail("start a node", first.status());
   nodes.push_back(std::move(first).value());
   for (int i = 1; i < 3; ++i) {
@@ -68,7 +68,7 @@ int main() {
     nodes.push_back(std::move(node).value());
   }
   const auto ring_deadline = Clock::now() + std::chrono::seconds(20);
-  while (!ring_formed(nodes)) {
+  while (!ring_formed(nodes, node_options.ring_secret_file)) {
     if (Clock::now() > ring_deadline) {
       std::fprintf(stderr, "chat: no ring of 3 after 20 s\n");
       return 1;

@@ -2,6 +2,9 @@
 // they form one ring, print it, stop them gracefully.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -10,8 +13,8 @@
 
 namespace {
 
-bool ring_formed(const std::vector<std::unique_ptr<dws::Node>>& nodes) {
-  auto ring = dws::walk_ring(nodes.front()->address());
+bool ring_formed(const std::vector<std::unique_ptr<dws::Node>>& nodes, const std::string& secret) {
+  auto ring = dws::walk_ring(nodes.front()->address(), 4096, secret);
   if (!ring.ok() || ring->size() != nodes.size()) return false;
   for (const dws::RingView& v : *ring) {
     if (!v.predecessor || v.successors.empty()) return false;
@@ -27,12 +30,24 @@ int main() {
   options.stabilize_ms = 200;
   options.discovery_port = 0;      // no UDP responder needed here
   options.log_level = "warn";
+  // A private ring: the first node writes its secret to this file (created
+  // if absent), the others are given it, as `dws-node join --ring-secret`.
+  std::string dir = (std::filesystem::temp_directory_path() / "dws-example-ring-XXXXXX").string();
+  if (mkdtemp(dir.data()) == nullptr) {
+    std::fprintf(stderr, "ring: cannot make a temporary directory\n");
+    return 1;
+  }
+  options.ring_secret_file = dir + "/ring.secret";
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  } cleanup{dir};
 
   std::vector<std::unique_ptr<dws::Node>> nodes;
-  // An open ring: the joiners need no secret file.
-  dws::NodeOptions first_options = options;
-  first_options.open_ring = true;
-  auto first = dws::Node::create(first_options);
+  auto first = dws::Node::create(options);
   if (!first.ok()) {
     std::fprintf(stderr, "ring: %s\n", first.status().to_string().c_str());
     return 1;
@@ -49,7 +64,7 @@ int main() {
 
   // Stabilization links the ring within a few periods; give up after 10 s.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!ring_formed(nodes)) {
+  while (!ring_formed(nodes, options.ring_secret_file)) {
     if (std::chrono::steady_clock::now() > deadline) {
       std::fprintf(stderr, "ring: no ring of 3 after 10 s\n");
       return 1;
@@ -57,7 +72,7 @@ int main() {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 
-  auto ring = dws::walk_ring(nodes.front()->address());
+  auto ring = dws::walk_ring(nodes.front()->address(), 4096, options.ring_secret_file);
   if (!ring.ok()) {
     std::fprintf(stderr, "ring: %s\n", ring.status().to_string().c_str());
     return 1;

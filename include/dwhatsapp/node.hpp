@@ -60,9 +60,14 @@ struct NodeOptions {
   std::function<void(std::string_view line)> log;
 
   // Trust (DESIGN.md section 12).
-  /// File holding the private ring's 32-byte secret. A new ring with this
-  /// empty and a data_dir creates <data_dir>/ring.secret (mode 0600; an
-  /// existing one is kept); a joiner must be given the ring's file.
+  /// File holding the private ring's 32-byte secret (mode 0600; anything
+  /// else is kInvalidArgument). A new ring uses this file, creating it with
+  /// a fresh secret if absent; with this empty, <data_dir>/ring.secret (the
+  /// same way); with no data_dir either, a fresh secret in memory that no
+  /// other node can learn (a ring of one: in-process rings name a file).
+  /// A joiner reads this file, else <data_dir>/ring.secret if present (and
+  /// keeps a copy there once admitted); a private ring refuses a joiner
+  /// without its secret (kInvalidArgument).
   std::string ring_secret_file;
   /// A new ring that anyone may join (no secret): only the record checks
   /// protect it. Said in the log and in GET /v1/ring/info.
@@ -137,10 +142,15 @@ class DWS_API Node {
 /// after `max_nodes`). Used by `dws-node status`.
 /// @return kUnavailable when `peer` does not answer; a node that does not
 /// answer mid-walk is skipped using its predecessor's next successor.
-DWS_API Result<std::vector<RingView>> walk_ring(const std::string& peer, int max_nodes = 4096);
+/// A private ring's members answer only a caller proving its secret: give
+/// the ring's secret file (empty: an open ring). kInvalidArgument when the
+/// file is unusable, kUnauthenticated when the ring refuses the secret.
+DWS_API Result<std::vector<RingView>> walk_ring(const std::string& peer, int max_nodes = 4096,
+                                                const std::string& ring_secret_file = {});
 
-/// @brief Fetches GET /v1/ring/info from `peer`.
-DWS_API Result<RingInfo> fetch_ring_info(const std::string& peer);
+/// @brief Fetches GET /v1/ring/info from `peer` (public on every ring). With
+/// `ring_secret_file`, the answer must prove that `peer` holds that secret.
+DWS_API Result<RingInfo> fetch_ring_info(const std::string& peer, const std::string& ring_secret_file = {});
 
 /// @brief Broadcasts "DWS1 DISCOVER <ring_name>" on UDP `port` to
 /// `broadcast_address` and returns the "host:port" addresses that answered

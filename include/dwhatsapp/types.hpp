@@ -43,6 +43,9 @@ struct RingInfo {
   int replicas = 3;
   int successor_list = 4;
   int stabilize_ms = 1000;
+  /// true: anyone may join (no ring secret, no proofs between peers); false:
+  /// a private ring, whose peers prove they hold its secret.
+  bool open_ring = false;
 };
 
 }  // namespace dws

@@ -31,9 +31,11 @@ using LocalStep = std::function<Result<ClosestResp>(Id key, const std::vector<Id
 // locally) and lookup_from (which starts at a remote address). `path` holds
 // the nodes whose answers led to the current one, so that a node that does
 // not answer is excluded and the node before it is asked again.
+using Genuine = std::function<bool(const PeerInfo&)>;
+
 Result<LookupResult> iterate(Transport& transport, const LocalStep* local, Id local_id, const Address& start,
                              Id key, std::vector<Id> exclude, int max_hops, Deadline deadline,
-                             std::vector<PeerInfo>* unresponsive) {
+                             std::vector<PeerInfo>* unresponsive, const Genuine& genuine) {
   struct Step {
     bool local;
     bool id_known;
@@ -70,6 +72,9 @@ Result<LookupResult> iterate(Transport& transport, const LocalStep* local, Id lo
       }
     }
     bool usable = answer.ok();
+    // A node named with an id that is not its address's is forged: the
+    // answer that names it is as good as none.
+    if (usable && !cur.local && !genuine(answer->node)) usable = false;
     if (usable && !answer->done) {
       // Every "ask m" must move strictly closer to the key; this is what
       // makes the walk terminate whatever the nodes believe.
@@ -196,6 +201,37 @@ Result<Response> Ring::call(const PeerInfo& peer, const Request& request) {
   return r;
 }
 
+bool Ring::genuine(const PeerInfo& peer) const {
+  if (peer.address.empty()) return false;
+  return peer.id == (opt_.id_of ? opt_.id_of(peer.address) : node_id(peer.address));
+}
+
+bool Ring::answers_as(const PeerInfo& peer) {
+  if (!genuine(peer)) return false;
+  auto r = call(peer, PingReq{});
+  if (!r.ok()) return false;
+  const auto* pong = std::get_if<PingResp>(&r.value());
+  return pong != nullptr && pong->self == peer;
+}
+
+std::vector<PeerInfo> Ring::checked_list(const std::vector<PeerInfo>& candidates, std::optional<Id> verified) {
+  std::vector<PeerInfo> real;
+  for (const auto& c : candidates)
+    if (genuine(c)) real.push_back(c);
+  std::vector<PeerInfo> list = normalize(real);
+  std::vector<PeerInfo> current;
+  {
+    std::lock_guard lock(mu_);
+    current = succ_;
+  }
+  std::vector<PeerInfo> out;
+  for (const auto& p : list) {
+    const bool known = std::find(current.begin(), current.end(), p) != current.end();
+    if (known || (verified && p.id == *verified) || answers_as(p)) out.push_back(p);
+  }
+  return out;
+}
+
 // --- Membership ---------------------------------------------------------------
 
 void Ring::create() {
@@ -218,13 +254,17 @@ Status Ring::join(const Address& bootstrap) {
   Result<Response> state = Status::Unavailable("no lookup made");
   for (int attempt = 0; attempt < opt_.successor_list + 1; ++attempt) {
     auto found = iterate(transport_, nullptr, 0, bootstrap, self_.id, exclude, opt_.max_hops, opt_.call_deadline,
-                         nullptr);
+                         nullptr, [this](const PeerInfo& p) { return genuine(p); });
     if (!found.ok())
       return Status::Unavailable("join through " + bootstrap + " failed: " + found.status().message());
     s = found->node;
     if (s.id == self_.id) return Status::Unavailable("join through " + bootstrap + ": the ring answered with self");
     state = call(s, StateReq{});
-    if (state.ok()) break;
+    if (state.ok()) {
+      const auto* r = std::get_if<StateResp>(&state.value());
+      if (r != nullptr && r->view.self == s) break;
+      state = Status::Unavailable("it answered as another node");
+    }
     exclude.push_back(s.id);
   }
   if (!state.ok())
@@ -233,12 +273,17 @@ Status Ring::join(const Address& bootstrap) {
   if (resp == nullptr) return Status::Internal("join: " + s.address + " answered state with another message");
   std::vector<PeerInfo> candidates{s};
   candidates.insert(candidates.end(), resp->view.successors.begin(), resp->view.successors.end());
+  {
+    std::lock_guard lock(mu_);
+    reset_locked();  // the list is checked against no earlier one
+  }
+  std::vector<PeerInfo> list = checked_list(candidates, s.id);
   Events events{{RingEvent::Kind::kJoined, std::nullopt}};
   {
     std::lock_guard lock(mu_);
     reset_locked();
     joined_ = true;
-    set_successors_locked(normalize(candidates), events);
+    set_successors_locked(std::move(list), events);
   }
   emit(events);
   return Status::Ok();
@@ -297,6 +342,7 @@ void Ring::stabilize() {
     }
     auto state = call(*s, StateReq{});
     const StateResp* resp = state.ok() ? std::get_if<StateResp>(&state.value()) : nullptr;
+    if (resp != nullptr && resp->view.self != *s) resp = nullptr;  // not the node we know at that address
     if (resp == nullptr) {
       {
         std::lock_guard lock(mu_);
@@ -313,19 +359,21 @@ void Ring::stabilize() {
     // inserts a burst of joiners, or walks back over a gap, sooner.
     std::optional<PeerInfo> p = resp->view.predecessor;
     PeerInfo at = *s;
-    for (int step = 0; step < 2 * opt_.successor_list && p && between(self_.id, p->id, at.id); ++step) {
+    for (int step = 0; step < 2 * opt_.successor_list && p && genuine(*p) && between(self_.id, p->id, at.id);
+         ++step) {
       auto pstate = call(*p, StateReq{});
       const StateResp* presp = pstate.ok() ? std::get_if<StateResp>(&pstate.value()) : nullptr;
-      if (presp == nullptr) break;
+      if (presp == nullptr || presp->view.self != *p) break;
       at = *p;
       candidates.assign({at});
       candidates.insert(candidates.end(), presp->view.successors.begin(), presp->view.successors.end());
       p = presp->view.predecessor;
     }
+    std::vector<PeerInfo> list = checked_list(candidates, at.id);
     {
       std::lock_guard lock(mu_);
       if (!joined_) return;  // left meanwhile
-      set_successors_locked(normalize(candidates), events);
+      set_successors_locked(std::move(list), events);
     }
     emit(events);
     break;
@@ -368,7 +416,7 @@ std::optional<PeerInfo> Ring::find_successor_through_known(const std::vector<Id>
   std::size_t tries = 0;
   for (const auto& k : known) {
     if (tries++ >= kMaxTries) break;
-    if (call(k, PingReq{}).ok()) {
+    if (answers_as(k)) {
       best = k;
       break;
     }
@@ -378,9 +426,9 @@ std::optional<PeerInfo> Ring::find_successor_through_known(const std::vector<Id>
   std::vector<Id> exclude = failed;
   exclude.push_back(self_.id);
   auto found = iterate(transport_, nullptr, 0, best->address, self_.id + 1, exclude, opt_.max_hops,
-                       opt_.call_deadline, nullptr);
+                       opt_.call_deadline, nullptr, [this](const PeerInfo& p) { return genuine(p); });
   if (found.ok() && found->node.id != self_.id && !contains(failed, found->node.id) &&
-      between(self_.id, found->node.id, best->id) && call(found->node, PingReq{}).ok())
+      between(self_.id, found->node.id, best->id) && answers_as(found->node))
     return found->node;
   return best;
 }
@@ -392,7 +440,7 @@ void Ring::check_predecessor() {
     p = pred_;
   }
   if (!p) return;
-  if (call(*p, PingReq{}).ok()) return;
+  if (answers_as(*p)) return;
   Events events;
   {
     std::lock_guard lock(mu_);
@@ -410,7 +458,7 @@ void Ring::probe_dead_peer() {
     if (dead_.empty()) return;
     peer = dead_[next_probe_++ % dead_.size()].first;
   }
-  if (!call(*peer, PingReq{}).ok()) return;
+  if (!answers_as(*peer)) return;
   {
     std::lock_guard lock(mu_);
     std::erase_if(dead_, [&](const auto& d) { return d.first.id == peer->id; });
@@ -447,7 +495,7 @@ void Ring::verify_successor() {
 void Ring::adopt_successor_seen_by(const PeerInfo& peer) {
   // successor(self + 1) with self excluded is the node that should follow us.
   auto found = iterate(transport_, nullptr, 0, peer.address, self_.id + 1, {self_.id}, opt_.max_hops,
-                       opt_.call_deadline, nullptr);
+                       opt_.call_deadline, nullptr, [this](const PeerInfo& p) { return genuine(p); });
   if (!found.ok() || found->node.id == self_.id) return;
   adopt_if_closer(found->node);
 }
@@ -458,7 +506,7 @@ void Ring::adopt_if_closer(const PeerInfo& node) {
     if (!succ_.empty() && !between(self_.id, node.id, succ_.front().id)) return;
   }
   // Hints come from stale lists and tables: adopt only a node that answers.
-  if (!call(node, PingReq{}).ok()) {
+  if (!answers_as(node)) {
     std::lock_guard lock(mu_);
     forget_finger_locked(node.id);
     return;
@@ -477,26 +525,25 @@ void Ring::adopt_if_closer(const PeerInfo& node) {
 }
 
 void Ring::rectify(const PeerInfo& from) {
+  if (!genuine(from)) return;
   std::optional<PeerInfo> cur;
-  Events events;
+  bool closer = false;
   {
     std::lock_guard lock(mu_);
     cur = pred_;
-    if (!cur || between(cur->id, from.id, self_.id)) {
-      set_predecessor_locked(from, events);
-      cur.reset();
-    } else if (cur->id == from.id) {
-      cur.reset();
-    }
+    if (cur && cur->id == from.id) return;
+    closer = !cur || between(cur->id, from.id, self_.id);
   }
-  emit(events);
-  if (!cur) return;
-  // `from` is no better than the current predecessor unless that one is dead.
-  if (call(*cur, PingReq{}).ok()) return;
-  events.clear();
+  // `from` is no better than a live current predecessor; and a notify is a
+  // claim, believed only once `from` answers at its address as itself.
+  if (!closer && answers_as(*cur)) return;
+  if (!answers_as(from)) return;
+  Events events;
   {
     std::lock_guard lock(mu_);
-    if (pred_ && pred_->id == cur->id) {
+    if (closer) {
+      if (!pred_ || between(pred_->id, from.id, self_.id)) set_predecessor_locked(from, events);
+    } else if (pred_ && pred_->id == cur->id) {
       declare_dead_locked(*cur, true, events);
       set_predecessor_locked(from, events);
     }
@@ -506,24 +553,36 @@ void Ring::rectify(const PeerInfo& from) {
 
 void Ring::splice_out(const LeaveReq& leave) {
   const PeerInfo& gone = leave.leaving;
+  if (!genuine(gone)) return;
+  bool was_pred = false;
+  std::vector<PeerInfo> candidates;
+  {
+    std::lock_guard lock(mu_);
+    was_pred = pred_ && pred_->id == gone.id;
+    auto it = std::find_if(succ_.begin(), succ_.end(), [&](const PeerInfo& p) { return p.id == gone.id; });
+    if (it != succ_.end()) {
+      candidates.assign(succ_.begin(), it);
+      for (const auto& s : leave.successors)
+        if (s.id != gone.id) candidates.push_back(s);
+      candidates.insert(candidates.end(), it + 1, succ_.end());
+    }
+    if (!was_pred && it == succ_.end()) return;  // not a neighbour: nothing to splice
+  }
+  // A node that leaves no longer answers as a member; one that does was not
+  // leaving, whoever says so.
+  if (answers_as(gone)) return;
+  std::optional<PeerInfo> next = leave.predecessor;
+  if (next && (next->id == gone.id || next->id == self_.id || !answers_as(*next))) next.reset();
+  std::vector<PeerInfo> list;
+  if (!candidates.empty()) list = checked_list(candidates, std::nullopt);
   Events events;
   {
     std::lock_guard lock(mu_);
     // Successor side: the leaving node's predecessor becomes ours.
-    if (pred_ && pred_->id == gone.id) {
-      std::optional<PeerInfo> next = leave.predecessor;
-      if (next && next->id == gone.id) next.reset();
-      set_predecessor_locked(next, events);
-    }
+    if (pred_ && pred_->id == gone.id) set_predecessor_locked(next, events);
     // Predecessor side: the leaving node's successors follow us instead.
-    auto it = std::find_if(succ_.begin(), succ_.end(), [&](const PeerInfo& p) { return p.id == gone.id; });
-    if (it != succ_.end()) {
-      std::vector<PeerInfo> candidates(succ_.begin(), it);
-      for (const auto& s : leave.successors)
-        if (s.id != gone.id) candidates.push_back(s);
-      candidates.insert(candidates.end(), it + 1, succ_.end());
-      set_successors_locked(normalize(candidates), events);
-    }
+    const bool still = std::any_of(succ_.begin(), succ_.end(), [&](const PeerInfo& p) { return p.id == gone.id; });
+    if (still && !candidates.empty()) set_successors_locked(std::move(list), events);
     forget_finger_locked(gone.id);
   }
   emit(events);
@@ -609,7 +668,7 @@ Result<LookupResult> Ring::lookup_internal(Id key, std::vector<Id> exclude) {
   };
   std::vector<PeerInfo> unresponsive;
   auto result = iterate(transport_, &local, self_.id, self_.address, key, std::move(exclude), opt_.max_hops,
-                        opt_.call_deadline, &unresponsive);
+                        opt_.call_deadline, &unresponsive, [this](const PeerInfo& p) { return genuine(p); });
   if (!unresponsive.empty()) {
     // Fingers are hints: drop the dead ones now, and remember them so a
     // healed partition can be found again.
@@ -637,11 +696,22 @@ Result<LookupResult> Ring::lookup(Id key) {
 }
 
 Result<LookupResult> lookup_from(Transport& transport, const Address& start, Id key, int max_hops,
-                                 Deadline deadline) {
-  return iterate(transport, nullptr, 0, start, key, {}, max_hops, deadline, nullptr);
+                                 Deadline deadline, const std::function<Id(const Address&)>& id_of) {
+  return iterate(transport, nullptr, 0, start, key, {}, max_hops, deadline, nullptr, [&](const PeerInfo& p) {
+    return !p.address.empty() && p.id == (id_of ? id_of(p.address) : node_id(p.address));
+  });
 }
 
 // --- Handlers ---------------------------------------------------------------
+
+namespace {
+
+Status misnamed(const char* what, const PeerInfo& p) {
+  return Status::InvalidArgument(std::string(what) + ": node id " + to_hex(p.id) + " is not the id of its address '" +
+                                 p.address + "' (a node's id is node_id(address))");
+}
+
+}  // namespace
 
 Result<Response> Ring::handle(const Request& request) {
   if (std::holds_alternative<InfoReq>(request)) return Response{InfoResp{opt_.info}};
@@ -660,10 +730,12 @@ Result<Response> Ring::handle(const Request& request) {
             return Response{*c};
           },
           [&](const NotifyReq& r) -> Result<Response> {
+            if (!genuine(r.from)) return misnamed("notify", r.from);
             if (r.from.id != self_.id) rectify(r.from);
             return Response{Ack{}};
           },
           [&](const LeaveReq& r) -> Result<Response> {
+            if (!genuine(r.leaving)) return misnamed("leave", r.leaving);
             if (r.leaving.id != self_.id) splice_out(r);
             return Response{Ack{}};
           },

@@ -56,6 +56,9 @@ struct RingOptions {
   Deadline call_deadline{1000};
   int max_dead_peers = 32;    // remembered dead peers, probed to heal partitions
   RingInfo info;              // what GET /v1/ring/info answers
+  // How a peer's id follows from its address; empty: core::node_id, as in
+  // production and the simulator. Unit tests name their peers by hand.
+  std::function<Id(const Address&)> id_of;
 };
 
 class Ring {
@@ -136,6 +139,15 @@ class Ring {
   void splice_out(const LeaveReq& leave);
   Result<Response> call(const PeerInfo& peer, const Request& request);
 
+  // Membership cannot be claimed: a peer's id must be id_of(its address),
+  // and a node becomes a pointer only once it answers a ping as itself.
+  bool genuine(const PeerInfo& peer) const;
+  bool answers_as(const PeerInfo& peer);
+  // The successor list made of `candidates` (normalized, forged entries
+  // dropped) keeping only entries that are already successors, are
+  // `verified`, or answer a ping now.
+  std::vector<PeerInfo> checked_list(const std::vector<PeerInfo>& candidates, std::optional<Id> verified);
+
   // REQUIRES: mu_ held by the caller for every *_locked method.
   void set_successors_locked(std::vector<PeerInfo> list, Events& events);
   void set_predecessor_locked(std::optional<PeerInfo> pred, Events& events);
@@ -166,7 +178,9 @@ class Ring {
 /// Iterative lookup of successor(key) from any node, as a client does it:
 /// ask `start`, follow "ask m" answers, skip nodes that do not answer.
 /// Fails with kUnavailable after `max_hops` or when every path is dead.
+/// Nodes named with an id that is not id_of(address) (empty: core::node_id)
+/// count as no answer.
 Result<LookupResult> lookup_from(Transport& transport, const Address& start, Id key, int max_hops = 128,
-                                 Deadline deadline = {});
+                                 Deadline deadline = {}, const std::function<Id(const Address&)>& id_of = {});
 
 }  // namespace dws::core

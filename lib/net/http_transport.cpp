@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include <chrono>
 #include <optional>
 
 #include <condition_variable>
@@ -13,6 +14,7 @@
 
 #include "net/address.hpp"
 #include "net/json_codec.hpp"
+#include "net/peer_auth.hpp"
 
 namespace dws::net {
 
@@ -37,6 +39,37 @@ std::string describe(httplib::Error err, std::int64_t timeout_ms) {
     default: return "HTTP error " + httplib::to_string(err);
   }
 }
+
+// The peer side of lib/net/peer_auth.hpp for one call: the proof header
+// sent, and the check of the answer's proof. Absent for an open ring.
+struct Proved {
+  std::optional<PeerAuth::Proof> proof;
+
+  Proved(const PeerAuth* auth, const WireRequest& wire, const std::string& target) {
+    if (auth == nullptr || auth->is_open()) return;
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    proof = auth->sign(wire.method, target, wire.body, now.count());
+  }
+  httplib::Headers headers() const {
+    httplib::Headers h;
+    if (proof) h.emplace(std::string(kPeerProofHeader), proof->header);
+    return h;
+  }
+  // Ok, or why the answer is not believed.
+  Status check(const PeerAuth* auth, const core::Address& to, const httplib::Response& res) const {
+    if (!proof) return Status::Ok();
+    const std::string name(kPeerAnswerHeader);
+    const std::string value = res.has_header(name.c_str()) ? res.get_header_value(name.c_str()) : std::string();
+    if (auth->check_answer(proof->nonce, res.status, res.body, res.has_header(name.c_str()) ? &value : nullptr))
+      return Status::Ok();
+    if (res.status == 401)
+      return Status::Unauthenticated(fmt::format(
+          "peer {} refused this node's proof of the ring secret: give the ring's secret file (--ring-secret)", to));
+    return Status::Unauthenticated(fmt::format(
+        "peer {} answered without proof of this ring's secret: it holds another ring secret, or none", to));
+  }
+};
 
 }  // namespace
 
@@ -192,12 +225,16 @@ Result<core::Response> HttpTransport::call(const core::Address& to, const core::
     cli.set_read_timeout(sec, usec);
     cli.set_write_timeout(sec, usec);
 
-    httplib::Result res = wire.method == "POST" ? cli.Post(target.c_str(), wire.body, "application/json")
-                                                : cli.Get(target.c_str());
+    // Signed per attempt: a retried proof would be refused as a replay.
+    const Proved proved(options_.auth.get(), wire, target);
+    httplib::Result res = wire.method == "POST"
+                              ? cli.Post(target.c_str(), proved.headers(), wire.body, "application/json")
+                              : cli.Get(target.c_str(), proved.headers());
     if (!res) {
       if (reused && attempt == 0) continue;
       return Status::Unavailable(fmt::format("peer {}: {}", to, describe(res.error(), timeout_ms)));
     }
+    if (Status s = proved.check(options_.auth.get(), to, *res); !s.ok()) return s;
     const int status = res->status;
     const std::string body = std::move(res->body);
     give_back(to, std::move(conn));

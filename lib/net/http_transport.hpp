@@ -17,12 +17,17 @@ class Client;
 
 namespace dws::net {
 
+class PeerAuth;
+
 struct HttpTransportOptions {
   /// Idle connections kept per peer; a call that finds none opens a new one,
   /// so concurrency is never capped, only what stays open afterwards.
   std::size_t max_idle_per_peer = 8;
   /// Threads that call_all may keep for overlapping calls.
   std::size_t max_parallel_workers = 64;
+  /// The ring's secret: every request carries its proof and every answer
+  /// must carry one back (lib/net/peer_auth.hpp). Null or open: neither.
+  std::shared_ptr<PeerAuth> auth;
 };
 
 /// Safe for concurrent use from any number of threads.

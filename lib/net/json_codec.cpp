@@ -521,6 +521,8 @@ void write_body(Writer& w, const core::InfoResp& r) {
   w.Int(r.info.successor_list);
   w.Key("stabilize_ms");
   w.Int(r.info.stabilize_ms);
+  w.Key("open");
+  w.Bool(r.info.open_ring);
   w.EndObject();
 }
 Result<core::InfoResp> read_body(const Value& v, Type<core::InfoResp>) {
@@ -531,6 +533,7 @@ Result<core::InfoResp> read_body(const Value& v, Type<core::InfoResp>) {
   out.info.replicas = r.integer(v, "", "replicas", 1, 64);
   out.info.successor_list = r.integer(v, "", "successor_list", 1, static_cast<int>(kMaxListEntries));
   out.info.stabilize_ms = r.integer(v, "", "stabilize_ms", 1, 3600 * 1000);
+  out.info.open_ring = r.boolean(v, "", "open");
   return r.finish(out);
 }
 

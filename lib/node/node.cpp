@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -21,6 +23,7 @@
 #include "net/http_server.hpp"
 #include "net/http_transport.hpp"
 #include "net/json_codec.hpp"
+#include "net/peer_auth.hpp"
 #include "net/system_env.hpp"
 #include "net/timer.hpp"
 #include "node/api.hpp"
@@ -177,12 +180,112 @@ Result<core::Response> call(const std::string& peer, const core::Request& reques
   return transport.call(peer, request, core::Deadline{timeout_ms});
 }
 
+constexpr const char* kSecretFileName = "ring.secret";
+
+// Who this node trusts: the ring's secret (or none, for an open ring) and
+// where it came from, for the log.
+struct RingTrust {
+  std::shared_ptr<net::PeerAuth> auth;
+  std::string secret_path;  // empty: open, or a secret kept in memory only
+  bool created = false;
+};
+
+std::string secret_in(const std::string& data_dir) {
+  return (std::filesystem::path(data_dir) / kSecretFileName).string();
+}
+
+// The secret of a new ring: the named file (created if absent), else
+// <data_dir>/ring.secret (created if absent), else a fresh one in memory
+// that no other node can learn: a ring of one until restarted with a file.
+Result<RingTrust> trust_new_ring(const NodeOptions& o) {
+  RingTrust t;
+  if (o.open_ring) {
+    if (!o.ring_secret_file.empty())
+      return Status::InvalidArgument(fmt::format(
+          "open_ring and ring_secret_file ({}) exclude each other: an open ring has no secret", o.ring_secret_file));
+    t.auth = net::PeerAuth::open_ring();
+    return t;
+  }
+  if (!o.ring_secret_file.empty()) {
+    t.secret_path = o.ring_secret_file;
+  } else if (!o.data_dir.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::exists(o.data_dir, ec)) {
+      std::filesystem::create_directories(o.data_dir, ec);
+      if (ec)
+        return Status::InvalidArgument(fmt::format("cannot create data directory {}: {}", o.data_dir, ec.message()));
+      std::filesystem::permissions(o.data_dir, std::filesystem::perms::owner_all, ec);
+    }
+    t.secret_path = secret_in(o.data_dir);
+  } else {
+    t.auth = net::PeerAuth::random();
+    return t;
+  }
+  auto a = net::PeerAuth::load_or_create(t.secret_path, &t.created);
+  if (!a.ok()) return a.status();
+  t.auth = std::move(a).value();
+  return t;
+}
+
+// The secret a joiner holds: the named file, else its data directory's
+// ring.secret if it has one (a member restarting), else none.
+Result<RingTrust> trust_joiner(const NodeOptions& o) {
+  RingTrust t;
+  if (o.open_ring)
+    return Status::InvalidArgument(
+        "open_ring is chosen by a ring's first node (dws-node up --open-ring): a joiner takes the ring as it is");
+  std::error_code ec;
+  if (!o.ring_secret_file.empty()) t.secret_path = o.ring_secret_file;
+  else if (!o.data_dir.empty() && std::filesystem::exists(secret_in(o.data_dir), ec)) t.secret_path = secret_in(o.data_dir);
+  if (t.secret_path.empty()) {
+    t.auth = net::PeerAuth::open_ring();
+    return t;
+  }
+  auto a = net::PeerAuth::load(t.secret_path);
+  if (!a.ok()) return a.status();
+  t.auth = std::move(a).value();
+  return t;
+}
+
+// The ring's parameters as `peer` states them, checked against what the
+// joiner holds: a private ring needs its secret (and then the answer must
+// prove the peer holds the same), an open ring needs none.
+Result<RingInfo> ring_info_for(const std::string& peer, RingTrust& t) {
+  auto r = call(peer, core::InfoReq{});
+  if (!r.ok()) return r.status();
+  const auto* info = std::get_if<core::InfoResp>(&*r);
+  if (!info) return Status::Internal(fmt::format("peer {} answered /v1/ring/info with another message", peer));
+  if (info->info.open_ring) {
+    t.auth = net::PeerAuth::open_ring();
+    return info->info;
+  }
+  if (t.auth->is_open())
+    return Status::InvalidArgument(fmt::format(
+        "the ring of {} is private: give its secret file with --ring-secret FILE (NodeOptions::ring_secret_file; "
+        "dws-node up wrote it to <data>/ring.secret)",
+        peer));
+  net::HttpTransport proved(net::HttpTransportOptions{.auth = t.auth});
+  auto checked = proved.call(peer, core::InfoReq{}, core::Deadline{2000});
+  if (!checked.ok()) {
+    if (checked.status().code() == Code::kUnauthenticated)
+      return Status::InvalidArgument(fmt::format("the ring of {} does not accept the ring secret in {}: give that "
+                                                 "ring's own ring.secret ({})",
+                                                 peer, t.secret_path, checked.status().message()));
+    return checked.status();
+  }
+  return info->info;
+}
+
 }  // namespace
 
 struct Node::Impl {
-  explicit Impl(NodeOptions o, Level l)
+  Impl(NodeOptions o, Level l, const RingTrust& t)
       : options(std::move(o)),
         level(l),
+        secret_path(t.secret_path),
+        secret_created(t.created),
+        auth(t.auth),
+        transport(net::HttpTransportOptions{.auth = auth}),
         server(net::HttpServerOptions{.threads = options.http_threads}) {}
   ~Impl() { shutdown(/*graceful=*/false); }
 
@@ -217,9 +320,36 @@ struct Node::Impl {
            std::holds_alternative<core::StoreSyncReq>(r) || std::holds_alternative<core::StoreScanReq>(r);
   }
 
-  // Every endpoint of the codec: storage messages go to the replicator, the
-  // rest to the ring; ring state is completed with what this node stores.
+  // Every endpoint of the codec serves authenticated peers only (but the
+  // public GET /v1/ring/info): the proof is checked before the body is
+  // parsed, and an answer to a proved request proves itself in turn.
   net::WireResponse protocol_endpoint(const net::WireRequest& wire) {
+    std::string nonce;
+    const std::string* header = wire.header(net::kPeerProofHeader);
+    const bool public_read = wire.path == "/v1/ring/info" && header == nullptr;
+    const Status proof = public_read ? Status::Ok()
+                                     : auth->check(wire.method, wire.raw_target.empty() ? wire.target() : wire.raw_target,
+                                                   wire.body, header, clock.wall_ms(), &nonce);
+    if (!proof.ok()) {
+      const std::uint64_t refused = peer_auth_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+      // At most one line a minute: a flood of bad proofs must not flood the log.
+      const std::int64_t now = clock.monotonic_ms();
+      std::int64_t last = last_auth_log_ms.load(std::memory_order_relaxed);
+      if ((last == 0 || now - last >= 60'000) && last_auth_log_ms.compare_exchange_strong(last, now))
+        log(Level::kWarn, fmt::format("refused {} {} from {}: {} ({} refused so far)", wire.method, wire.path,
+                                      wire.remote_address.empty() ? "?" : wire.remote_address, proof.message(),
+                                      refused));
+      if (wire.path != "/v1/ring/info") return net::encode_error(proof);
+    }
+    net::WireResponse out = peer_endpoint(wire);
+    if (!nonce.empty())
+      out.headers.emplace_back(std::string(net::kPeerAnswerHeader), auth->answer(nonce, out.status, out.body));
+    return out;
+  }
+
+  // Storage messages go to the replicator, the rest to the ring; ring state
+  // is completed with what this node stores.
+  net::WireResponse peer_endpoint(const net::WireRequest& wire) {
     auto request = net::decode_request(wire);
     if (!request.ok()) return net::encode_error(request.status());
     std::optional<Result<core::Response>> entry = forwarded(*request);
@@ -349,6 +479,9 @@ struct Node::Impl {
     metric("dws_handoff_records_total", "counter", "Records pushed to their new primary.", rm.handed_off);
     metric("dws_gc_records_total", "counter", "Records erased because no range held here covers them any more.",
            rm.gc_erased);
+    metric("dws_peer_auth_failures_total", "counter",
+           "Requests to peer endpoints refused for a missing or wrong proof of the ring secret.",
+           peer_auth_failures.load(std::memory_order_relaxed));
     metric("dws_mailbox_waiters", "gauge", "Mailbox requests waiting for a message (long polls).", api->waiting());
     const node::Api::LimitCounts lc = api->limit_counts();
     out += "# HELP dws_limit_refusals_total Requests refused, or long polls ended early, by an abuse limit.\n"
@@ -462,7 +595,7 @@ struct Node::Impl {
     // a deadline per call, and stabilization must not wait behind it.
     sync_timer.every(std::chrono::milliseconds(options.sync_ms), [this] { replicator->sync_round(); });
     if (options.discovery_port > 0) {
-      discovery = std::make_unique<net::DiscoveryResponder>(timer.context(), info.ring_name, self);
+      discovery = std::make_unique<net::DiscoveryResponder>(timer.context(), info.ring_name, self, auth);
       if (Status s = discovery->start(options.discovery_port); !s.ok()) return s;
     }
     timer.start();
@@ -480,7 +613,21 @@ struct Node::Impl {
                     peer.empty() ? ", new ring" : ", joined through " + peer,
                     options.discovery_port > 0 ? fmt::format(", discovery on UDP {}", options.discovery_port) : "",
                     note));
+    log(Level::kInfo, trust_line());
     return Status::Ok();
+  }
+
+  // What the operator needs to know to add a node.
+  std::string trust_line() const {
+    if (auth->is_open())
+      return fmt::format("open ring: anyone may join (dws-node join --peer {}), peers prove nothing and only the "
+                         "record checks protect the data",
+                         self.address);
+    if (secret_path.empty())
+      return "private ring with a secret kept in memory only: no other node can join (give a ring secret file "
+             "or a data directory to share it)";
+    return fmt::format("private ring, secret {} {}; join with: dws-node join --peer {} --ring-secret {}", secret_path,
+                       secret_created ? "(created now)" : "(kept)", self.address, secret_path);
   }
 
   void shutdown(bool graceful) {
@@ -513,6 +660,8 @@ struct Node::Impl {
 
   NodeOptions options;
   Level level;
+  std::string secret_path;  // where the ring secret is kept; empty: open or in memory
+  bool secret_created = false;
   RingInfo info;
   PeerInfo self;
   std::mutex log_mu;
@@ -524,6 +673,9 @@ struct Node::Impl {
   // into the ring goes before it.
   net::SystemClock clock;
   net::RandomRng rng;
+  std::shared_ptr<net::PeerAuth> auth;  // the ring's secret, or an open ring
+  std::atomic<std::uint64_t> peer_auth_failures{0};
+  std::atomic<std::int64_t> last_auth_log_ms{0};  // monotonic; 0: never logged
   net::HttpTransport transport;
   std::unique_ptr<core::Store> store;
   std::unique_ptr<core::RecordStore> records;
@@ -543,8 +695,11 @@ Node::~Node() { stop(); }
 Result<std::unique_ptr<Node>> Node::create(NodeOptions options) {
   auto checked = check_options(options);
   if (!checked.ok()) return checked.status();
-  auto impl = std::make_unique<Impl>(options, checked->level);
+  auto trust = trust_new_ring(options);
+  if (!trust.ok()) return trust.status();
+  auto impl = std::make_unique<Impl>(options, checked->level, *trust);
   impl->info = new_ring_info(options);
+  impl->info.open_ring = options.open_ring;
   if (Status s = impl->start(*checked, ""); !s.ok()) return s;
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }
@@ -552,6 +707,8 @@ Result<std::unique_ptr<Node>> Node::create(NodeOptions options) {
 Result<std::unique_ptr<Node>> Node::join(NodeOptions options, std::string peer) {
   auto checked = check_options(options);
   if (!checked.ok()) return checked.status();
+  auto trust = trust_joiner(options);
+  if (!trust.ok()) return trust.status();
 
   std::vector<std::string> candidates;
   if (!peer.empty()) {
@@ -563,7 +720,10 @@ Result<std::unique_ptr<Node>> Node::join(NodeOptions options, std::string peer) 
     const char* env = std::getenv(kBroadcastEnv);
     const std::string broadcast = env && *env ? env : "255.255.255.255";
     const std::string ring = options.ring_name.empty() ? kDefaultRing : options.ring_name;
-    auto found = discover(ring, options.discovery_port, 1000, broadcast);
+    // Holding a secret, a joiner believes only members that prove it.
+    auto found = trust->auth->is_open()
+                     ? discover(ring, options.discovery_port, 1000, broadcast)
+                     : net::discover_members(ring, options.discovery_port, 1000, broadcast, *trust->auth);
     if (!found.ok()) return found.status();
     for (auto& a : *found)
       if (a != options.advertise) candidates.push_back(a);
@@ -574,14 +734,28 @@ Result<std::unique_ptr<Node>> Node::join(NodeOptions options, std::string peer) 
   // The first candidate that tells us its ring's parameters is the one we join.
   Status last = Status::Unavailable("no peer");
   for (const auto& candidate : candidates) {
-    auto ring_info = fetch_ring_info(candidate);
+    RingTrust candidate_trust = *trust;
+    auto ring_info = ring_info_for(candidate, candidate_trust);
     if (!ring_info.ok()) {
+      if (ring_info.status().code() != Code::kUnavailable) return ring_info.status();
       last = ring_info.status();
       continue;
     }
     auto info = adopt_ring_info(options, *ring_info, candidate);
     if (!info.ok()) return info.status();
-    auto impl = std::make_unique<Impl>(options, checked->level);
+    // A member's data directory holds the ring's secret, so it restarts,
+    // and `dws-node status --data` works, without naming the file again.
+    if (!candidate_trust.auth->is_open() && !options.data_dir.empty() &&
+        candidate_trust.secret_path != secret_in(options.data_dir)) {
+      std::error_code ec;
+      if (!std::filesystem::exists(options.data_dir, ec)) {
+        std::filesystem::create_directories(options.data_dir, ec);
+        std::filesystem::permissions(options.data_dir, std::filesystem::perms::owner_all, ec);
+      }
+      const Status saved = candidate_trust.auth->save(secret_in(options.data_dir));
+      if (!saved.ok() && saved.code() != Code::kExists) return saved;
+    }
+    auto impl = std::make_unique<Impl>(options, checked->level, candidate_trust);
     impl->info = *info;
     if (Status s = impl->start(*checked, candidate); !s.ok()) {
       if (s.code() != Code::kUnavailable || peer.size() > 0) return s;
@@ -602,19 +776,41 @@ RingInfo Node::info() const { return impl_->info; }
 std::string Node::metrics_text() const { return impl_->metrics_text(); }
 RecordCounts Node::record_counts() const { return impl_->record_counts(); }
 
-Result<RingInfo> fetch_ring_info(const std::string& peer) {
+namespace {
+
+// The transport the free functions use: the shared open one, or one that
+// proves the secret in `ring_secret_file`.
+Result<std::unique_ptr<net::HttpTransport>> transport_for(const std::string& ring_secret_file) {
+  if (ring_secret_file.empty()) return std::unique_ptr<net::HttpTransport>();
+  auto auth = net::PeerAuth::load(ring_secret_file);
+  if (!auth.ok()) return auth.status();
+  return std::make_unique<net::HttpTransport>(net::HttpTransportOptions{.auth = std::move(auth).value()});
+}
+
+Result<core::Response> call_with(net::HttpTransport* t, const std::string& peer, const core::Request& request) {
+  if (t == nullptr) return call(peer, request);
+  return t->call(peer, request, core::Deadline{2000});
+}
+
+}  // namespace
+
+Result<RingInfo> fetch_ring_info(const std::string& peer, const std::string& ring_secret_file) {
   if (auto hp = net::parse_host_port(peer, "peer address"); !hp.ok()) return hp.status();
-  auto r = call(peer, core::InfoReq{});
+  auto transport = transport_for(ring_secret_file);
+  if (!transport.ok()) return transport.status();
+  auto r = call_with(transport->get(), peer, core::InfoReq{});
   if (!r.ok()) return r.status();
   const auto* info = std::get_if<core::InfoResp>(&*r);
   if (!info) return Status::Internal(fmt::format("peer {} answered /v1/ring/info with another message", peer));
   return info->info;
 }
 
-Result<std::vector<RingView>> walk_ring(const std::string& peer, int max_nodes) {
+Result<std::vector<RingView>> walk_ring(const std::string& peer, int max_nodes, const std::string& ring_secret_file) {
   if (auto hp = net::parse_host_port(peer, "peer address"); !hp.ok()) return hp.status();
-  auto state = [](const std::string& address) -> Result<RingView> {
-    auto r = call(address, core::StateReq{});
+  auto transport = transport_for(ring_secret_file);
+  if (!transport.ok()) return transport.status();
+  auto state = [t = transport->get()](const std::string& address) -> Result<RingView> {
+    auto r = call_with(t, address, core::StateReq{});
     if (!r.ok()) return r.status();
     const auto* s = std::get_if<core::StateResp>(&*r);
     if (!s) return Status::Internal(fmt::format("peer {} answered /v1/ring/state with another message", address));

@@ -149,6 +149,7 @@ def main():
     node_exe, chat_exe = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     c_bot, py_bot, go_bot = sys.argv[3:6]
     tmp = tempfile.mkdtemp(prefix="dws-bots-process-")
+    dwsproc.set_ring_secret(os.path.join(tmp, "ring.secret"))
     os.environ["DWS_DISCOVERY_BROADCAST"] = "127.255.255.255"
     nodes, bots = [], []
     ok = False

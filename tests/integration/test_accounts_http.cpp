@@ -23,6 +23,7 @@
 #include "dwhatsapp/node.hpp"
 #include "net/http_transport.hpp"
 #include "net/system_env.hpp"
+#include "support/peer_support.hpp"
 #include "support/test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -161,6 +162,7 @@ class Ring {
       o.discovery_port = 0;
       o.http_threads = 8;
       o.mailbox_quota = mailbox_quota;
+      o.ring_secret_file = dws::test::ring_secret_file();
       o.log_level = std::getenv("DWS_TEST_LOG") ? std::getenv("DWS_TEST_LOG") : "error";
       auto n = i == 0 ? Node::create(o) : Node::join(o, nodes_[0]->address());
       REQUIRE_MESSAGE(n.ok(), n.status().to_string());
@@ -535,7 +537,7 @@ TEST_CASE("accounts: signed updates raise the version, delete removes record and
   for (std::size_t i = 0; i < ring.size(); ++i) CHECK(send(ring.address(i), "GET", "/v1/users/alan").status == 404);
   CHECK(names(send(ring.address(0), "GET", "/v1/users?prefix=a")) == std::vector<std::string>{"alice", "anna"});
   // Every node's own copy of alan's mailbox is empty.
-  dws::net::HttpTransport transport;
+  dws::net::HttpTransport transport(dws::test::member_transport());
   for (std::size_t i = 0; i < ring.size(); ++i) {
     auto s = transport.call(ring.address(i), core::StoreScanReq{core::user_key("alan"), "m/", "", 100, true},
                             core::Deadline{5000});

@@ -27,6 +27,7 @@
 #include "dwhatsapp/client.hpp"
 #include "dwhatsapp/node.hpp"
 #include "net/address.hpp"
+#include "support/peer_support.hpp"
 #include "support/test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -56,6 +57,7 @@ NodeOptions node_options(const std::string& data_dir) {
   o.sync_ms = 500;
   o.discovery_port = 0;
   o.http_threads = 16;
+  o.ring_secret_file = dws::test::ring_secret_file();
   o.log_level = std::getenv("DWS_TEST_LOG") ? std::getenv("DWS_TEST_LOG") : "error";
   return o;
 }

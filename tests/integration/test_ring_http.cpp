@@ -23,6 +23,7 @@
 #include "dwhatsapp/node.hpp"
 #include "net/http_server.hpp"
 #include "net/http_transport.hpp"
+#include "support/peer_support.hpp"
 #include "support/test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -41,6 +42,7 @@ NodeOptions test_options() {
   o.stabilize_ms = 200;
   o.discovery_port = 0;
   o.http_threads = 4;
+  o.ring_secret_file = dws::test::ring_secret_file();
   o.log_level = std::getenv("DWS_TEST_LOG") ? std::getenv("DWS_TEST_LOG") : "warn";
   return o;
 }
@@ -97,7 +99,7 @@ void check_lookups(const std::vector<Node*>& nodes, std::uint64_t seed) {
   std::vector<dws::Id> ids;
   for (Node* n : nodes) ids.push_back(n->id());
   std::sort(ids.begin(), ids.end());
-  dws::net::HttpTransport transport;
+  dws::net::HttpTransport transport(dws::test::member_transport());
   dws::core::SplitMix64 rng(seed);
   for (int i = 0; i < 40; ++i) {
     const dws::Id key = rng.next();
@@ -138,7 +140,7 @@ TEST_CASE("integration: 8 nodes form one ring over HTTP and repair it after two 
   check_lookups(live, 1);
 
   // Walking the ring over HTTP from any node visits all 8 once, in id order.
-  auto walk = dws::walk_ring(owned[5]->address());
+  auto walk = dws::walk_ring(owned[5]->address(), 4096, dws::test::ring_secret_file());
   REQUIRE_MESSAGE(walk.ok(), walk.status().to_string());
   REQUIRE(walk->size() == 8);
   for (std::size_t i = 0; i + 1 < walk->size(); ++i) {
@@ -161,7 +163,7 @@ TEST_CASE("integration: 8 nodes form one ring over HTTP and repair it after two 
   require_ring(survivors);
   check_lookups(survivors, 2);
 
-  auto walk6 = dws::walk_ring(survivors[0]->address());
+  auto walk6 = dws::walk_ring(survivors[0]->address(), 4096, dws::test::ring_secret_file());
   REQUIRE(walk6.ok());
   CHECK(walk6->size() == 6);
 
@@ -191,7 +193,7 @@ TEST_CASE("integration: a node serves health, nodes and metrics, and answers err
 
   auto info = cli.Get("/v1/ring/info");
   REQUIRE(info);
-  CHECK(info->body == R"({"ring":"dwhatsapp","id_bits":64,"replicas":3,"successor_list":4,"stabilize_ms":200})");
+  CHECK(info->body == R"({"ring":"dwhatsapp","id_bits":64,"replicas":3,"successor_list":4,"stabilize_ms":200,"open":false})");
 
   auto metrics = cli.Get("/metrics");
   REQUIRE(metrics);
@@ -204,12 +206,22 @@ TEST_CASE("integration: a node serves health, nodes and metrics, and answers err
   CHECK(missing->status == 404);
   CHECK(missing->body.find(R"("code":"not_found")") != std::string::npos);
 
-  auto bad = cli.Get("/v1/ring/closest?key=zz");
+  // Peer endpoints answer members only; a member's malformed request is a 400.
+  auto unproved = cli.Get("/v1/ring/closest?key=zz");
+  REQUIRE(unproved);
+  CHECK(unproved->status == 401);
+  CHECK(unproved->body.find(R"("code":"unauthenticated")") != std::string::npos);
+  auto auth = dws::test::ring_auth();
+  auto proof = [&](const char* method, const char* target, const std::string& body) {
+    return httplib::Headers{{std::string(dws::net::kPeerProofHeader), auth->sign(method, target, body, dws::test::now_ms()).header}};
+  };
+  auto bad = cli.Get("/v1/ring/closest?key=zz", proof("GET", "/v1/ring/closest?key=zz", ""));
   REQUIRE(bad);
   CHECK(bad->status == 400);
   CHECK(bad->body.find("parameter 'key'") != std::string::npos);
 
-  auto garbage = cli.Post("/v1/ring/notify", "{\"id\":", "application/json");
+  auto garbage = cli.Post("/v1/ring/notify", proof("POST", "/v1/ring/notify", "{\"id\":"), "{\"id\":",
+                          "application/json");
   REQUIRE(garbage);
   CHECK(garbage->status == 400);
   CHECK(garbage->body.find("invalid_argument") != std::string::npos);

@@ -23,6 +23,7 @@
 #include "dwhatsapp/node.hpp"
 #include "net/http_transport.hpp"
 #include "net/json_codec.hpp"
+#include "support/peer_support.hpp"
 #include "support/test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -51,6 +52,7 @@ NodeOptions test_options(const std::string& data_dir) {
   o.sync_ms = 500;
   o.discovery_port = 0;
   o.http_threads = 8;
+  o.ring_secret_file = dws::test::ring_secret_file();
   o.log_level = std::getenv("DWS_TEST_LOG") ? std::getenv("DWS_TEST_LOG") : "warn";
   return o;
 }
@@ -275,6 +277,13 @@ struct RawClient {
       : cli(address.substr(0, address.rfind(':')), std::stoi(address.substr(address.rfind(':') + 1))) {
     cli.set_tcp_nodelay(true);
   }
+  // A POST proving the ring secret, as a member sends it: what reaches the
+  // body checks (without the proof every peer request is a 401).
+  httplib::Result post(const std::string& path, const std::string& body) {
+    const auto proof = dws::test::ring_auth()->sign("POST", path, body, dws::test::now_ms());
+    return cli.Post(path.c_str(), httplib::Headers{{std::string(dws::net::kPeerProofHeader), proof.header}}, body,
+                    "application/json");
+  }
   httplib::Client cli;
 };
 
@@ -302,7 +311,7 @@ TEST_CASE("store: 10,000 records written over HTTP stay readable on n nodes thro
   constexpr int kRecords = 10'000;
   constexpr int kWriters = 4;
   const std::vector<Record> records = make_records(kRecords, 0x5707e);
-  dws::net::HttpTransport transport;
+  dws::net::HttpTransport transport(dws::test::member_transport());
   std::atomic<int> retries{0};
   std::mutex mu;
   std::vector<std::string> failures;
@@ -338,7 +347,7 @@ TEST_CASE("store: 10,000 records written over HTTP stay readable on n nodes thro
     CHECK_MESSAGE(metrics.find(name) != std::string::npos, "metric ", name, "missing from\n", metrics);
 
   // dws-node status reads the counts from GET /v1/ring/state.
-  auto walk = dws::walk_ring(owned[1]->address());
+  auto walk = dws::walk_ring(owned[1]->address(), 4096, dws::test::ring_secret_file());
   REQUIRE_MESSAGE(walk.ok(), walk.status().to_string());
   std::uint64_t held = 0;
   for (const auto& v : *walk) {
@@ -357,7 +366,7 @@ TEST_CASE("store: corrupt, truncated, oversized and misdirected storage requests
                                                               owned[0]->address())));
   require_ring(pointers(owned));
   const std::vector<Record> records = make_records(200, 0xbad);
-  dws::net::HttpTransport transport;
+  dws::net::HttpTransport transport(dws::test::member_transport());
   std::atomic<int> retries{0};
   for (std::size_t i = 0; i < records.size(); ++i)
     REQUIRE(put_through(transport, owned[i % owned.size()]->address(), records[i], retries).ok());
@@ -404,20 +413,20 @@ TEST_CASE("store: corrupt, truncated, oversized and misdirected storage requests
     std::string bin = dws::core::encode_records(std::vector<Record>{fresh, make_record(fresh.key + 1, 1'000'002)});
     const std::size_t second = dws::core::encode_records(std::vector<Record>{fresh}).size();
     bin[second] = '\x7f';  // the second record's format byte
-    check_error(raw.cli.Post("/v1/store/sync", push_body(b64(bin)), "application/json"), 400, "invalid_argument",
+    check_error(raw.post("/v1/store/sync", push_body(b64(bin))), 400, "invalid_argument",
                 "field 'records' does not hold valid records", "corrupt records in a sync push");
-    check_error(raw.cli.Post("/v1/store/sync", push_body("@@@@"), "application/json"), 400, "invalid_argument",
+    check_error(raw.post("/v1/store/sync", push_body("@@@@")), 400, "invalid_argument",
                 "field 'records' must be padded base64", "corrupt base64 in a sync push");
     check_unchanged("a corrupt sync body");
   }
   {  // A truncated sync body is 400.
     const std::string body = push_body(b64(dws::core::encode_records(std::vector<Record>{fresh})));
-    check_error(raw.cli.Post("/v1/store/sync", body.substr(0, body.size() * 2 / 3), "application/json"), 400,
+    check_error(raw.post("/v1/store/sync", body.substr(0, body.size() * 2 / 3)), 400,
                 "invalid_argument", "not valid JSON", "truncated sync push");
     // Cut inside the record encoding, re-encoded as valid base64 and JSON.
     std::string bin = dws::core::encode_records(std::vector<Record>{fresh});
     bin.resize(bin.size() - 5);
-    check_error(raw.cli.Post("/v1/store/sync", push_body(b64(bin)), "application/json"), 400, "invalid_argument",
+    check_error(raw.post("/v1/store/sync", push_body(b64(bin))), 400, "invalid_argument",
                 "field 'records' does not hold valid records", "sync push with a truncated record");
     check_unchanged("a truncated sync body");
   }
@@ -429,9 +438,9 @@ TEST_CASE("store: corrupt, truncated, oversized and misdirected storage requests
     CHECK_MESSAGE(r.status().code() == dws::Code::kPayloadTooLarge, "expected payload_too_large, got ",
                   r.status().to_string());
     // A body over the server's limit is refused before it is read.
-    check_error(raw.cli.Post("/v1/store/sync", std::string(3 << 20, ' '), "application/json"), 413,
+    check_error(raw.post("/v1/store/sync", std::string(3 << 20, ' ')), 413,
                 "payload_too_large", "request body too large", "a 3 MiB sync body");
-    check_error(raw.cli.Post("/v1/store/put", std::string(3 << 20, ' '), "application/json"), 413,
+    check_error(raw.post("/v1/store/put", std::string(3 << 20, ' ')), 413,
                 "payload_too_large", "request body too large", "a 3 MiB put body");
     check_unchanged("an oversized record");
   }

@@ -201,6 +201,8 @@ def main():
             return SKIP
     print(f"variant: {variant}", flush=True)
     tmp = tempfile.mkdtemp(prefix="dws-netns-")
+    # A private ring: every node gets its secret, `up` creates it.
+    dwsproc.set_ring_secret(os.path.join(tmp, "ring.secret"))
     nodes = []
     ok = False
     try:

@@ -320,6 +320,8 @@ def main():
         return 2
     node_exe, chat_exe = (os.path.abspath(a) for a in sys.argv[1:])
     tmp = tempfile.mkdtemp(prefix="dws-chat-process-")
+    # A private ring: every node gets its secret, `up` creates it.
+    dwsproc.set_ring_secret(os.path.join(tmp, "ring.secret"))
     # Whatever the clients broadcast for discovery stays on loopback.
     os.environ["DWS_DISCOVERY_BROADCAST"] = "127.255.255.255"
     nodes = []

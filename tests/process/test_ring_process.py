@@ -80,6 +80,18 @@ def test_errors(ring, exe):
     expect_failure(exe, ["up", "--listen", "no-port-here"] + COMMON, "bad address 'no-port-here'")
     expect_failure(exe, ["up", "--listen", "127.0.0.1:70000"] + COMMON, "bad address '127.0.0.1:70000'")
     expect_failure(exe, ["status", "--peer", dead], f"status of unreachable {dead}")
+    # A private ring: without its secret neither status nor join gets in,
+    # and another ring's secret is refused.
+    expect_failure(exe, ["status", "--peer", busy], "status without the ring secret", must_mention="--ring-secret")
+    expect_failure(exe, ["join", "--listen", "127.0.0.1:0", "--peer", busy] + COMMON, "join without the ring secret",
+                   must_mention="--ring-secret")
+    other = os.path.join(ring.tmp, "other.secret")
+    with open(os.open(other, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+        f.write(os.urandom(32))
+    expect_failure(exe, ["join", "--listen", "127.0.0.1:0", "--peer", busy, "--ring-secret", other] + COMMON,
+                   "join with another ring's secret", must_mention="does not accept the ring secret")
+    expect_failure(exe, ["status", "--peer", busy, "--ring-secret", other], "status with another ring's secret",
+                   must_mention="refused")
 
 
 def rounds_now(nodes):
@@ -146,6 +158,8 @@ def main():
         return 2
     exe = os.path.abspath(sys.argv[1])
     tmp = tempfile.mkdtemp(prefix="dws-process-")
+    # A private ring: every node gets its secret, `up` creates it.
+    dwsproc.set_ring_secret(os.path.join(tmp, "ring.secret"))
     ring = Ring(exe, tmp)
     ok = False
     try:

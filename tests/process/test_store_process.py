@@ -49,6 +49,8 @@ class Client:
                 conn = self.conns[address] = http.client.HTTPConnection(host, int(port), timeout=10)
             try:
                 headers = {"Content-Type": "application/json"} if body is not None else {}
+                # The store endpoints serve ring members only: prove the secret.
+                headers.update(dwsproc.peer_headers(method, path, body or b""))
                 conn.request(method, path, body=body, headers=headers)
                 r = conn.getresponse()
                 return r.status, json.loads(r.read() or b"null")
@@ -184,6 +186,8 @@ def main():
         return 2
     exe = os.path.abspath(sys.argv[1])
     tmp = tempfile.mkdtemp(prefix="dws-store-process-")
+    # A private ring: every node gets its secret, `up` creates it.
+    dwsproc.set_ring_secret(os.path.join(tmp, "ring.secret"))
     nodes, everyone = [], []
     ok = False
     client = Client()

@@ -206,3 +206,63 @@ TEST_CASE("ring sim: a seed replays exactly") {
   CHECK(first == run(seed));
   CHECK(first != run(seed + 1));
 }
+
+TEST_CASE("ring sim: forged notifies, leaves and successor lists naming absent or misnamed nodes are not adopted") {
+  using dws::PeerInfo;
+  using namespace dws::core;
+  const auto seeds = dws::sim::seeds_from_env(5000, 10);
+  for (auto seed : seeds) {
+    INFO("seed " << seed << " (replay with DWS_SIM_SEED=" << seed << ")");
+    RingSim sim(seed);
+    const std::string grown = grow(sim, 16);
+    REQUIRE_MESSAGE(grown.empty(), grown);
+    const auto live = sim.live_nodes();
+    const Address target = pick(sim, live);
+    Ring* t = sim.ring(target);
+    const auto pred = t->predecessor();
+    const auto succ = t->successors();
+    REQUIRE(pred.has_value());
+    REQUIRE(succ.size() >= 2);
+    // A node that does not exist, one whose id lies just before the target
+    // (the best placed claim there is), and a live node's address with a
+    // claimed id that is not its own.
+    const PeerInfo ghost = sim.info(sim.new_address());
+    const PeerInfo misnamed{t->self().id - 1, succ[1].address};
+    // Claims are acknowledged (a ghost's) or refused as misnamed; either
+    // way nothing is adopted.
+    for (const PeerInfo& claim : {ghost, misnamed}) {
+      t->handle(NotifyReq{claim});
+      t->handle(LeaveReq{succ[0], claim, {claim}});  // succ[0] is alive: not leaving
+      t->handle(LeaveReq{*pred, claim, {claim}});
+      t->handle(LeaveReq{claim, claim, {claim}});
+    }
+    CHECK(t->handle(NotifyReq{misnamed}).status().code() == dws::Code::kInvalidArgument);
+    CHECK(t->predecessor() == pred);
+    CHECK(t->successors() == succ);
+    // The target's first successor lies about its list: every entry but
+    // its own is absent or misnamed. Nothing of it reaches the target.
+    Ring* s = sim.ring(succ[0].address);
+    sim.net().attach(succ[0].address, [&, s](const Request& r) -> dws::Result<Response> {
+      if (std::holds_alternative<StateReq>(r)) {
+        auto real = s->handle(r);
+        if (!real.ok()) return real;
+        auto view = std::get<StateResp>(*real).view;
+        view.successors = {ghost, misnamed};
+        return Response{StateResp{view}};
+      }
+      return s->handle(r);
+    });
+    t->stabilize();
+    const auto after = t->successors();
+    REQUIRE(!after.empty());
+    CHECK(after.front() == succ[0]);
+    for (const auto& p : after) {
+      CHECK(p != ghost);
+      CHECK(p != misnamed);
+    }
+    // Honest again, the ring is whole within the usual bound.
+    sim.net().attach(succ[0].address, [s](const Request& r) { return s->handle(r); });
+    std::string why;
+    REQUIRE_MESSAGE(sim.converge(kConvergeBound, &why) >= 0, why);
+  }
+}

@@ -8,6 +8,8 @@
 #include <map>
 
 #include "core/env.hpp"
+#include "core/id.hpp"
+#include "core/ring.hpp"
 
 namespace dws::test {
 
@@ -31,5 +33,18 @@ class LocalTransport final : public core::Transport {
   }
   std::map<core::Address, Handler> nodes;
 };
+
+// Ring options for tests whose two nodes carry hand-picked ids, "a" = 1000
+// and "b" = 1'000'000, in place of core::node_id(address); any other address
+// must carry its real id, so the ring's id check still runs.
+inline core::RingOptions pair_ring_options() {
+  core::RingOptions o;
+  o.id_of = [](const core::Address& a) -> Id {
+    if (a == "a") return 1000;
+    if (a == "b") return 1'000'000;
+    return core::node_id(a);
+  };
+  return o;
+}
 
 }  // namespace dws::test

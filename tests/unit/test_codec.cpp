@@ -168,6 +168,11 @@ TEST_CASE("codec: every response type survives a round trip") {
   CHECK(got.replicas == 5);
   CHECK(got.successor_list == 6);
   CHECK(got.stabilize_ms == 200);
+  CHECK_FALSE(got.open_ring);
+  info.info.open_ring = true;
+  auto open = reply_through_wire(core::InfoReq{}, info);
+  CHECK(std::get<core::InfoResp>(open).info.open_ring);
+  CHECK(encode_response(info).body.find(R"("open":true)") != std::string::npos);
 }
 
 TEST_CASE("codec: ids in JSON are 16 lower-case hex digits") {

@@ -25,7 +25,7 @@ using dws::test::FakeClock;
 using dws::test::LocalTransport;
 
 struct TestNode {
-  TestNode(PeerInfo self, LocalTransport& net, FakeClock& clock) : rng(self.id), ring(self, RingOptions{}, net, clock, rng) {
+  TestNode(PeerInfo self, LocalTransport& net, FakeClock& clock) : rng(self.id), ring(self, dws::test::pair_ring_options(), net, clock, rng) {
     records = std::move(RecordStore::open(disk, RecordStoreOptions{8})).value();
     repl = std::make_unique<Replicator>(ring, *records, net, clock, ReplicationOptions{});
     users = std::make_unique<Users>(ring, *repl, *records, net, UsersOptions{});

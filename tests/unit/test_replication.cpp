@@ -23,7 +23,7 @@ using dws::test::LocalTransport;
 
 struct TestNode {
   TestNode(PeerInfo self, LocalTransport& net, FakeClock& clock, ReplicationOptions opt)
-      : rng(self.id), ring(self, RingOptions{}, net, clock, rng) {
+      : rng(self.id), ring(self, dws::test::pair_ring_options(), net, clock, rng) {
     records = std::move(RecordStore::open(disk, RecordStoreOptions{8})).value();
     repl = std::make_unique<Replicator>(ring, *records, net, clock, opt);
     net.nodes[self.address] = [this](const Request& r) -> Result<Response> {

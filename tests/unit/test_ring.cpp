@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/id.hpp"
 #include "core/ring.hpp"
 #include "support/fake_core.hpp"
 
@@ -50,7 +51,22 @@ class FakeTransport final : public Transport {
   std::function<void()> reentry;  // runs inside every call, as a peer calling back would
 };
 
-PeerInfo peer(Id id, std::string address) { return PeerInfo{id, std::move(address)}; }
+// The tests name their peers by hand (small ids in a readable order); the
+// ring is told these names in place of core::node_id, so its rule that an
+// id must follow from the address still runs: a PeerInfo made without
+// peer() (a forged one) fails it.
+std::map<std::string, Id>& names() {
+  static std::map<std::string, Id> m;
+  return m;
+}
+PeerInfo peer(Id id, std::string address) {
+  names()[address] = id;
+  return PeerInfo{id, std::move(address)};
+}
+Id named_id(const Address& a) {
+  auto it = names().find(a);
+  return it == names().end() ? node_id(a) : it->second;
+}
 
 const PeerInfo kX = peer(1000, "x");  // the node under test
 const PeerInfo kS = peer(2000, "s");
@@ -78,6 +94,7 @@ struct Fixture {
 
   Fixture() {
     opts.successor_list = 4;
+    opts.id_of = named_id;
     ring = std::make_unique<Ring>(kX, opts, net, clock, rng);
     ring->set_listener([this](const RingEvent& e) { events.push_back(e); });
   }
@@ -92,6 +109,10 @@ struct Fixture {
       return Status::InvalidArgument("boot only answers closest");
     };
     net.add_static(s_view);
+    // The nodes S lists are alive unless a test says otherwise: a joiner
+    // adopts only successors that answer a ping as themselves.
+    for (const auto& p : s_view.successors)
+      if (p.id != kX.id && !net.peers.count(p.address)) net.add_static(view_of(p, std::nullopt, {}));
     return ring->join("boot");
   }
 
@@ -206,6 +227,7 @@ TEST_CASE("ring: rectify takes a closer predecessor, keeps a live one, replaces 
   const PeerInfo p1 = peer(500, "p1"), p2 = peer(800, "p2"), p3 = peer(600, "p3");
   f.net.add_static(view_of(p1, std::nullopt, {}));
   f.net.add_static(view_of(p2, std::nullopt, {}));
+  f.net.add_static(view_of(p3, std::nullopt, {}));
   REQUIRE(f.ring->handle(NotifyReq{p1}).ok());
   CHECK(f.ring->predecessor() == p1);
   REQUIRE(f.ring->handle(NotifyReq{p2}).ok());  // 800 lies between 500 and 1000
@@ -224,6 +246,7 @@ TEST_CASE("ring: a predecessor across the zero point is replaced by a closer one
   f.ring->create();
   const PeerInfo far = peer(~Id{0} - 10, "far"), near = peer(10, "near");
   f.net.add_static(view_of(far, std::nullopt, {}));
+  f.net.add_static(view_of(near, std::nullopt, {}));
   REQUIRE(f.ring->handle(NotifyReq{far}).ok());
   REQUIRE(f.ring->handle(NotifyReq{near}).ok());
   CHECK(f.ring->predecessor() == near);
@@ -246,6 +269,7 @@ TEST_CASE("ring: stabilize declares a dead successor and continues with the next
   REQUIRE(f.join_via(view_of(kS, kX, {kA, kB, kC})).ok());
   f.net.peers.erase("s");
   f.net.add_static(view_of(kA, kX, {kB, kC, kD}));
+  f.net.add_static(view_of(kD, std::nullopt, {}));
   f.ring->stabilize();
   CHECK(ids(f.ring->successors()) == std::vector<Id>{3000, 4000, 5000, 6000});
   CHECK(f.saw(RingEvent::Kind::kPeerDead, kS));
@@ -266,6 +290,8 @@ TEST_CASE("ring: a lone node takes its first notifier as successor") {
 TEST_CASE("ring: a leaving successor is replaced by its successor list") {
   Fixture f;
   REQUIRE(f.join_via(view_of(kS, kX, {kA, kB, kC})).ok());
+  f.net.add_static(view_of(kD, std::nullopt, {}));
+  f.net.peers.erase("s");  // a leaving node no longer answers as a member
   REQUIRE(f.ring->handle(LeaveReq{kS, kX, {kA, kB, kC, kD}}).ok());
   CHECK(ids(f.ring->successors()) == std::vector<Id>{3000, 4000, 5000, 6000});
   CHECK(f.saw(RingEvent::Kind::kSuccessor, kA));
@@ -277,8 +303,82 @@ TEST_CASE("ring: a leaving predecessor is replaced by its own predecessor") {
   f.net.add_static(view_of(kP, std::nullopt, {kX}));
   REQUIRE(f.ring->handle(NotifyReq{kP}).ok());
   const PeerInfo q = peer(300, "q");
+  f.net.add_static(view_of(q, std::nullopt, {kP}));
+  f.net.peers.erase("p");
   REQUIRE(f.ring->handle(LeaveReq{kP, q, {kX, kS}}).ok());
   CHECK(f.ring->predecessor() == q);
+}
+
+TEST_CASE("ring: a notify naming a node that does not answer, or with an id not its address's, is not adopted") {
+  Fixture f;
+  f.ring->create();
+  const PeerInfo ghost = peer(700, "ghost");  // named right, but nobody answers there
+  REQUIRE(f.ring->handle(NotifyReq{ghost}).ok());
+  CHECK_FALSE(f.ring->predecessor().has_value());
+  CHECK(f.net.sent_of<PingReq>("ghost").size() == 1);
+  const PeerInfo forged{900, "p"};  // "p" is 500: a claimed id, not the address's
+  f.net.add_static(view_of(forged, std::nullopt, {}));
+  const auto refused = f.ring->handle(NotifyReq{forged});
+  CHECK(refused.status().code() == Code::kInvalidArgument);
+  CHECK_MESSAGE(refused.status().message().find("is not the id of its address 'p'") != std::string::npos,
+                refused.status().message());
+  CHECK_FALSE(f.ring->predecessor().has_value());
+  CHECK(f.net.sent_of<PingReq>("p").empty());  // refused before any call
+  // A node answering at the address as someone else is not the named node.
+  const PeerInfo liar = peer(800, "liar");
+  f.net.peers["liar"] = [](const Request&) -> Result<Response> { return Response{PingResp{kS}}; };
+  REQUIRE(f.ring->handle(NotifyReq{liar}).ok());
+  CHECK_FALSE(f.ring->predecessor().has_value());
+  f.net.add_static(view_of(kP, std::nullopt, {}));
+  REQUIRE(f.ring->handle(NotifyReq{kP}).ok());
+  CHECK(f.ring->predecessor() == kP);
+}
+
+TEST_CASE("ring: a forged leave of a live node, or one naming dead or forged pointers, changes nothing") {
+  Fixture f;
+  REQUIRE(f.join_via(view_of(kS, kX, {kA, kB, kC})).ok());
+  f.net.add_static(view_of(kP, std::nullopt, {kX}));
+  REQUIRE(f.ring->handle(NotifyReq{kP}).ok());
+  REQUIRE(f.ring->predecessor() == kP);
+  const auto before = ids(f.ring->successors());
+  // S still answers: it is not leaving, whatever the message says.
+  const PeerInfo ghost = peer(2500, "ghost");
+  REQUIRE(f.ring->handle(LeaveReq{kS, peer(200, "nobody"), {ghost}}).ok());
+  CHECK(ids(f.ring->successors()) == before);
+  // P still answers too.
+  REQUIRE(f.ring->handle(LeaveReq{kP, peer(200, "nobody"), {kX}}).ok());
+  CHECK(f.ring->predecessor() == kP);
+  // A leaver named with a forged id is ignored outright.
+  CHECK(f.ring->handle(LeaveReq{PeerInfo{2000, "elsewhere"}, std::nullopt, {ghost}}).status().code() ==
+        Code::kInvalidArgument);
+  CHECK(ids(f.ring->successors()) == before);
+  // S really gone: the listed ghost (no answer) and a forged entry are
+  // dropped, the live ones kept.
+  f.net.peers.erase("s");
+  REQUIRE(f.ring->handle(LeaveReq{kS, kX, {ghost, PeerInfo{2600, "a"}, kA, kB}}).ok());
+  CHECK(ids(f.ring->successors()) == std::vector<Id>{3000, 4000});
+  // P really gone, naming a predecessor that does not answer: none is adopted.
+  f.net.peers.erase("p");
+  REQUIRE(f.ring->handle(LeaveReq{kP, peer(200, "nobody"), {kX}}).ok());
+  CHECK_FALSE(f.ring->predecessor().has_value());
+}
+
+TEST_CASE("ring: a successor list naming a node that does not answer, or a forged id, is not adopted") {
+  Fixture f;
+  const PeerInfo ghost = peer(3500, "ghost2");
+  // S's list names a forged entry (id 2500 at a's address) and a dead ghost.
+  f.net.peers["ghost2"] = [](const Request&) -> Result<Response> { return Status::Unavailable("down"); };
+  REQUIRE(f.join_via(view_of(kS, kX, {PeerInfo{2500, "a"}, ghost, kB})).ok());
+  CHECK(ids(f.ring->successors()) == std::vector<Id>{2000, 4000});
+  CHECK(f.net.sent_of<PingReq>("a").empty());
+  f.net.add_static(view_of(kS, kX, {ghost, kB, kC}));
+  f.net.add_static(view_of(kC, std::nullopt, {}));
+  f.ring->stabilize();
+  CHECK(ids(f.ring->successors()) == std::vector<Id>{2000, 4000, 5000});
+  // Lookups do not believe forged nodes either.
+  FakeTransport net;
+  net.peers["n1"] = [](const Request&) -> Result<Response> { return Response{ClosestResp{true, PeerInfo{1, "t"}}}; };
+  CHECK(lookup_from(net, "n1", 8000, 16, {}, named_id).status().code() == Code::kUnavailable);
 }
 
 TEST_CASE("ring: leave tells both neighbours what they need, then forgets everything") {
@@ -328,7 +428,7 @@ TEST_CASE("ring: lookup_from skips a node that does not answer and asks the prev
     return Response{ClosestResp{false, m1_excluded ? m2 : m1}};
   };
   net.peers["m2"] = [&](const Request&) -> Result<Response> { return Response{ClosestResp{true, t}}; };
-  auto r = lookup_from(net, "n1", 8000);
+  auto r = lookup_from(net, "n1", 8000, 128, {}, named_id);
   REQUIRE_MESSAGE(r.ok(), r.status().to_string());
   CHECK(r->node == t);
   CHECK(r->hops == 4);  // n1, m1 (down), n1 again, m2
@@ -340,7 +440,7 @@ TEST_CASE("ring: lookup_from skips a node that does not answer and asks the prev
 TEST_CASE("ring: lookup_from refuses answers that do not move closer to the key") {
   FakeTransport net;
   net.peers["n1"] = [](const Request&) -> Result<Response> { return Response{ClosestResp{false, peer(50, "n1")}}; };
-  auto r = lookup_from(net, "n1", 8000, 16);
+  auto r = lookup_from(net, "n1", 8000, 16, {}, named_id);
   CHECK(r.status().code() == Code::kUnavailable);
   CHECK(net.sent.size() <= 16);
 }
