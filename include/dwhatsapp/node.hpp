@@ -142,4 +142,18 @@ DWS_API Result<RingInfo> fetch_ring_info(const std::string& peer);
 DWS_API Result<std::vector<std::string>> discover(const std::string& ring_name, int port, int timeout_ms = 1000,
                                                   const std::string& broadcast_address = "255.255.255.255");
 
+/// @brief Makes a private ring CA for TLS (`dws-node gen-cert --ca-dir DIR`):
+/// `dir`/ca.crt, which every node and client is given as tls_ca, and
+/// `dir`/ca.key (mode 0600), which signs node certificates. ECDSA P-256.
+/// @return kExists if `dir` already holds a CA (never overwritten), kInternal.
+DWS_API Status make_ring_ca(const std::string& dir);
+
+/// @brief Makes a node certificate signed by the CA in `ca_dir`, valid for
+/// `hosts` (IP addresses or DNS names, the ones peers and clients call it
+/// by): `out_dir`/node.crt and `out_dir`/node.key (mode 0600), for
+/// NodeOptions::tls_cert and tls_key.
+/// @return kInvalidArgument (no host, a bad one), kNotFound (no CA), kInternal.
+DWS_API Status make_node_certificate(const std::string& ca_dir, const std::vector<std::string>& hosts,
+                                     const std::string& out_dir);
+
 }  // namespace dws

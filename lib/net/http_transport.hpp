@@ -23,6 +23,9 @@ struct HttpTransportOptions {
   std::size_t max_idle_per_peer = 8;
   /// Threads that call_all may keep for overlapping calls.
   std::size_t max_parallel_workers = 64;
+  /// PEM CA bundle: talk HTTPS to peers and verify that their certificate
+  /// chains to it and names the address called. Empty: plain HTTP.
+  std::string tls_ca;
 };
 
 /// Safe for concurrent use from any number of threads.

@@ -5,8 +5,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -22,6 +25,7 @@
 #include "net/http_transport.hpp"
 #include "net/json_codec.hpp"
 #include "net/system_env.hpp"
+#include "net/tls.hpp"
 #include "net/timer.hpp"
 #include "node/api.hpp"
 #include "store/lmdb_store.hpp"
@@ -84,6 +88,49 @@ Status check_ring_name(const std::string& name) {
 
 std::string describe(const PeerInfo& p) { return fmt::format("{} ({})", p.address, core::to_hex(p.id)); }
 
+Result<RingInfo> fetch_info(net::HttpTransport& transport, const std::string& peer) {
+  auto r = transport.call(peer, core::InfoReq{}, core::Deadline{2000});
+  if (!r.ok()) return r.status();
+  const auto* info = std::get_if<core::InfoResp>(&*r);
+  if (!info) return Status::Internal(fmt::format("peer {} answered /v1/ring/info with another message", peer));
+  return info->info;
+}
+
+// TLS: the node serves HTTPS with its certificate and calls peers over
+// HTTPS, verifying theirs against the ring's CA.
+net::HttpServerOptions server_options(const NodeOptions& o) {
+  net::HttpServerOptions so;
+  so.threads = o.http_threads;
+  so.tls_cert_file = o.tls_cert;
+  so.tls_key_file = o.tls_key;
+  return so;
+}
+
+net::HttpTransportOptions transport_options(const NodeOptions& o) {
+  net::HttpTransportOptions to;
+  to.tls_ca = o.tls_ca;
+  return to;
+}
+
+Status check_tls_options(const NodeOptions& o) {
+  if (o.tls_cert.empty() != o.tls_key.empty())
+    return Status::InvalidArgument("TLS needs both a certificate and its key: give --tls-cert and --tls-key");
+  if (!o.tls_cert.empty() && o.tls_ca.empty())
+    return Status::InvalidArgument(
+        "a node serving HTTPS calls its peers over HTTPS too: give the ring's CA with --tls-ca");
+  if (o.tls_cert.empty() && !o.tls_ca.empty())
+    return Status::InvalidArgument(
+        "--tls-ca without --tls-cert: a ring's nodes all serve HTTPS or none does; give --tls-cert and --tls-key");
+  for (const std::string* f : {&o.tls_cert, &o.tls_key, &o.tls_ca}) {
+    if (f->empty()) continue;
+    std::FILE* fp = std::fopen(f->c_str(), "rb");
+    if (fp == nullptr)
+      return Status::InvalidArgument(fmt::format("TLS file '{}' cannot be read: {}", *f, std::strerror(errno)));
+    std::fclose(fp);
+  }
+  return Status::Ok();
+}
+
 // Options checked once, with the defaults of a new ring filled in where
 // `fill_ring_defaults` (join leaves 0 / empty for the peer to decide).
 struct Checked {
@@ -133,6 +180,7 @@ Result<Checked> check_options(const NodeOptions& o) {
     return Status::InvalidArgument(fmt::format("message_ttl_s {} must be in 1..315360000 (10 years)", o.message_ttl_s));
   if (o.mailbox_quota < 1)
     return Status::InvalidArgument("mailbox_quota must be at least 1 message");
+  if (Status s = check_tls_options(o); !s.ok()) return s;
   if (o.map_size != 0 && o.map_size < kMinMapSize)
     return Status::InvalidArgument(
         fmt::format("map_size {} bytes is too small: give at least 1 MiB (0: the default)", o.map_size));
@@ -173,13 +221,15 @@ Result<core::Response> call(const std::string& peer, const core::Request& reques
   return transport.call(peer, request, core::Deadline{timeout_ms});
 }
 
+
 }  // namespace
 
 struct Node::Impl {
   explicit Impl(NodeOptions o, Level l)
       : options(std::move(o)),
         level(l),
-        server(net::HttpServerOptions{.threads = options.http_threads}) {}
+        transport(transport_options(options)),
+        server(server_options(options)) {}
   ~Impl() { shutdown(/*graceful=*/false); }
 
   void log(Level l, std::string_view message) {
@@ -262,6 +312,15 @@ struct Node::Impl {
     if (options.data_dir.empty()) {
       store = std::make_unique<store::MemoryStore>();
     } else {
+      // The node's data (records, the ring secret) is its own: 0700.
+      std::error_code ec;
+      std::filesystem::create_directories(options.data_dir, ec);
+      if (!ec)
+        std::filesystem::permissions(options.data_dir, std::filesystem::perms::owner_all,
+                                     std::filesystem::perm_options::replace, ec);
+      if (ec)
+        return Status::Internal(
+            fmt::format("cannot create the data directory {} with mode 0700: {}", options.data_dir, ec.message()));
       store::LmdbOptions lo;
       lo.fsync = options.fsync;
       if (options.map_size != 0) lo.map_size = options.map_size;
@@ -346,7 +405,41 @@ struct Node::Impl {
     metric("dws_gc_records_total", "counter", "Records erased because no range held here covers them any more.",
            rm.gc_erased);
     metric("dws_mailbox_waiters", "gauge", "Mailbox requests waiting for a message (long polls).", api->waiting());
+    http_metrics(out);
     return out;
+  }
+
+  // The transport limits of the HTTP server (DESIGN.md section 12).
+  void http_metrics(std::string& out) const {
+    const net::HttpServerStats h = server.stats();
+    auto metric = [&](std::string_view name, std::string_view type, std::string_view help, std::uint64_t value) {
+      out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
+    };
+    metric("dws_http_connections_open", "gauge", "HTTP connections open now.", h.connections_open);
+    metric("dws_http_connections_accepted_total", "counter", "HTTP connections accepted.", h.connections_accepted);
+    out += fmt::format(
+        "# HELP dws_http_connections_refused_total Connections refused over a cap, by cap.\n"
+        "# TYPE dws_http_connections_refused_total counter\n"
+        "dws_http_connections_refused_total{{reason=\"per_address\"}} {}\n"
+        "dws_http_connections_refused_total{{reason=\"global\"}} {}\n",
+        h.refused_per_address, h.refused_global);
+    metric("dws_http_requests_total", "counter", "HTTP requests read completely and handled.", h.requests);
+    metric("dws_http_header_timeouts_total", "counter",
+           "Connections cut off for not sending their headers (or TLS handshake) in time.", h.header_timeouts);
+    metric("dws_http_body_timeouts_total", "counter", "Connections cut off for not sending their body in time.",
+           h.body_timeouts);
+    metric("dws_http_write_timeouts_total", "counter", "Connections closed for not reading their answer in time.",
+           h.write_timeouts);
+    metric("dws_http_idle_closed_total", "counter", "Keep-alive connections closed after the idle timeout.",
+           h.idle_closed);
+    metric("dws_http_headers_too_large_total", "counter", "Requests refused with 431 (headers too large).",
+           h.headers_too_large);
+    metric("dws_http_bodies_too_large_total", "counter", "Requests refused with 413 before reading the body.",
+           h.bodies_too_large);
+    metric("dws_http_bad_requests_total", "counter",
+           "Malformed or chunked requests, and plain HTTP on an HTTPS port.", h.bad_requests);
+    metric("dws_http_tls_handshake_failures_total", "counter", "TLS handshakes that failed.",
+           h.tls_handshake_failures);
   }
 
   void add_routes() {
@@ -455,8 +548,8 @@ struct Node::Impl {
             : fmt::format("records in {}/store ({})", options.data_dir,
                           options.fsync ? "fsync per write" : fmt::format("flush every {} ms", options.flush_ms));
     log(Level::kInfo,
-        fmt::format("serving on {}, id {}, ring '{}' (replicas {}, successors {}, stabilize {} ms, sync {} ms), {}{}{}{}",
-                    net::format_host_port(checked.listen.host, *port), core::to_hex(self.id), info.ring_name,
+        fmt::format("serving {} on {}, id {}, ring '{}' (replicas {}, successors {}, stabilize {} ms, sync {} ms), {}{}{}{}",
+                    options.tls_cert.empty() ? "HTTP" : "HTTPS", net::format_host_port(checked.listen.host, *port), core::to_hex(self.id), info.ring_name,
                     info.replicas, info.successor_list, info.stabilize_ms, options.sync_ms, storage,
                     peer.empty() ? ", new ring" : ", joined through " + peer,
                     options.discovery_port > 0 ? fmt::format(", discovery on UDP {}", options.discovery_port) : "",
@@ -554,8 +647,9 @@ Result<std::unique_ptr<Node>> Node::join(NodeOptions options, std::string peer) 
 
   // The first candidate that tells us its ring's parameters is the one we join.
   Status last = Status::Unavailable("no peer");
+  net::HttpTransport asking(transport_options(options));
   for (const auto& candidate : candidates) {
-    auto ring_info = fetch_ring_info(candidate);
+    auto ring_info = fetch_info(asking, candidate);
     if (!ring_info.ok()) {
       last = ring_info.status();
       continue;
@@ -624,6 +718,13 @@ Result<std::vector<RingView>> walk_ring(const std::string& peer, int max_nodes) 
     ring.push_back(std::move(*next));
   }
   return ring;
+}
+
+Status make_ring_ca(const std::string& dir) { return net::make_ring_ca(dir); }
+
+Status make_node_certificate(const std::string& ca_dir, const std::vector<std::string>& hosts,
+                             const std::string& out_dir) {
+  return net::make_node_certificate(ca_dir, hosts, out_dir);
 }
 
 }  // namespace dws
