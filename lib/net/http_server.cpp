@@ -741,6 +741,13 @@ Result<int> HttpServer::bind(const std::string& host, int port) {
       if (ec)
         return Status::InvalidArgument(fmt::format("TLS private key '{}' does not load or does not match '{}': {}",
                                                    o.tls_key_file, o.tls_cert_file, ec.message()));
+      if (!o.tls_client_ca_file.empty()) {
+        ctx.load_verify_file(o.tls_client_ca_file, ec);
+        if (ec)
+          return Status::InvalidArgument(
+              fmt::format("TLS CA '{}' does not load: {}", o.tls_client_ca_file, ec.message()));
+        ctx.set_verify_mode(asio::ssl::verify_peer);
+      }
       impl_->tls.emplace(std::move(ctx));
     } catch (const std::exception& e) {
       return Status::Internal(fmt::format("TLS setup failed: {}", e.what()));

@@ -38,6 +38,10 @@ struct HttpServerOptions {
   /// PEM certificate chain and private key: serve HTTPS only. Empty: HTTP.
   std::string tls_cert_file;
   std::string tls_key_file;
+  /// PEM CA bundle: a client that presents a certificate (a peer node) must
+  /// present one this CA signed, or the handshake fails. Clients without a
+  /// certificate (users' clients) are still served.
+  std::string tls_client_ca_file;
 };
 
 /// What the server refused or cut off, for /metrics. Counters since start.

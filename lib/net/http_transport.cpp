@@ -18,15 +18,16 @@ namespace dws::net {
 
 // TLS: an https:// client that verifies the peer's certificate against the
 // ring's CA and its name against the address called.
-std::string scheme_host_port(const std::string& host, int port, const std::string& tls_ca) {
-  return fmt::format("{}://{}", tls_ca.empty() ? "http" : "https", format_host_port(host, port));
+// It presents the node's own certificate, which peers check in turn.
+std::string scheme_host_port(const std::string& host, int port, const HttpTransportOptions& o) {
+  return fmt::format("{}://{}", o.tls_ca.empty() ? "http" : "https", format_host_port(host, port));
 }
 
 struct HttpTransport::Connection {
-  Connection(const std::string& host, int port, const std::string& tls_ca)
-      : client(scheme_host_port(host, port, tls_ca)) {
-    if (!tls_ca.empty()) {
-      client.set_ca_cert_path(tls_ca.c_str());
+  Connection(const std::string& host, int port, const HttpTransportOptions& o)
+      : client(scheme_host_port(host, port, o), o.tls_cert, o.tls_key) {
+    if (!o.tls_ca.empty()) {
+      client.set_ca_cert_path(o.tls_ca.c_str());
       client.enable_server_certificate_verification(true);
     }
     client.set_keep_alive(true);
@@ -201,7 +202,7 @@ Result<core::Response> HttpTransport::call(const core::Address& to, const core::
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool reused = false;
     std::unique_ptr<Connection> conn = take(to, reused);
-    if (!conn) conn = std::make_unique<Connection>(hp->host, hp->port, options_.tls_ca);
+    if (!conn) conn = std::make_unique<Connection>(hp->host, hp->port, options_);
     auto& cli = conn->client;
     cli.set_connection_timeout(sec, usec);
     cli.set_read_timeout(sec, usec);

@@ -26,6 +26,10 @@ struct HttpTransportOptions {
   /// PEM CA bundle: talk HTTPS to peers and verify that their certificate
   /// chains to it and names the address called. Empty: plain HTTP.
   std::string tls_ca;
+  /// With tls_ca: the certificate and key this node presents to its peers,
+  /// which refuse one their CA did not sign.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 /// Safe for concurrent use from any number of threads.

@@ -103,12 +103,15 @@ net::HttpServerOptions server_options(const NodeOptions& o) {
   so.threads = o.http_threads;
   so.tls_cert_file = o.tls_cert;
   so.tls_key_file = o.tls_key;
+  so.tls_client_ca_file = o.tls_ca;
   return so;
 }
 
 net::HttpTransportOptions transport_options(const NodeOptions& o) {
   net::HttpTransportOptions to;
   to.tls_ca = o.tls_ca;
+  to.tls_cert = o.tls_cert;
+  to.tls_key = o.tls_key;
   return to;
 }
 
