@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -38,7 +39,14 @@ constexpr int kMaxRefusing = 256;
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr std::size_t kLingerBytes = 8u << 20;
 constexpr std::size_t kReadChunk = 16u << 10;
-constexpr int kSpareThreads = 2;
+// Threads of the pool that are neither parked nor in a handler: at least
+// kMinFree run the I/O (a handler may block), at most kMaxFree (more threads
+// waiting in the io_context only fight over it); the others park.
+constexpr int kMinFree = 2;
+constexpr int kMaxFree = 3;
+// Deadlines are checked by one sweep, not a timer per connection: arming a
+// timer three times per request costs more than the request itself.
+constexpr auto kSweepEvery = std::chrono::milliseconds(250);
 
 std::string_view reason_phrase(int status) {
   switch (status) {
@@ -250,11 +258,24 @@ struct PatternRoute {
   HttpServer::Handler handler;
 };
 
-class ConnectionBase {
+constexpr std::int64_t kNever = INT64_MAX;
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch()).count();
+}
+
+class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
  public:
   virtual ~ConnectionBase() = default;
   // REQUIRES: no thread runs the io_context (stop() has joined them).
   virtual void close_now() = 0;
+  // Has the deadline of the current step passed? Read by the sweep.
+  bool expired(std::int64_t now) const { return deadline_ns_.load(std::memory_order_relaxed) <= now; }
+  // Queues a check of the deadline on the connection's own strand.
+  virtual void check_deadline_soon() = 0;
+
+ protected:
+  std::atomic<std::int64_t> deadline_ns_{kNever};
 };
 
 // Everything the connections share; HttpServer::Impl is this.
@@ -283,29 +304,51 @@ struct ServerCore {
     }
   }
 
-  // A handler may block; keep threads free to run the I/O meanwhile.
+  // A handler may block; keep threads free to run the I/O meanwhile, by
+  // waking a parked one or starting one.
   void enter_handler() {
     const int b = ++busy;
-    if (nthreads.load() - b >= kSpareThreads) return;
+    if (active.load() - b >= kMinFree) return;
     std::lock_guard lock(threads_mu);
-    if (!stopping && nthreads.load() - b < kSpareThreads && nthreads.load() < options.max_threads) spawn();
+    if (stopping || active.load() - b >= kMinFree) return;
+    if (parked - wake_tokens > 0) {
+      ++wake_tokens;
+      ++active;
+      park_cv.notify_one();
+    } else if (static_cast<int>(threads.size()) < options.max_threads) {
+      spawn();
+    }
   }
   void leave_handler() { --busy; }
 
   // REQUIRES: threads_mu held.
   void spawn() {
-    ++nthreads;
-    threads.emplace_back([this] {
-      for (;;) {
-        try {
-          io.run();
-          return;
-        } catch (...) {
-          // A handler that throws past our catch (a bug) must not take the
-          // pool thread down with it.
+    ++active;
+    threads.emplace_back([this] { pool_thread(); });
+  }
+
+  void pool_thread() {
+    for (;;) {
+      if (active.load() - busy.load() > kMaxFree) {
+        std::unique_lock lock(threads_mu);
+        if (stopping) return;
+        if (active.load() - busy.load() > kMaxFree) {
+          --active;
+          ++parked;
+          // enter_handler counts us active again before it wakes us.
+          park_cv.wait(lock, [&] { return stopping || wake_tokens > 0; });
+          --parked;
+          if (stopping) return;
+          --wake_tokens;
         }
       }
-    });
+      try {
+        if (io.run_one() == 0 && io.stopped()) return;
+      } catch (...) {
+        // A handler that throws past our catch (a bug) must not take the
+        // pool thread down with it.
+      }
+    }
   }
 
   // Connection accounting: a connection holds its slot from accept to
@@ -338,6 +381,26 @@ struct ServerCore {
   void accept();
   void on_accept(const asio::error_code& ec, tcp::socket socket);
 
+  // Every kSweepEvery, the connections whose step is late are told so.
+  void sweep() {
+    std::vector<std::shared_ptr<ConnectionBase>> late;
+    {
+      const std::int64_t now = now_ns();
+      std::lock_guard lock(conn_mu);
+      for (ConnectionBase* c : live)
+        if (c->expired(now))
+          if (auto sp = c->weak_from_this().lock()) late.push_back(std::move(sp));
+    }
+    // Outside the lock: the last reference may go here, and a connection's
+    // destructor takes conn_mu.
+    for (auto& c : late) c->check_deadline_soon();
+    late.clear();
+    sweeper.expires_after(kSweepEvery);
+    sweeper.async_wait([this](const asio::error_code& ec) {
+      if (!ec) sweep();
+    });
+  }
+
   HttpServerOptions options;
   std::unordered_map<std::string, Handler> exact;  // "GET /v1/health"
   std::vector<PatternRoute> patterns;
@@ -362,11 +425,14 @@ struct ServerCore {
   bool started = false;
   bool stopped = false;
 
-  std::atomic<int> busy{0};
-  std::atomic<int> nthreads{0};
+  std::atomic<int> busy{0};    // threads in a handler
+  std::atomic<int> active{0};  // threads not parked
   std::mutex threads_mu;
+  std::condition_variable park_cv;
   std::vector<std::thread> threads;
-  bool stopping = false;  // guarded by threads_mu
+  int parked = 0;          // guarded by threads_mu
+  int wake_tokens = 0;     // parked threads asked to wake, guarded by threads_mu
+  bool stopping = false;   // guarded by threads_mu
 
   // Last: destroyed first, so that the connections its queued handlers still
   // hold find everything above alive when they go.
@@ -374,6 +440,7 @@ struct ServerCore {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   tcp::acceptor acceptor{io};
   asio::steady_timer accept_backoff{io};
+  asio::steady_timer sweeper{io};
 };
 
 namespace {
@@ -382,7 +449,7 @@ namespace {
 // it does runs on its strand (the socket's executor), one step at a time:
 // read the head, read the body, run the handler, write the answer, again.
 template <class Stream>
-class Connection final : public ConnectionBase, public std::enable_shared_from_this<Connection<Stream>> {
+class Connection final : public ConnectionBase {
  public:
   enum class State { kHandshake, kIdle, kHead, kBody, kHandler, kWrite, kLinger, kClosed };
 
@@ -391,8 +458,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       : server_(server),
         ip_(std::move(ip)),
         counted_(counted),
-        stream_(std::forward<Args>(args)...),
-        timer_(stream_.get_executor()) {
+        stream_(std::forward<Args>(args)...) {
     server_.register_connection(this);
   }
 
@@ -405,13 +471,19 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     clear_deadline();
   }
 
+  void check_deadline_soon() override {
+    asio::post(stream_.get_executor(), [self = self()] {
+      if (self->state_ != State::kClosed && self->expired(now_ns())) self->on_timeout();
+    });
+  }
+
   void start() {
     if constexpr (kTls) {
       state_ = State::kHandshake;
       set_deadline(std::chrono::seconds(server_.options.header_timeout_s));
       // A plain-HTTP client on the HTTPS port gets told so in plain text
       // rather than a failed handshake it would report as garbage.
-      socket().async_wait(tcp::socket::wait_read, [self = this->shared_from_this()](const asio::error_code& ec) {
+      socket().async_wait(tcp::socket::wait_read, [self = self()](const asio::error_code& ec) {
         if (ec || self->state_ == State::kClosed) return self->close_now();
         unsigned char first = 0;
         const auto n = ::recv(self->socket().native_handle(), &first, 1, MSG_PEEK);
@@ -455,21 +527,13 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     else return stream_;
   }
 
-  // A wait that had already fired when the deadline moved is still queued
-  // and cannot be cancelled; its generation tells it apart.
-  void set_deadline(SteadyClock::duration d) {
-    const std::uint64_t gen = ++deadline_gen_;
-    timer_.expires_after(d);
-    timer_.async_wait([self = this->shared_from_this(), gen](const asio::error_code& ec) {
-      if (ec == asio::error::operation_aborted || gen != self->deadline_gen_) return;
-      self->on_timeout();
-    });
-  }
+  std::shared_ptr<Connection> self() { return std::static_pointer_cast<Connection>(shared_from_this()); }
 
-  void clear_deadline() {
-    ++deadline_gen_;
-    timer_.cancel();
+  void set_deadline(SteadyClock::duration d) {
+    deadline_ns_.store(now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(),
+                       std::memory_order_relaxed);
   }
+  void clear_deadline() { deadline_ns_.store(kNever, std::memory_order_relaxed); }
 
   void on_timeout() {
     switch (state_) {
@@ -517,7 +581,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     const std::size_t old = buffer_.size();
     buffer_.resize(old + std::max(want, kReadChunk));
     stream_.async_read_some(asio::buffer(buffer_.data() + old, buffer_.size() - old),
-                            [self = this->shared_from_this(), old](const asio::error_code& ec, std::size_t n) {
+                            [self = self(), old](const asio::error_code& ec, std::size_t n) {
                               self->buffer_.resize(old + n);
                               if (self->state_ == State::kClosed) return;
                               if (ec) return self->close_now();  // the client went away
@@ -586,7 +650,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     out_ = std::move(bytes);
     set_deadline(std::chrono::seconds(server_.options.write_timeout_s));
     asio::async_write(stream_, asio::buffer(out_),
-                      [self = this->shared_from_this(), keep](const asio::error_code& ec, std::size_t) {
+                      [self = self(), keep](const asio::error_code& ec, std::size_t) {
                         if (self->state_ == State::kClosed) return;
                         if (ec) return self->close_now();
                         if (keep) return self->next_request();
@@ -603,7 +667,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
         out_ = serialize(reply, false);
         set_deadline(std::chrono::seconds(server_.options.write_timeout_s));
         asio::async_write(socket(), asio::buffer(out_),
-                          [self = this->shared_from_this()](const asio::error_code& ec, std::size_t) {
+                          [self = self()](const asio::error_code& ec, std::size_t) {
                             if (self->state_ == State::kClosed) return;
                             if (ec) return self->close_now();
                             self->linger(/*plain=*/true);
@@ -627,7 +691,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   void drain() {
     buffer_.resize(kReadChunk);
     socket().async_read_some(asio::buffer(buffer_),
-                             [self = this->shared_from_this()](const asio::error_code& ec, std::size_t n) {
+                             [self = self()](const asio::error_code& ec, std::size_t n) {
                                if (self->state_ == State::kClosed) return;
                                self->lingered_ += n;
                                if (ec || self->lingered_ > kLingerBytes) return self->close_now();
@@ -639,13 +703,11 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   const std::string ip_;
   const bool counted_;
   Stream stream_;
-  asio::steady_timer timer_;
   State state_ = State::kIdle;
   std::string buffer_;
   std::size_t scanned_ = 0;  // bytes of buffer_ searched for the end of the head
   std::size_t head_end_ = 0;
   std::size_t lingered_ = 0;
-  std::uint64_t deadline_gen_ = 0;
   Head head_;
   std::string out_;
   int requests_ = 0;
@@ -788,6 +850,7 @@ Status HttpServer::start() {
   impl_->started = true;
   impl_->work.emplace(impl_->io.get_executor());
   impl_->accept();
+  impl_->sweep();
   std::lock_guard tl(impl_->threads_mu);
   const int n = std::max(1, std::min(impl_->options.threads, impl_->options.max_threads));
   for (int i = 0; i < n; ++i) impl_->spawn();
@@ -812,9 +875,11 @@ void HttpServer::stop() {
     impl_->stopping = true;
     threads.swap(impl_->threads);
   }
+  impl_->park_cv.notify_all();
   for (auto& t : threads) t.join();
   impl_->acceptor.close(ec);
   impl_->accept_backoff.cancel();
+  impl_->sweeper.cancel();
   std::lock_guard cl(impl_->conn_mu);
   for (ConnectionBase* c : impl_->live) c->close_now();
 }
