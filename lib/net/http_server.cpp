@@ -471,6 +471,8 @@ class Connection final : public ConnectionBase {
     clear_deadline();
   }
 
+  auto executor() { return stream_.get_executor(); }
+
   void check_deadline_soon() override {
     asio::post(stream_.get_executor(), [self = self()] {
       if (self->state_ != State::kClosed && self->expired(now_ns())) self->on_timeout();
@@ -713,6 +715,17 @@ class Connection final : public ConnectionBase {
   int requests_ = 0;
 };
 
+// Starts a connection (or its refusal) on its strand: from its first step
+// on, everything it does, including what the sweep asks, runs there.
+template <class C>
+void launch(std::shared_ptr<C> c, std::optional<WireResponse> refusal = std::nullopt) {
+  auto executor = c->executor();
+  asio::post(executor, [c = std::move(c), refusal = std::move(refusal)]() mutable {
+    if (refusal) c->refuse(std::move(*refusal));
+    else c->start();
+  });
+}
+
 }  // namespace
 
 void ServerCore::accept() {
@@ -756,14 +769,14 @@ void ServerCore::on_accept(const asio::error_code& ec, tcp::socket socket) {
     reply.headers.emplace_back("Retry-After", "1");
     // The connection's destructor gives the refusing slot back.
     if (tls)
-      std::make_shared<Connection<asio::ssl::stream<tcp::socket>>>(*this, ip, false, std::move(socket), *tls)
-          ->refuse(std::move(reply));
+      launch(std::make_shared<Connection<asio::ssl::stream<tcp::socket>>>(*this, ip, false, std::move(socket), *tls),
+             std::move(reply));
     else
-      std::make_shared<Connection<tcp::socket>>(*this, ip, false, std::move(socket))->refuse(std::move(reply));
+      launch(std::make_shared<Connection<tcp::socket>>(*this, ip, false, std::move(socket)), std::move(reply));
     return;
   }
-  if (tls) std::make_shared<Connection<asio::ssl::stream<tcp::socket>>>(*this, ip, true, std::move(socket), *tls)->start();
-  else std::make_shared<Connection<tcp::socket>>(*this, ip, true, std::move(socket))->start();
+  if (tls) launch(std::make_shared<Connection<asio::ssl::stream<tcp::socket>>>(*this, ip, true, std::move(socket), *tls));
+  else launch(std::make_shared<Connection<tcp::socket>>(*this, ip, true, std::move(socket)));
 }
 
 struct HttpServer::Impl : ServerCore {
