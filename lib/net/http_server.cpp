@@ -164,6 +164,7 @@ struct Head {
   WireRequest wire;
   std::size_t content_length = 0;
   bool keep_alive = true;
+  bool expect_continue = false;  // the client waits for "100 Continue" before its body
 };
 
 struct HeadError {
@@ -230,6 +231,8 @@ std::variant<Head, HeadError> parse_head(std::string_view head, std::size_t max_
     } else if (iequals(name, "Connection")) {
       close = close || has_token(value, "close");
       keep = keep || has_token(value, "keep-alive");
+    } else if (iequals(name, "Expect")) {
+      h.expect_continue = has_token(value, "100-continue");
     }
     h.wire.headers.emplace_back(std::string(name), std::string(value));
   }
@@ -615,8 +618,10 @@ class Connection final : public ConnectionBase {
       head_ = std::move(std::get<Head>(parsed));
       head_end_ = end + 4;
       state_ = State::kBody;
-      if (buffer_.size() < head_end_ + head_.content_length)
+      if (buffer_.size() < head_end_ + head_.content_length) {
         set_deadline(std::chrono::seconds(o.body_timeout_s));
+        if (head_.expect_continue) return send_continue();
+      }
     }
     if (state_ == State::kBody) {
       const std::size_t have = buffer_.size() - head_end_;
@@ -626,6 +631,18 @@ class Connection final : public ConnectionBase {
       head_.wire.remote_address = ip_;
       run();
     }
+  }
+
+  // curl and others wait for this (or a second) before sending a body.
+  void send_continue() {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    head_.expect_continue = false;
+    asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                      [self = self()](const asio::error_code& ec, std::size_t) {
+                        if (self->state_ == State::kClosed) return;
+                        if (ec) return self->close_now();
+                        self->parse();
+                      });
   }
 
   void too_large_head() {

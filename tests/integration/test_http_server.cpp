@@ -292,7 +292,7 @@ TEST_CASE("http server: over 64 connections from one address get a 429 JSON erro
   CHECK(starts_with(again.read_response(), "HTTP/1.1 200"));
 }
 
-TEST_CASE("http server: keep-alive, pipelining, Connection: close, and what a handler is given") {
+TEST_CASE("http server: keep-alive, pipelining, 100-continue, Connection: close, and what a handler is given") {
   EchoServer s;
   RawConn c("127.0.0.1", s.port);
   // Two requests in one write: two answers, in order, on one connection.
@@ -309,6 +309,14 @@ TEST_CASE("http server: keep-alive, pipelining, Connection: close, and what a ha
   // A percent-encoded path matches its route decoded, as httplib did.
   REQUIRE(c.send("GET /v1/users/%61l HTTP/1.1\r\nHost: x\r\n\r\n"));
   CHECK(contains(c.read_response(), "user al"));
+
+  // Expect: 100-continue (curl's way with larger bodies) is answered first.
+  REQUIRE(c.send("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n"));
+  CHECK(c.read_response() == "HTTP/1.1 100 Continue\r\n\r\n");
+  REQUIRE(c.send("abc"));
+  const std::string continued = c.read_response();
+  CHECK_MESSAGE(starts_with(continued, "HTTP/1.1 200"), continued);
+  CHECK(continued.substr(continued.size() - 3) == "abc");
 
   REQUIRE(c.send("GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
   const std::string missing = c.read_to_close();
