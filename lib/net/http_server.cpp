@@ -245,12 +245,21 @@ std::variant<Head, HeadError> parse_head(std::string_view head, std::size_t max_
   return h;
 }
 
-// IPv4 clients of a dual-stack socket appear as ::ffff:a.b.c.d; limits count
-// them as the IPv4 address they are.
-std::string ip_of(const tcp::endpoint& e) {
+// IPv4 clients of a dual-stack socket appear as ::ffff:a.b.c.d; they are
+// the IPv4 address they are.
+asio::ip::address ip_of(const tcp::endpoint& e) {
   asio::ip::address a = e.address();
   if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
-  return a.to_string();
+  return a;
+}
+
+// What the per-address cap counts by: an IPv4 address, or an IPv6 /64 (one
+// host usually holds a whole /64, so single IPv6 addresses cost it nothing).
+std::string cap_key(const asio::ip::address& a) {
+  if (a.is_v4() || a.is_loopback()) return a.to_string();
+  auto bytes = a.to_v6().to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return asio::ip::address_v6(bytes).to_string() + "/64";
 }
 
 }  // namespace
@@ -357,10 +366,10 @@ struct ServerCore {
   // Connection accounting: a connection holds its slot from accept to
   // destruction.
   enum class Admit { kYes, kPerAddress, kGlobal };
-  Admit admit(const std::string& ip) {
+  Admit admit(const std::string& key) {
     std::lock_guard lock(conn_mu);
     if (open_connections >= options.max_connections) return Admit::kGlobal;
-    int& n = per_address[ip];
+    int& n = per_address[key];
     if (n >= options.max_connections_per_address) return Admit::kPerAddress;
     ++n;
     ++open_connections;
@@ -370,7 +379,7 @@ struct ServerCore {
     std::lock_guard lock(conn_mu);
     live.insert(c);
   }
-  void release(ConnectionBase* c, const std::string& ip, bool counted) {
+  void release(ConnectionBase* c, const std::string& key, bool counted) {
     std::lock_guard lock(conn_mu);
     live.erase(c);
     if (!counted) {
@@ -378,7 +387,7 @@ struct ServerCore {
       return;
     }
     --open_connections;
-    if (auto it = per_address.find(ip); it != per_address.end() && --it->second <= 0) per_address.erase(it);
+    if (auto it = per_address.find(key); it != per_address.end() && --it->second <= 0) per_address.erase(it);
   }
 
   void accept();
@@ -457,15 +466,16 @@ class Connection final : public ConnectionBase {
   enum class State { kHandshake, kIdle, kHead, kBody, kHandler, kWrite, kLinger, kClosed };
 
   template <class... Args>
-  Connection(ServerCore& server, std::string ip, bool counted, Args&&... args)
+  Connection(ServerCore& server, std::string ip, std::string cap_key, bool counted, Args&&... args)
       : server_(server),
         ip_(std::move(ip)),
+        cap_key_(std::move(cap_key)),
         counted_(counted),
         stream_(std::forward<Args>(args)...) {
     server_.register_connection(this);
   }
 
-  ~Connection() override { server_.release(this, ip_, counted_); }
+  ~Connection() override { server_.release(this, cap_key_, counted_); }
 
   void close_now() override {
     asio::error_code ec;
@@ -584,7 +594,9 @@ class Connection final : public ConnectionBase {
 
   void read_more(std::size_t want) {
     const std::size_t old = buffer_.size();
-    buffer_.resize(old + std::max(want, kReadChunk));
+    // Grow with what arrives, not with what the client announces: a slow
+    // body costs the bytes it sent.
+    buffer_.resize(old + std::clamp(want, kReadChunk, 4 * kReadChunk));
     stream_.async_read_some(asio::buffer(buffer_.data() + old, buffer_.size() - old),
                             [self = self(), old](const asio::error_code& ec, std::size_t n) {
                               self->buffer_.resize(old + n);
@@ -720,6 +732,7 @@ class Connection final : public ConnectionBase {
 
   ServerCore& server_;
   const std::string ip_;
+  const std::string cap_key_;  // what the per-address cap counts by
   const bool counted_;
   Stream stream_;
   State state_ = State::kIdle;
@@ -766,10 +779,12 @@ void ServerCore::on_accept(const asio::error_code& ec, tcp::socket socket) {
   const tcp::endpoint peer = socket.remote_endpoint(e);
   if (e) return;
   socket.set_option(tcp::no_delay(true), e);
-  const std::string ip = ip_of(peer);
+  const asio::ip::address address = ip_of(peer);
+  const std::string ip = address.to_string();
+  const std::string key = cap_key(address);
   ++counters.accepted;
 
-  const Admit admitted = admit(ip);
+  const Admit admitted = admit(key);
   if (admitted != Admit::kYes) {
     if (admitted == Admit::kGlobal) ++counters.refused_global;
     else ++counters.refused_per_address;
@@ -782,18 +797,18 @@ void ServerCore::on_accept(const asio::error_code& ec, tcp::socket socket) {
                                       options.max_connections))
             : error_reply(Code::kRateLimited, fmt::format("{} has {} connections open to this node, the limit per "
                                                           "address: close some or try again later",
-                                                          ip, options.max_connections_per_address));
+                                                          key, options.max_connections_per_address));
     reply.headers.emplace_back("Retry-After", "1");
     // The connection's destructor gives the refusing slot back.
     if (tls)
-      launch(std::make_shared<Connection<asio::ssl::stream<tcp::socket>>>(*this, ip, false, std::move(socket), *tls),
+      launch(std::make_shared<Connection<asio::ssl::stream<tcp::socket>>>(*this, ip, key, false, std::move(socket), *tls),
              std::move(reply));
     else
-      launch(std::make_shared<Connection<tcp::socket>>(*this, ip, false, std::move(socket)), std::move(reply));
+      launch(std::make_shared<Connection<tcp::socket>>(*this, ip, key, false, std::move(socket)), std::move(reply));
     return;
   }
-  if (tls) launch(std::make_shared<Connection<asio::ssl::stream<tcp::socket>>>(*this, ip, true, std::move(socket), *tls));
-  else launch(std::make_shared<Connection<tcp::socket>>(*this, ip, true, std::move(socket)));
+  if (tls) launch(std::make_shared<Connection<asio::ssl::stream<tcp::socket>>>(*this, ip, key, true, std::move(socket), *tls));
+  else launch(std::make_shared<Connection<tcp::socket>>(*this, ip, key, true, std::move(socket)));
 }
 
 struct HttpServer::Impl : ServerCore {
