@@ -207,13 +207,16 @@ int main(int argc, char** argv) {
   CLI::App* status = app.add_subcommand("status", "print the ring, walking successors from --peer");
   status->add_option("--peer", peer, "HOST:PORT of any ring member")->required();
   status->add_flag("--json", json, "print a JSON array instead of a table");
+  std::string status_ca;
+  status->add_option("--tls-ca", status_ca, "PEM ring CA: walk a ring that serves HTTPS");
 
   CLI11_PARSE(app, argc, argv);
 
   if (*gen) return gen_cert(ca_dir, cert_hosts, cert_out);
 
   if (*status) {
-    dws::Result<std::vector<dws::RingView>> ring = dws::walk_ring(peer);
+    dws::Result<std::vector<dws::RingView>> ring =
+        status_ca.empty() ? dws::walk_ring(peer) : dws::walk_ring_tls(peer, status_ca);
     if (!ring.ok()) return fail(ring.status());
     if (json) {
       print_json(*ring);

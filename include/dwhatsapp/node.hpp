@@ -131,6 +131,10 @@ class DWS_API Node {
 /// @return kUnavailable when `peer` does not answer; a node that does not
 /// answer mid-walk is skipped using its predecessor's next successor.
 DWS_API Result<std::vector<RingView>> walk_ring(const std::string& peer, int max_nodes = 4096);
+/// @brief walk_ring over HTTPS, verifying each node's certificate against
+/// the PEM CA bundle `tls_ca` (`dws-node status --tls-ca`).
+DWS_API Result<std::vector<RingView>> walk_ring_tls(const std::string& peer, const std::string& tls_ca,
+                                                    int max_nodes = 4096);
 
 /// @brief Fetches GET /v1/ring/info from `peer`.
 DWS_API Result<RingInfo> fetch_ring_info(const std::string& peer);

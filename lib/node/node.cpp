@@ -689,10 +689,13 @@ Result<RingInfo> fetch_ring_info(const std::string& peer) {
   return info->info;
 }
 
-Result<std::vector<RingView>> walk_ring(const std::string& peer, int max_nodes) {
+namespace {
+
+Result<std::vector<RingView>> walk(const std::string& peer, int max_nodes, net::HttpTransport* tls) {
   if (auto hp = net::parse_host_port(peer, "peer address"); !hp.ok()) return hp.status();
-  auto state = [](const std::string& address) -> Result<RingView> {
-    auto r = call(address, core::StateReq{});
+  auto state = [tls](const std::string& address) -> Result<RingView> {
+    auto r = tls != nullptr ? tls->call(address, core::StateReq{}, core::Deadline{2000})
+                            : call(address, core::StateReq{});
     if (!r.ok()) return r.status();
     const auto* s = std::get_if<core::StateResp>(&*r);
     if (!s) return Status::Internal(fmt::format("peer {} answered /v1/ring/state with another message", address));
@@ -721,6 +724,19 @@ Result<std::vector<RingView>> walk_ring(const std::string& peer, int max_nodes) 
     ring.push_back(std::move(*next));
   }
   return ring;
+}
+
+}  // namespace
+
+Result<std::vector<RingView>> walk_ring(const std::string& peer, int max_nodes) {
+  return walk(peer, max_nodes, nullptr);
+}
+
+Result<std::vector<RingView>> walk_ring_tls(const std::string& peer, const std::string& tls_ca, int max_nodes) {
+  net::HttpTransportOptions o;
+  o.tls_ca = tls_ca;
+  net::HttpTransport transport(o);
+  return walk(peer, max_nodes, &transport);
 }
 
 Status make_ring_ca(const std::string& dir) { return net::make_ring_ca(dir); }

@@ -119,6 +119,12 @@ TEST_CASE("tls: three nodes and two clients hold a conversation over HTTPS; stra
   std::vector<std::string> servers;
   for (Node* n : ring) servers.push_back(n->address());
 
+  // dws-node status --tls-ca walks it; without the CA it cannot.
+  auto walked = dws::walk_ring_tls(servers[0], pki.ca());
+  REQUIRE_MESSAGE(walked.ok(), walked.status().to_string());
+  CHECK(walked->size() == 3);
+  CHECK_FALSE(dws::walk_ring(servers[0]).ok());
+
   TempDir homes("dws-tls-clients");
   auto alice = open_client(client_options(homes.sub("alice"), servers, pki.ca()));
   auto bob = open_client(client_options(homes.sub("bob"), {servers[2], servers[1]}, pki.ca()));
