@@ -16,8 +16,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -134,7 +137,9 @@ bool contains(const std::string& s, std::string_view part) { return s.find(part)
 
 // A server with an echo route that shows what the handler was given.
 struct EchoServer {
-  explicit EchoServer(HttpServerOptions options = {}) : server(options) {
+  explicit EchoServer(HttpServerOptions options = {}, const std::function<void(HttpServer&)>& more_routes = {})
+      : server(options) {
+    if (more_routes) more_routes(server);
     server.route("GET", "/echo", [](const WireRequest& w) {
       WireResponse r;
       std::string q;
@@ -393,6 +398,49 @@ TEST_CASE("http server: oversized, chunked, malformed and slow requests are clea
   CHECK(st.header_timeouts == 1);
   CHECK(st.body_timeouts == 1);
   CHECK(st.requests == 0);
+}
+
+TEST_CASE("http server: handlers that block (long polls) do not stop the others from being served") {
+  HttpServerOptions options;
+  options.threads = 2;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> waiting{0};
+  EchoServer s(options, [&](HttpServer& server) {
+    server.route("GET", "/block", [&](const WireRequest&) {
+      ++waiting;
+      std::unique_lock lock(mu);
+      cv.wait_for(lock, 60s, [&] { return release; });
+      WireResponse r;
+      r.body = "released";
+      return r;
+    });
+  });
+  constexpr int kBlocked = 40;
+  std::vector<std::thread> pollers;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < kBlocked; ++i)
+    pollers.emplace_back([&] {
+      httplib::Client cli("127.0.0.1", s.port);
+      cli.set_read_timeout(70, 0);
+      auto r = cli.Get("/block");
+      if (r && r->body == "released") ++answered;
+    });
+  CHECK(wait_for([&] { return waiting == kBlocked; }, 30s));
+  httplib::Client cli("127.0.0.1", s.port);
+  cli.set_read_timeout(10, 0);
+  for (int i = 0; i < 5; ++i) {
+    auto r = cli.Get("/echo?q=x");  // CHECK, not REQUIRE: the pollers must be released and joined
+    CHECK((r && r->status == 200));
+  }
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  for (auto& t : pollers) t.join();
+  CHECK(answered == kBlocked);
 }
 
 TEST_CASE("http server: a second server cannot bind a serving port, and stop() closes idle connections") {
