@@ -279,7 +279,8 @@ std::int64_t now_ns() {
 class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
  public:
   virtual ~ConnectionBase() = default;
-  // REQUIRES: no thread runs the io_context (stop() has joined them).
+  // REQUIRES: on the connection's strand, or no thread runs the io_context
+  // any more (stop() has joined them).
   virtual void close_now() = 0;
   // Has the deadline of the current step passed? Read by the sweep.
   bool expired(std::int64_t now) const { return deadline_ns_.load(std::memory_order_relaxed) <= now; }
