@@ -3,6 +3,7 @@
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 #include <fmt/format.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -882,6 +883,12 @@ Result<int> HttpServer::bind(const std::string& host, int port) {
     if (ec == asio::error::address_in_use)
       return Status::Unavailable(fmt::format("cannot listen on {}: port {} is already in use", impl_->where, port));
     return Status::Unavailable(fmt::format("cannot listen on {}: {}", impl_->where, ec.message()));
+  }
+  // Refusing with a 503 beats failing accept() for want of descriptors:
+  // keep a quarter of the process's limit for everything else.
+  if (rlimit lim{}; ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+    const auto usable = static_cast<int>(std::min<rlim_t>(lim.rlim_cur / 4 * 3, 1 << 30));
+    impl_->options.max_connections = std::max(1, std::min(impl_->options.max_connections, usable));
   }
   impl_->port = acc.local_endpoint(ec).port();
   if (ec) return Status::Internal(fmt::format("getsockname on {}: {}", impl_->where, ec.message()));

@@ -297,6 +297,21 @@ TEST_CASE("http server: over 64 connections from one address get a 429 JSON erro
   CHECK(starts_with(again.read_response(), "HTTP/1.1 200"));
 }
 
+TEST_CASE("http server: over the global connection cap, a 503 JSON error") {
+  HttpServerOptions options;
+  options.max_connections = 8;
+  options.keep_alive_timeout_s = 120;
+  EchoServer s(options);
+  std::vector<std::unique_ptr<RawConn>> held;
+  for (int i = 0; i < 8; ++i) held.push_back(std::make_unique<RawConn>("127.0.0." + std::to_string(20 + i), s.port));
+  REQUIRE(wait_for([&] { return s.server.stats().connections_open == 8; }, 10s));
+  RawConn over("127.0.0.30", s.port);
+  const std::string refused = over.read_to_close();
+  CHECK_MESSAGE(starts_with(refused, "HTTP/1.1 503"), refused);
+  CHECK(contains(refused, "the node has 8 connections open, its limit"));
+  CHECK(s.server.stats().refused_global == 1);
+}
+
 TEST_CASE("http server: keep-alive, pipelining, 100-continue, Connection: close, and what a handler is given") {
   EchoServer s;
   RawConn c("127.0.0.1", s.port);
