@@ -21,8 +21,9 @@ namespace dws::net {
 
 struct HttpServerOptions {
   /// Threads started up front. They run the I/O and, once a request is
-  /// complete, its handler; when a handler blocks and fewer than two threads
-  /// are left free, the pool grows, up to max_threads.
+  /// complete, its handler. At least 2 and at most 3 of them stay free (not
+  /// in a handler); the others park, and when handlers block the pool wakes
+  /// parked threads or grows, up to max_threads.
   int threads = 16;
   int max_threads = 256;
   std::size_t max_body_bytes = 1 << 20;    // larger Content-Length: 413 before reading
