@@ -568,6 +568,7 @@ class Connection final : public ConnectionBase {
                                 408));
       case State::kBody:
         ++server_.counters.body_timeouts;
+        if (continuing_) return close_now();  // a write is in flight: no second one
         return fail(error_reply(Code::kUnavailable,
                                 fmt::format("request body not complete within {} s", server_.options.body_timeout_s),
                                 408));
@@ -651,8 +652,10 @@ class Connection final : public ConnectionBase {
   void send_continue() {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     head_.expect_continue = false;
+    continuing_ = true;
     asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
                       [self = self()](const asio::error_code& ec, std::size_t) {
+                        self->continuing_ = false;
                         if (self->state_ == State::kClosed) return;
                         if (ec) return self->close_now();
                         self->parse();
@@ -745,6 +748,7 @@ class Connection final : public ConnectionBase {
   Head head_;
   std::string out_;
   int requests_ = 0;
+  bool continuing_ = false;  // "100 Continue" being written
 };
 
 // Starts a connection (or its refusal) on its strand: from its first step
