@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -562,6 +563,7 @@ class Connection final : public ConnectionBase {
         return close_now();
       case State::kHead:
         ++server_.counters.header_timeouts;
+        cancel_read();
         return fail(error_reply(Code::kUnavailable,
                                 fmt::format("request headers not complete within {} s",
                                             server_.options.header_timeout_s),
@@ -569,6 +571,7 @@ class Connection final : public ConnectionBase {
       case State::kBody:
         ++server_.counters.body_timeouts;
         if (continuing_) return close_now();  // a write is in flight: no second one
+        cancel_read();
         return fail(error_reply(Code::kUnavailable,
                                 fmt::format("request body not complete within {} s", server_.options.body_timeout_s),
                                 408));
@@ -580,6 +583,13 @@ class Connection final : public ConnectionBase {
       case State::kHandler:
       case State::kClosed: return;
     }
+  }
+
+  // The read in flight ends (operation_aborted) before the error is written,
+  // so the linger's reads never overlap it.
+  void cancel_read() {
+    asio::error_code ec;
+    socket().cancel(ec);
   }
 
   // Waits for the next request (bytes of it may be buffered already).
@@ -603,7 +613,7 @@ class Connection final : public ConnectionBase {
     stream_.async_read_some(asio::buffer(buffer_.data() + old, buffer_.size() - old),
                             [self = self(), old](const asio::error_code& ec, std::size_t n) {
                               self->buffer_.resize(old + n);
-                              if (self->state_ == State::kClosed) return;
+                              if (self->state_ == State::kClosed || ec == asio::error::operation_aborted) return;
                               if (ec) return self->close_now();  // the client went away
                               if (self->state_ == State::kIdle && n > 0) {
                                 self->state_ = State::kHead;
@@ -725,8 +735,7 @@ class Connection final : public ConnectionBase {
   }
 
   void drain() {
-    buffer_.resize(kReadChunk);
-    socket().async_read_some(asio::buffer(buffer_),
+    socket().async_read_some(asio::buffer(drain_buffer_),
                              [self = self()](const asio::error_code& ec, std::size_t n) {
                                if (self->state_ == State::kClosed) return;
                                self->lingered_ += n;
@@ -747,6 +756,7 @@ class Connection final : public ConnectionBase {
   std::size_t lingered_ = 0;
   Head head_;
   std::string out_;
+  std::array<char, 4096> drain_buffer_;
   int requests_ = 0;
   bool continuing_ = false;  // "100 Continue" being written
 };
