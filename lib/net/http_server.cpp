@@ -44,8 +44,8 @@ constexpr std::size_t kReadChunk = 16u << 10;
 // Threads of the pool that are neither parked nor in a handler: at least
 // kMinFree run the I/O (a handler may block), at most kMaxFree (more threads
 // waiting in the io_context only fight over it); the others park.
-constexpr int kMinFree = 2;
-constexpr int kMaxFree = 3;
+constexpr int kMinFree = 1;
+constexpr int kMaxFree = 4;
 // Deadlines are checked by one sweep, not a timer per connection: arming a
 // timer three times per request costs more than the request itself.
 constexpr auto kSweepEvery = std::chrono::milliseconds(250);

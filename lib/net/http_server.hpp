@@ -21,7 +21,7 @@ namespace dws::net {
 
 struct HttpServerOptions {
   /// Threads started up front. They run the I/O and, once a request is
-  /// complete, its handler. At least 2 and at most 3 of them stay free (not
+  /// complete, its handler. At least 1 and at most 4 of them stay free (not
   /// in a handler); the others park, and when handlers block the pool wakes
   /// parked threads or grows, up to max_threads.
   int threads = 16;
