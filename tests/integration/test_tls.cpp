@@ -179,6 +179,15 @@ TEST_CASE("tls: three nodes and two clients hold a conversation over HTTPS; stra
     CHECK_MESSAGE(s.message().find("TLS certificate is not signed by the CA") != std::string::npos, s.message());
   }
 
+  SUBCASE("a client of the ring refuses a node whose certificate another CA signed") {
+    auto stranger = Node::create(tls_node(pki.node_dir("lone", "other-ca"), pki.other_ca()));
+    REQUIRE_MESSAGE(stranger.ok(), stranger.status().to_string());
+    auto carol = open_client(client_options(homes.sub("carol"), {(*stranger)->address()}, pki.ca()));
+    const dws::Status s = carol->register_account("carol", kPassword, "Carol");
+    REQUIRE_FALSE(s.ok());
+    CHECK_MESSAGE(s.message().find("TLS certificate is not signed by the CA") != std::string::npos, s.message());
+  }
+
   SUBCASE("a plain-HTTP client is told that the node serves HTTPS only") {
     auto plain = open_client(client_options(homes.sub("plain"), servers, ""));
     const dws::Status s = plain->register_account("plain", kPassword, "Plain");
