@@ -444,6 +444,7 @@ int main(int argc, char** argv) {
   app.add_option("--data", options.data_dir,
                  "data directory (default: $XDG_DATA_HOME/dwhatsapp or ~/.local/share/dwhatsapp)");
   app.add_option("--ring", options.ring_name, "ring name for discovery")->capture_default_str();
+  app.add_option("--tls-ca", options.tls_ca, "PEM ring CA: talk HTTPS to servers and verify them against it");
   app.add_option("--discovery-port", options.discovery_port, "UDP discovery port")
       ->capture_default_str()
       ->check(CLI::Range(1, 65535));

@@ -63,6 +63,32 @@ void add_node_options(CLI::App* cmd, dws::NodeOptions& o) {
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
 }
 
+// HTTPS for `up` and `join`: all of a ring's nodes use it or none does.
+void add_tls_options(CLI::App* cmd, dws::NodeOptions& o) {
+  cmd->add_option("--tls-cert", o.tls_cert,
+                  "PEM certificate to serve HTTPS with (gen-cert --host ... --out DIR: DIR/node.crt)");
+  cmd->add_option("--tls-key", o.tls_key, "PEM private key of --tls-cert (DIR/node.key)");
+  cmd->add_option("--tls-ca", o.tls_ca, "PEM ring CA that peers' certificates must chain to (CA-DIR/ca.crt)");
+}
+
+// `gen-cert --ca-dir DIR`: a new ring CA; with --host and --out: a node
+// certificate signed by it.
+int gen_cert(const std::string& ca_dir, const std::vector<std::string>& hosts, const std::string& out) {
+  if (hosts.empty() != out.empty())
+    return fail(dws::Status::InvalidArgument(
+        "give --host and --out together for a node certificate, or neither for a new ring CA"));
+  if (hosts.empty()) {
+    if (dws::Status s = dws::make_ring_ca(ca_dir); !s.ok()) return fail(s);
+    std::printf("ring CA in %s: ca.crt (give it to every node and client: --tls-ca), ca.key (keep it private)\n",
+                ca_dir.c_str());
+    return 0;
+  }
+  if (dws::Status s = dws::make_node_certificate(ca_dir, hosts, out); !s.ok()) return fail(s);
+  std::printf("node certificate in %s: node.crt and node.key (--tls-cert %s/node.crt --tls-key %s/node.key)\n",
+              out.c_str(), out.c_str(), out.c_str());
+  return 0;
+}
+
 // Runs the node until SIGINT or SIGTERM, then leaves the ring gracefully.
 // The signals are blocked in every thread (the mask is inherited by the
 // library's threads, which are created later) and taken here with sigwait.
@@ -166,12 +192,23 @@ int main(int argc, char** argv) {
                                    "ring secret file, created if absent (default: <data>/ring.secret)");
   up->add_flag("--open-ring", options.open_ring, "a ring anyone may join: no secret, no proofs between peers")
       ->excludes(up_secret);
+  add_tls_options(up, options);
 
   CLI::App* join = app.add_subcommand("join", "join a ring through --peer, or through UDP discovery without it");
   add_node_options(join, options);
   join->add_option("--peer", peer, "HOST:PORT of any ring member (default: find one by UDP broadcast)");
   join->add_option("--ring-secret", options.ring_secret_file,
                    "the ring's secret file, as `up` wrote it (default: <data>/ring.secret if present)");
+  add_tls_options(join, options);
+
+  std::string ca_dir;
+  std::vector<std::string> cert_hosts;
+  std::string cert_out;
+  CLI::App* gen = app.add_subcommand("gen-cert", "make a private ring CA, or a node certificate signed by it");
+  gen->add_option("--ca-dir", ca_dir, "directory of the ring CA (ca.crt, ca.key)")->required();
+  gen->add_option("--host", cert_hosts,
+                  "IP or DNS name the node is reached at (repeat for more): make a node certificate");
+  gen->add_option("--out", cert_out, "directory for the node's node.crt and node.key");
 
   std::string status_secret;
   std::string status_data;
@@ -182,20 +219,24 @@ int main(int argc, char** argv) {
       status->add_option("--ring-secret", status_secret, "the ring's secret file (a private ring needs it)");
   status->add_option("--data", status_data, "a member's data directory: use its ring.secret")
       ->excludes(status_secret_opt);
+  std::string status_ca;
+  status->add_option("--tls-ca", status_ca, "PEM ring CA: walk a ring that serves HTTPS");
 
   CLI11_PARSE(app, argc, argv);
+
+  if (*gen) return gen_cert(ca_dir, cert_hosts, cert_out);
 
   if (*status) {
     if (!status_data.empty()) status_secret = status_data + "/ring.secret";
     if (status_secret.empty()) {
       // Without a secret only an open ring answers; say what to give otherwise.
-      dws::Result<dws::RingInfo> info = dws::fetch_ring_info(peer);
+      dws::Result<dws::RingInfo> info = dws::fetch_ring_info(peer, {}, status_ca);
       if (!info.ok()) return fail(info.status());
       if (!info->open_ring)
         return fail(dws::Status::InvalidArgument(
             "the ring of " + peer + " is private: give its secret with --ring-secret FILE, or --data DIR of a member"));
     }
-    dws::Result<std::vector<dws::RingView>> ring = dws::walk_ring(peer, 4096, status_secret);
+    dws::Result<std::vector<dws::RingView>> ring = dws::walk_ring(peer, 4096, status_secret, status_ca);
     if (!ring.ok()) return fail(ring.status());
     if (json) {
       print_json(*ring);

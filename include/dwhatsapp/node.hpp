@@ -143,14 +143,19 @@ class DWS_API Node {
 /// @return kUnavailable when `peer` does not answer; a node that does not
 /// answer mid-walk is skipped using its predecessor's next successor.
 /// A private ring's members answer only a caller proving its secret: give
-/// the ring's secret file (empty: an open ring). kInvalidArgument when the
-/// file is unusable, kUnauthenticated when the ring refuses the secret.
+/// the ring's secret file (empty: an open ring). With `tls_ca`, the walk
+/// goes over HTTPS and verifies each node's certificate against that PEM CA
+/// bundle (`dws-node status --tls-ca`). kInvalidArgument when a file is
+/// unusable, kUnauthenticated when the ring refuses the secret.
 DWS_API Result<std::vector<RingView>> walk_ring(const std::string& peer, int max_nodes = 4096,
-                                                const std::string& ring_secret_file = {});
+                                                const std::string& ring_secret_file = {},
+                                                const std::string& tls_ca = {});
 
 /// @brief Fetches GET /v1/ring/info from `peer` (public on every ring). With
-/// `ring_secret_file`, the answer must prove that `peer` holds that secret.
-DWS_API Result<RingInfo> fetch_ring_info(const std::string& peer, const std::string& ring_secret_file = {});
+/// `ring_secret_file`, the answer must prove that `peer` holds that secret;
+/// with `tls_ca`, over HTTPS verified against it.
+DWS_API Result<RingInfo> fetch_ring_info(const std::string& peer, const std::string& ring_secret_file = {},
+                                         const std::string& tls_ca = {});
 
 /// @brief Broadcasts "DWS1 DISCOVER <ring_name>" on UDP `port` to
 /// `broadcast_address` and returns the "host:port" addresses that answered
@@ -158,5 +163,19 @@ DWS_API Result<RingInfo> fetch_ring_info(const std::string& peer, const std::str
 /// @return kUnavailable when nobody answered.
 DWS_API Result<std::vector<std::string>> discover(const std::string& ring_name, int port, int timeout_ms = 1000,
                                                   const std::string& broadcast_address = "255.255.255.255");
+
+/// @brief Makes a private ring CA for TLS (`dws-node gen-cert --ca-dir DIR`):
+/// `dir`/ca.crt, which every node and client is given as tls_ca, and
+/// `dir`/ca.key (mode 0600), which signs node certificates. ECDSA P-256.
+/// @return kExists if `dir` already holds a CA (never overwritten), kInternal.
+DWS_API Status make_ring_ca(const std::string& dir);
+
+/// @brief Makes a node certificate signed by the CA in `ca_dir`, valid for
+/// `hosts` (IP addresses or DNS names, the ones peers and clients call it
+/// by): `out_dir`/node.crt and `out_dir`/node.key (mode 0600), for
+/// NodeOptions::tls_cert and tls_key.
+/// @return kInvalidArgument (no host, a bad one), kNotFound (no CA), kInternal.
+DWS_API Status make_node_certificate(const std::string& ca_dir, const std::vector<std::string>& hosts,
+                                     const std::string& out_dir);
 
 }  // namespace dws

@@ -26,8 +26,14 @@ std::int64_t wall_ms() {
       .count();
 }
 
-std::string describe(httplib::Error err, int timeout_ms) {
+std::string describe(httplib::Error err, int timeout_ms, const std::string& tls_ca) {
   switch (err) {
+    case httplib::Error::SSLConnection:
+      return "TLS handshake failed: the server does not serve HTTPS, or not with a certificate we accept";
+    case httplib::Error::SSLLoadingCerts: return fmt::format("the TLS CA file '{}' does not load", tls_ca);
+    case httplib::Error::SSLServerVerification:
+      return fmt::format("the server's TLS certificate is not signed by the CA in '{}', or does not name its address",
+                         tls_ca);
     case httplib::Error::Connection: return "cannot connect (refused or unreachable)";
     case httplib::Error::ConnectionTimeout: return fmt::format("no connection within {} ms", timeout_ms);
     case httplib::Error::Read: return fmt::format("no answer within {} ms, or the connection closed", timeout_ms);
@@ -66,6 +72,8 @@ bool Cancel::cancelled() const {
 }
 
 struct ApiClient::Pool {
+  explicit Pool(std::string ca) : tls_ca(std::move(ca)) {}
+  const std::string tls_ca;
   std::mutex mu;
   std::map<std::string, std::vector<std::unique_ptr<httplib::Client>>> idle;
 
@@ -81,7 +89,14 @@ struct ApiClient::Pool {
     }
     auto hp = net::parse_host_port(server, "server");
     if (!hp.ok()) return hp.status();
-    auto c = std::make_unique<httplib::Client>(hp->host, hp->port);
+    // TLS: https:// and the ring's CA, against which the server's certificate
+    // and its name are verified.
+    auto c = std::make_unique<httplib::Client>(
+        fmt::format("{}://{}", tls_ca.empty() ? "http" : "https", net::format_host_port(hp->host, hp->port)));
+    if (!tls_ca.empty()) {
+      c->set_ca_cert_path(tls_ca.c_str());
+      c->enable_server_certificate_verification(true);
+    }
     c->set_keep_alive(true);
     c->set_tcp_nodelay(true);
     // Targets are built already encoded (nicknames and ids need no escapes).
@@ -98,7 +113,7 @@ struct ApiClient::Pool {
 };
 
 ApiClient::ApiClient(LocalStore& store, ApiOptions options)
-    : store_(store), options_(std::move(options)), pool_(std::make_unique<Pool>()) {
+    : store_(store), options_(std::move(options)), pool_(std::make_unique<Pool>(options_.tls_ca)) {
   order_ = options_.servers;
   if (auto saved = store_.servers(); saved.ok())
     for (const auto& [address, ms] : *saved)
@@ -140,7 +155,7 @@ Result<ApiReply> ApiClient::call(const std::string& server, const ApiRequest& re
   }
   if (!res) {
     if (was_cancelled) return Status::Unavailable("request to " + server + " cancelled");
-    return Status::Unavailable(fmt::format("{}: {}", server, describe(res.error(), timeout)));
+    return Status::Unavailable(fmt::format("{}: {}", server, describe(res.error(), timeout, options_.tls_ca)));
   }
   ApiReply out;
   out.status = res->status;

@@ -27,6 +27,9 @@ struct ApiOptions {
   std::string ring_name = "dwhatsapp";
   int discovery_port = 37020;
   int request_timeout_ms = 5000;
+  /// PEM CA bundle: HTTPS to servers whose certificate chains to it and
+  /// names the address called. Empty: plain HTTP.
+  std::string tls_ca;
 };
 
 /// Makes the Authorization header of one attempt. Called per attempt so

@@ -566,6 +566,7 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
   ao.ring_name = options.ring_name;
   ao.discovery_port = options.discovery_port;
   ao.request_timeout_ms = options.request_timeout_ms;
+  ao.tls_ca = options.tls_ca;
   impl->api = std::make_unique<client::ApiClient>(*impl->store, std::move(ao));
   impl->options = std::move(options);
 

@@ -1,307 +1,978 @@
 #include "net/http_server.hpp"
 
-#include "net/address.hpp"
-
-#include <arpa/inet.h>
-#include <dirent.h>
+#include <asio.hpp>
+#include <asio/ssl.hpp>
 #include <fmt/format.h>
-#include <httplib.h>
-#include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
-#include <cerrno>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
-#include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <exception>
 #include <mutex>
+#include <optional>
+#include <regex>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <variant>
 #include <vector>
+
+#include "net/address.hpp"
 
 namespace dws::net {
 
 namespace {
 
-// A worker pool that starts with `min` threads and adds one whenever a job
-// arrives while every worker is busy, up to `max`. httplib's own pool is
-// fixed, and since each keep-alive connection keeps its worker until it goes
-// idle, a fixed pool turns a burst of connections into multi-second stalls.
-class ElasticPool final : public httplib::TaskQueue {
- public:
-  ElasticPool(std::size_t min, std::size_t max) : max_(max < min ? min : max) {
-    std::lock_guard lock(mu_);
-    for (std::size_t i = 0; i < min; ++i) spawn();
+using tcp = asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+
+// Connections refused over a cap still get their error written; past this
+// many at once they are just closed, so refusing costs bounded sockets too.
+constexpr int kMaxRefusing = 256;
+// How long a connection closed after an error keeps reading (and dropping)
+// what the client still sends, so that its unread bytes do not make the
+// kernel reset the connection before the client has read the error.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr std::size_t kLingerBytes = 8u << 20;
+constexpr std::size_t kReadChunk = 16u << 10;
+// Threads of the pool that are neither parked nor in a handler: at least
+// kMinFree run the I/O (a handler may block), at most kMaxFree (more threads
+// waiting in the io_context only fight over it); the others park.
+constexpr int kMinFree = 1;
+constexpr int kMaxFree = 4;
+// Deadlines are checked by one sweep, not a timer per connection: arming a
+// timer three times per request costs more than the request itself.
+constexpr auto kSweepEvery = std::chrono::milliseconds(250);
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Payload Too Large";
+    case 421: return "Misdirected Request";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
   }
+}
 
-  ~ElasticPool() override { shutdown(); }
+// A JSON error with its own HTTP status where the codec has no code for it
+// (408, 411, 431 keep the code name of their closest kind).
+WireResponse error_reply(Code code, std::string message, int status = 0) {
+  WireResponse r = encode_error(Status(code, std::move(message)));
+  if (status != 0) r.status = status;
+  return r;
+}
 
-  void enqueue(std::function<void()> fn) override {
-    {
-      std::lock_guard lock(mu_);
-      jobs_.push_back(std::move(fn));
-      if (jobs_.size() > idle_ && threads_.size() < max_) spawn();
-    }
-    cv_.notify_one();
-  }
-
-  void shutdown() override {
-    {
-      std::lock_guard lock(mu_);
-      if (shutdown_) return;
-      shutdown_ = true;
-    }
-    cv_.notify_all();
-    // No new threads after shutdown_, so the list is stable now.
-    for (auto& t : threads_) t.join();
-  }
-
- private:
-  // REQUIRES: mu_ held.
-  void spawn() {
-    threads_.emplace_back([this] { work(); });
-  }
-
-  void work() {
-    for (;;) {
-      std::function<void()> job;
-      {
-        std::unique_lock lock(mu_);
-        ++idle_;
-        cv_.wait(lock, [&] { return shutdown_ || !jobs_.empty(); });
-        --idle_;
-        if (jobs_.empty()) return;  // shutdown_ and nothing left to do
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      try {
-        job();
-      } catch (...) {
-        // httplib's connection loop does not throw, and a worker must survive
-        // a bug in any one connection.
-      }
-    }
-  }
-
-  const std::size_t max_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;
-  std::vector<std::thread> threads_;
-  std::size_t idle_ = 0;
-  bool shutdown_ = false;
-};
-
-std::string regex_escape(const std::string& path) {
+std::string serialize(const WireResponse& r, bool keep_alive) {
   std::string out;
-  for (char c : path) {
-    if (std::strchr(".^$|()[]{}*+?\\", c)) out += '\\';
-    out += c;
+  out.reserve(160 + r.body.size());
+  out += fmt::format("HTTP/1.1 {} {}\r\n", r.status, reason_phrase(r.status));
+  if (!r.content_type.empty()) out += fmt::format("Content-Type: {}\r\n", r.content_type);
+  out += fmt::format("Content-Length: {}\r\n", r.body.size());
+  out += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+  for (const auto& [name, value] : r.headers) out += fmt::format("{}: {}\r\n", name, value);
+  out += "\r\n";
+  out += r.body;
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// %XX decoding as cpp-httplib did it (a malformed escape stays as it is);
+// in a query, '+' is a space.
+std::string percent_decode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      const int hi = hex_value(s[i + 1]);
+      const int lo = hex_value(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+        continue;
+      }
+    }
+    out += plus_is_space && s[i] == '+' ? ' ' : s[i];
   }
   return out;
 }
 
-// The port a socket is bound to locally, or -1.
-int local_port(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof addr;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return -1;
-  if (addr.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-  if (addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-  return -1;
-}
-
-// Shuts down every connected TCP socket of this process whose local port is
-// `port`: the connections a server on that port accepted. httplib offers no
-// handle on them, and its workers otherwise keep an idle keep-alive
-// connection (and answer one more request on it) until the keep-alive timeout
-// runs out, so a stopped node would linger for seconds.
-void shut_accepted_connections(int port) {
-  DIR* dir = ::opendir("/proc/self/fd");
-  if (!dir) return;
-  const int dir_fd = ::dirfd(dir);
-  while (const dirent* entry = ::readdir(dir)) {
-    char* end = nullptr;
-    const long fd = std::strtol(entry->d_name, &end, 10);
-    if (end == entry->d_name || *end != '\0' || fd == dir_fd) continue;
-    struct stat st {};
-    if (::fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
-    sockaddr_storage peer{};
-    socklen_t len = sizeof peer;
-    if (::getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&peer), &len) != 0) continue;
-    if (local_port(static_cast<int>(fd)) == port) ::shutdown(static_cast<int>(fd), SHUT_RDWR);
+QueryParams parse_query(std::string_view q) {
+  QueryParams out;
+  while (!q.empty()) {
+    const std::size_t amp = q.find('&');
+    const std::string_view pair = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    if (eq == std::string_view::npos) out.emplace_back(percent_decode(pair, true), "");
+    else out.emplace_back(percent_decode(pair.substr(0, eq), true), percent_decode(pair.substr(eq + 1), true));
   }
-  ::closedir(dir);
+  return out;
 }
 
-WireResponse error_reply(Code code, std::string message) { return encode_error(Status(code, std::move(message))); }
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
 
-void write(httplib::Response& res, const WireResponse& reply) {
-  res.status = reply.status;
-  for (const auto& [name, value] : reply.headers) res.set_header(name.c_str(), value);
-  res.set_content(reply.body, reply.content_type.c_str());
+// Whether the comma-separated header value `list` holds `token`.
+bool has_token(std::string_view list, std::string_view token) {
+  while (!list.empty()) {
+    const std::size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (iequals(item, token)) return true;
+  }
+  return false;
+}
+
+bool is_token_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+}
+
+// A request's head, parsed; or the error that ends the connection.
+struct Head {
+  WireRequest wire;
+  std::size_t content_length = 0;
+  bool keep_alive = true;
+  bool expect_continue = false;  // the client waits for "100 Continue" before its body
+};
+
+struct HeadError {
+  WireResponse reply;
+};
+
+std::variant<Head, HeadError> parse_head(std::string_view head, std::size_t max_body) {
+  auto bad = [](std::string message, int status = 400, Code code = Code::kInvalidArgument) {
+    return HeadError{error_reply(code, std::move(message), status)};
+  };
+  Head h;
+  std::size_t eol = head.find("\r\n");
+  const std::string_view line = head.substr(0, eol);
+  head = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
+
+  const std::size_t sp1 = line.find(' ');
+  const std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos)
+    return bad("malformed request line: expected 'METHOD /path HTTP/1.1'");
+  const std::string_view method = line.substr(0, sp1);
+  const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  const std::string_view version = line.substr(sp2 + 1);
+  if (method.empty() || !std::all_of(method.begin(), method.end(), is_token_char))
+    return bad("malformed request line: the method is not a token");
+  if (target.empty() || target.front() != '/')
+    return bad(fmt::format("request target '{}' must be a path starting with '/'",
+                           target.substr(0, std::min<std::size_t>(target.size(), 100))));
+  if (version == "HTTP/1.1") h.keep_alive = true;
+  else if (version == "HTTP/1.0") h.keep_alive = false;
+  else return bad("unsupported HTTP version: this server speaks HTTP/1.1 (and 1.0)");
+
+  h.wire.method = std::string(method);
+  h.wire.raw_target = std::string(target);
+  const std::size_t qmark = target.find('?');
+  h.wire.path = percent_decode(target.substr(0, qmark), false);
+  if (qmark != std::string_view::npos) h.wire.query = parse_query(target.substr(qmark + 1));
+
+  std::optional<std::size_t> length;
+  bool close = false;
+  bool keep = false;
+  while (!head.empty()) {
+    eol = head.find("\r\n");
+    const std::string_view field = head.substr(0, eol);
+    head = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
+    if (field.empty()) break;
+    if (field.front() == ' ' || field.front() == '\t') return bad("folded header lines are not supported");
+    const std::size_t colon = field.find(':');
+    if (colon == std::string_view::npos || colon == 0) return bad("malformed header line: expected 'Name: value'");
+    const std::string_view name = field.substr(0, colon);
+    if (!std::all_of(name.begin(), name.end(), is_token_char)) return bad("malformed header name");
+    std::string_view value = field.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+
+    if (iequals(name, "Content-Length")) {
+      if (value.empty() || value.size() > 19 || !std::all_of(value.begin(), value.end(), ::isdigit))
+        return bad("Content-Length must be a decimal number of bytes");
+      const std::size_t n = std::stoull(std::string(value));
+      if (length && *length != n) return bad("two different Content-Length headers");
+      length = n;
+    } else if (iequals(name, "Transfer-Encoding")) {
+      return bad("chunked (Transfer-Encoding) request bodies are not supported: send the body with a Content-Length",
+                 411);
+    } else if (iequals(name, "Connection")) {
+      close = close || has_token(value, "close");
+      keep = keep || has_token(value, "keep-alive");
+    } else if (iequals(name, "Expect")) {
+      h.expect_continue = has_token(value, "100-continue");
+    }
+    h.wire.headers.emplace_back(std::string(name), std::string(value));
+  }
+  if (close) h.keep_alive = false;
+  else if (keep) h.keep_alive = true;
+  h.content_length = length.value_or(0);
+  if (h.content_length > max_body)
+    return bad(fmt::format("request body too large: {} bytes, at most {} are accepted", h.content_length, max_body),
+               413, Code::kPayloadTooLarge);
+  return h;
+}
+
+// IPv4 clients of a dual-stack socket appear as ::ffff:a.b.c.d; they are
+// the IPv4 address they are.
+asio::ip::address ip_of(const tcp::endpoint& e) {
+  asio::ip::address a = e.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  return a;
+}
+
+// What the per-address cap counts by: an IPv4 address, or an IPv6 /64 (one
+// host usually holds a whole /64, so single IPv6 addresses cost it nothing).
+std::string cap_key(const asio::ip::address& a) {
+  if (a.is_v4() || a.is_loopback()) return a.to_string();
+  auto bytes = a.to_v6().to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return asio::ip::address_v6(bytes).to_string() + "/64";
 }
 
 }  // namespace
 
-struct HttpServer::Impl {
-  explicit Impl(HttpServerOptions o) : options(o) {}
+struct PatternRoute {
+  std::string method;
+  std::regex pattern;
+  HttpServer::Handler handler;
+};
+
+constexpr std::int64_t kNever = INT64_MAX;
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch()).count();
+}
+
+class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
+ public:
+  virtual ~ConnectionBase() = default;
+  // REQUIRES: on the connection's strand, or no thread runs the io_context
+  // any more (stop() has joined them).
+  virtual void close_now() = 0;
+  // Has the deadline of the current step passed? Read by the sweep.
+  bool expired(std::int64_t now) const { return deadline_ns_.load(std::memory_order_relaxed) <= now; }
+  // Queues a check of the deadline on the connection's own strand.
+  virtual void check_deadline_soon() = 0;
+
+ protected:
+  std::atomic<std::int64_t> deadline_ns_{kNever};
+};
+
+// Everything the connections share; HttpServer::Impl is this.
+struct ServerCore {
+  using Handler = HttpServer::Handler;
+  explicit ServerCore(HttpServerOptions o) : options(std::move(o)) {}
+
+  // Lookup first by exact path, then the patterns in order.
+  WireResponse dispatch(const WireRequest& req) const {
+    const Handler* handler = nullptr;
+    if (auto it = exact.find(req.method + ' ' + req.path); it != exact.end()) handler = &it->second;
+    if (handler == nullptr)
+      for (const auto& r : patterns)
+        if (r.method == req.method && std::regex_match(req.path, r.pattern)) {
+          handler = &r.handler;
+          break;
+        }
+    if (handler == nullptr)
+      return error_reply(Code::kNotFound, fmt::format("no endpoint {} {}", req.method, req.path));
+    try {
+      return (*handler)(req);
+    } catch (const std::exception& e) {
+      return error_reply(Code::kInternal, fmt::format("{} {} failed: {}", req.method, req.path, e.what()));
+    } catch (...) {
+      return error_reply(Code::kInternal, fmt::format("{} {} failed", req.method, req.path));
+    }
+  }
+
+  // A handler may block; keep threads free to run the I/O meanwhile, by
+  // waking a parked one or starting one.
+  void enter_handler() {
+    const int b = ++busy;
+    if (active.load() - b >= kMinFree) return;
+    std::lock_guard lock(threads_mu);
+    if (stopping || active.load() - b >= kMinFree) return;
+    if (parked - wake_tokens > 0) {
+      ++wake_tokens;
+      ++active;
+      park_cv.notify_one();
+    } else if (static_cast<int>(threads.size()) < options.max_threads) {
+      spawn();
+    }
+  }
+  void leave_handler() { --busy; }
+
+  // REQUIRES: threads_mu held.
+  void spawn() {
+    ++active;
+    threads.emplace_back([this] { pool_thread(); });
+  }
+
+  void pool_thread() {
+    for (;;) {
+      if (active.load() - busy.load() > kMaxFree) {
+        std::unique_lock lock(threads_mu);
+        if (stopping) return;
+        if (active.load() - busy.load() > kMaxFree) {
+          --active;
+          ++parked;
+          // enter_handler counts us active again before it wakes us.
+          park_cv.wait(lock, [&] { return stopping || wake_tokens > 0; });
+          --parked;
+          if (stopping) return;
+          --wake_tokens;
+        }
+      }
+      try {
+        if (io.run_one() == 0 && io.stopped()) return;
+      } catch (...) {
+        // A handler that throws past our catch (a bug) must not take the
+        // pool thread down with it.
+      }
+    }
+  }
+
+  // Connection accounting: a connection holds its slot from accept to
+  // destruction.
+  enum class Admit { kYes, kPerAddress, kGlobal };
+  Admit admit(const std::string& key) {
+    std::lock_guard lock(conn_mu);
+    if (open_connections >= options.max_connections) return Admit::kGlobal;
+    int& n = per_address[key];
+    if (n >= options.max_connections_per_address) return Admit::kPerAddress;
+    ++n;
+    ++open_connections;
+    return Admit::kYes;
+  }
+  void register_connection(ConnectionBase* c) {
+    std::lock_guard lock(conn_mu);
+    live.insert(c);
+  }
+  void release(ConnectionBase* c, const std::string& key, bool counted) {
+    std::lock_guard lock(conn_mu);
+    live.erase(c);
+    if (!counted) {
+      --refusing;
+      return;
+    }
+    --open_connections;
+    if (auto it = per_address.find(key); it != per_address.end() && --it->second <= 0) per_address.erase(it);
+  }
+
+  void accept();
+  void on_accept(const asio::error_code& ec, tcp::socket socket);
+
+  // Every kSweepEvery, the connections whose step is late are told so.
+  void sweep() {
+    std::vector<std::shared_ptr<ConnectionBase>> late;
+    {
+      const std::int64_t now = now_ns();
+      std::lock_guard lock(conn_mu);
+      for (ConnectionBase* c : live)
+        if (c->expired(now))
+          if (auto sp = c->weak_from_this().lock()) late.push_back(std::move(sp));
+    }
+    // Outside the lock: the last reference may go here, and a connection's
+    // destructor takes conn_mu.
+    for (auto& c : late) c->check_deadline_soon();
+    late.clear();
+    sweeper.expires_after(kSweepEvery);
+    sweeper.async_wait([this](const asio::error_code& ec) {
+      if (!ec) sweep();
+    });
+  }
 
   HttpServerOptions options;
-  httplib::Server server;
-  std::atomic<int> fd{-1};
+  std::unordered_map<std::string, Handler> exact;  // "GET /v1/health"
+  std::vector<PatternRoute> patterns;
+  std::optional<asio::ssl::context> tls;
+
+  struct Counters {
+    std::atomic<std::uint64_t> accepted{0}, refused_per_address{0}, refused_global{0}, requests{0},
+        header_timeouts{0}, body_timeouts{0}, write_timeouts{0}, idle_closed{0}, headers_too_large{0},
+        bodies_too_large{0}, bad_requests{0}, tls_handshake_failures{0};
+  } counters;
+
+  std::mutex conn_mu;
+  std::unordered_map<std::string, int> per_address;
+  int open_connections = 0;
+  std::unordered_set<ConnectionBase*> live;
+  std::atomic<int> refusing{0};
+
+  std::mutex life_mu;  // guards the lifecycle flags
   int port = 0;
   std::string where;  // "host:port" for messages
-  std::thread thread;
   bool bound = false;
   bool started = false;
   bool stopped = false;
-  std::mutex mu;  // guards the lifecycle flags
+
+  std::atomic<int> busy{0};    // threads in a handler
+  std::atomic<int> active{0};  // threads not parked
+  std::mutex threads_mu;
+  std::condition_variable park_cv;
+  std::vector<std::thread> threads;
+  int parked = 0;          // guarded by threads_mu
+  int wake_tokens = 0;     // parked threads asked to wake, guarded by threads_mu
+  bool stopping = false;   // guarded by threads_mu
+
+  // Last: destroyed first, so that the connections its queued handlers still
+  // hold find everything above alive when they go.
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  tcp::acceptor acceptor{io};
+  asio::steady_timer accept_backoff{io};
+  asio::steady_timer sweeper{io};
 };
 
-HttpServer::HttpServer(HttpServerOptions options) : impl_(std::make_unique<Impl>(options)) {
-  auto& svr = impl_->server;
-  const auto min_threads = static_cast<std::size_t>(options.threads > 0 ? options.threads : 1);
-  const auto max_threads = static_cast<std::size_t>(options.max_threads);
-  svr.new_task_queue = [min_threads, max_threads] { return new ElasticPool(min_threads, max_threads); };
-  svr.set_tcp_nodelay(true);
-  svr.set_keep_alive_max_count(static_cast<std::size_t>(options.keep_alive_max_count));
-  svr.set_keep_alive_timeout(options.keep_alive_timeout_s);
-  svr.set_read_timeout(options.io_timeout_s, 0);
-  svr.set_write_timeout(options.io_timeout_s, 0);
-  svr.set_payload_max_length(options.max_body_bytes);
+namespace {
 
-  // httplib's default options set SO_REUSEPORT, which would let a second node
-  // bind a port that is already serving; SO_REUSEADDR alone only lets a
-  // restarted node reuse its port while old connections sit in TIME_WAIT.
-  Impl* impl = impl_.get();
-  svr.set_socket_options([impl](int sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    impl->fd = sock;
-  });
+// One accepted connection over a plain socket or a TLS stream. Everything
+// it does runs on its strand (the socket's executor), one step at a time:
+// read the head, read the body, run the handler, write the answer, again.
+template <class Stream>
+class Connection final : public ConnectionBase {
+ public:
+  enum class State { kHandshake, kIdle, kHead, kBody, kHandler, kWrite, kLinger, kClosed };
 
-  // Errors httplib produces itself (unknown route 404, body too large 413,
-  // malformed request 400) get the same JSON form as ours; a handler's own
-  // error body is left alone.
-  svr.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    const Code code = code_for_http_status(res.status);
-    std::string message;
-    if (res.status == 404) message = fmt::format("no endpoint {} {}", req.method, req.path);
-    else if (res.status == 413) message = "request body too large";
-    else message = fmt::format("HTTP {}", res.status);
-    const int status = res.status;
-    write(res, error_reply(code, std::move(message)));
-    res.status = status;  // e.g. 405 keeps its own status
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown exception";
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
+  template <class... Args>
+  Connection(ServerCore& server, std::string ip, std::string cap_key, bool counted, Args&&... args)
+      : server_(server),
+        ip_(std::move(ip)),
+        cap_key_(std::move(cap_key)),
+        counted_(counted),
+        stream_(std::forward<Args>(args)...) {
+    server_.register_connection(this);
+  }
+
+  ~Connection() override { server_.release(this, cap_key_, counted_); }
+
+  void close_now() override {
+    asio::error_code ec;
+    state_ = State::kClosed;
+    socket().close(ec);
+    clear_deadline();
+  }
+
+  auto executor() { return stream_.get_executor(); }
+
+  void check_deadline_soon() override {
+    asio::post(stream_.get_executor(), [self = self()] {
+      if (self->state_ != State::kClosed && self->expired(now_ns())) self->on_timeout();
+    });
+  }
+
+  void start() {
+    if constexpr (kTls) {
+      state_ = State::kHandshake;
+      set_deadline(std::chrono::seconds(server_.options.header_timeout_s));
+      // A plain-HTTP client on the HTTPS port gets told so in plain text
+      // rather than a failed handshake it would report as garbage.
+      socket().async_wait(tcp::socket::wait_read, [self = self()](const asio::error_code& ec) {
+        if (ec || self->state_ == State::kClosed) return self->close_now();
+        unsigned char first = 0;
+        const auto n = ::recv(self->socket().native_handle(), &first, 1, MSG_PEEK);
+        if (n == 1 && first != 0x16) {
+          ++self->server_.counters.bad_requests;
+          return self->fail(error_reply(Code::kInvalidArgument,
+                                        "this node serves HTTPS only: connect with TLS and the ring's CA "
+                                        "(dws-chat --tls-ca FILE)"),
+                            /*plain=*/true);
+        }
+        if (n <= 0) return self->close_now();
+        self->stream_.async_handshake(asio::ssl::stream_base::server,
+                                      [self](const asio::error_code& hec) {
+                                        if (self->state_ == State::kClosed) return;
+                                        if (hec) {
+                                          ++self->server_.counters.tls_handshake_failures;
+                                          return self->close_now();
+                                        }
+                                        self->next_request();
+                                      });
+      });
+    } else {
+      next_request();
     }
-    write(res, error_reply(Code::kInternal, "handler failed: " + what));
+  }
+
+  // Refused over a cap: the error, then close.
+  void refuse(WireResponse reply) {
+    if constexpr (kTls) {
+      close_now();  // a TLS client would not read a plain answer
+    } else {
+      fail(std::move(reply), true);
+    }
+  }
+
+ private:
+  static constexpr bool kTls = !std::is_same_v<Stream, tcp::socket>;
+
+  tcp::socket& socket() {
+    if constexpr (kTls) return stream_.next_layer();
+    else return stream_;
+  }
+
+  std::shared_ptr<Connection> self() { return std::static_pointer_cast<Connection>(shared_from_this()); }
+
+  void set_deadline(SteadyClock::duration d) {
+    deadline_ns_.store(now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(),
+                       std::memory_order_relaxed);
+  }
+  void clear_deadline() { deadline_ns_.store(kNever, std::memory_order_relaxed); }
+
+  void on_timeout() {
+    switch (state_) {
+      case State::kHandshake:
+        ++server_.counters.header_timeouts;
+        return close_now();
+      case State::kIdle:
+        ++server_.counters.idle_closed;
+        return close_now();
+      case State::kHead:
+        ++server_.counters.header_timeouts;
+        cancel_read();
+        return fail(error_reply(Code::kUnavailable,
+                                fmt::format("request headers not complete within {} s",
+                                            server_.options.header_timeout_s),
+                                408));
+      case State::kBody:
+        ++server_.counters.body_timeouts;
+        if (continuing_) return close_now();  // a write is in flight: no second one
+        cancel_read();
+        return fail(error_reply(Code::kUnavailable,
+                                fmt::format("request body not complete within {} s", server_.options.body_timeout_s),
+                                408));
+      case State::kWrite:
+        ++server_.counters.write_timeouts;
+        return close_now();
+      case State::kLinger:
+        return close_now();
+      case State::kHandler:
+      case State::kClosed: return;
+    }
+  }
+
+  // The read in flight ends (operation_aborted) before the error is written,
+  // so the linger's reads never overlap it.
+  void cancel_read() {
+    asio::error_code ec;
+    socket().cancel(ec);
+  }
+
+  // Waits for the next request (bytes of it may be buffered already).
+  void next_request() {
+    if (buffer_.empty()) {
+      state_ = State::kIdle;
+      set_deadline(std::chrono::seconds(server_.options.keep_alive_timeout_s));
+    } else {
+      state_ = State::kHead;
+      set_deadline(std::chrono::seconds(server_.options.header_timeout_s));
+    }
+    scanned_ = 0;
+    parse();
+  }
+
+  void read_more(std::size_t want) {
+    const std::size_t old = buffer_.size();
+    // Grow with what arrives, not with what the client announces: a slow
+    // body costs the bytes it sent.
+    buffer_.resize(old + std::clamp(want, kReadChunk, 4 * kReadChunk));
+    stream_.async_read_some(asio::buffer(buffer_.data() + old, buffer_.size() - old),
+                            [self = self(), old](const asio::error_code& ec, std::size_t n) {
+                              self->buffer_.resize(old + n);
+                              if (self->state_ == State::kClosed || ec == asio::error::operation_aborted) return;
+                              if (ec) return self->close_now();  // the client went away
+                              if (self->state_ == State::kIdle && n > 0) {
+                                self->state_ = State::kHead;
+                                self->set_deadline(std::chrono::seconds(self->server_.options.header_timeout_s));
+                              }
+                              self->parse();
+                            });
+  }
+
+  void parse() {
+    const auto& o = server_.options;
+    if (state_ == State::kIdle || state_ == State::kHead) {
+      const std::size_t from = scanned_ > 3 ? scanned_ - 3 : 0;
+      const std::size_t end = buffer_.find("\r\n\r\n", from);
+      if (end == std::string::npos) {
+        scanned_ = buffer_.size();
+        if (buffer_.size() > o.max_header_bytes) return too_large_head();
+        return read_more(kReadChunk);
+      }
+      if (end + 4 > o.max_header_bytes) return too_large_head();
+      auto parsed = parse_head(std::string_view(buffer_).substr(0, end + 2), o.max_body_bytes);
+      if (auto* err = std::get_if<HeadError>(&parsed)) {
+        if (err->reply.status == 413) ++server_.counters.bodies_too_large;
+        else ++server_.counters.bad_requests;
+        return fail(std::move(err->reply));
+      }
+      head_ = std::move(std::get<Head>(parsed));
+      head_end_ = end + 4;
+      state_ = State::kBody;
+      if (buffer_.size() < head_end_ + head_.content_length) {
+        set_deadline(std::chrono::seconds(o.body_timeout_s));
+        if (head_.expect_continue) return send_continue();
+      }
+    }
+    if (state_ == State::kBody) {
+      const std::size_t have = buffer_.size() - head_end_;
+      if (have < head_.content_length) return read_more(head_.content_length - have);
+      head_.wire.body.assign(buffer_, head_end_, head_.content_length);
+      buffer_.erase(0, head_end_ + head_.content_length);
+      head_.wire.remote_address = ip_;
+      run();
+    }
+  }
+
+  // curl and others wait for this (or a second) before sending a body.
+  void send_continue() {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    head_.expect_continue = false;
+    continuing_ = true;
+    asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                      [self = self()](const asio::error_code& ec, std::size_t) {
+                        self->continuing_ = false;
+                        if (self->state_ == State::kClosed) return;
+                        if (ec) return self->close_now();
+                        self->parse();
+                      });
+  }
+
+  void too_large_head() {
+    ++server_.counters.headers_too_large;
+    fail(error_reply(Code::kPayloadTooLarge,
+                     fmt::format("request line and headers over {} bytes", server_.options.max_header_bytes), 431));
+  }
+
+  void run() {
+    state_ = State::kHandler;
+    clear_deadline();
+    ++server_.counters.requests;
+    ++requests_;
+    server_.enter_handler();
+    WireResponse reply = server_.dispatch(head_.wire);
+    server_.leave_handler();
+    if (state_ == State::kClosed) return;
+    const bool keep = head_.keep_alive && requests_ < server_.options.keep_alive_max_count;
+    write(serialize(reply, keep), keep);
+  }
+
+  void write(std::string bytes, bool keep) {
+    state_ = State::kWrite;
+    out_ = std::move(bytes);
+    set_deadline(std::chrono::seconds(server_.options.write_timeout_s));
+    asio::async_write(stream_, asio::buffer(out_),
+                      [self = self(), keep](const asio::error_code& ec, std::size_t) {
+                        if (self->state_ == State::kClosed) return;
+                        if (ec) return self->close_now();
+                        if (keep) return self->next_request();
+                        self->linger();
+                      });
+  }
+
+  // Answers with an error and closes. `plain`: on the raw socket even when
+  // TLS (no handshake happened).
+  void fail(WireResponse reply, bool plain = false) {
+    if constexpr (kTls) {
+      if (plain) {
+        state_ = State::kWrite;
+        out_ = serialize(reply, false);
+        set_deadline(std::chrono::seconds(server_.options.write_timeout_s));
+        asio::async_write(socket(), asio::buffer(out_),
+                          [self = self()](const asio::error_code& ec, std::size_t) {
+                            if (self->state_ == State::kClosed) return;
+                            if (ec) return self->close_now();
+                            self->linger(/*plain=*/true);
+                          });
+        return;
+      }
+    }
+    write(serialize(reply, false), false);
+  }
+
+  void linger(bool plain = false) {
+    state_ = State::kLinger;
+    lingered_ = 0;
+    asio::error_code ec;
+    if (kTls && !plain) return close_now();  // the TLS layer would need a shutdown exchange; not worth it
+    socket().shutdown(tcp::socket::shutdown_send, ec);
+    set_deadline(kLingerTime);
+    drain();
+  }
+
+  void drain() {
+    socket().async_read_some(asio::buffer(drain_buffer_),
+                             [self = self()](const asio::error_code& ec, std::size_t n) {
+                               if (self->state_ == State::kClosed) return;
+                               self->lingered_ += n;
+                               if (ec || self->lingered_ > kLingerBytes) return self->close_now();
+                               self->drain();
+                             });
+  }
+
+  ServerCore& server_;
+  const std::string ip_;
+  const std::string cap_key_;  // what the per-address cap counts by
+  const bool counted_;
+  Stream stream_;
+  State state_ = State::kIdle;
+  std::string buffer_;
+  std::size_t scanned_ = 0;  // bytes of buffer_ searched for the end of the head
+  std::size_t head_end_ = 0;
+  std::size_t lingered_ = 0;
+  Head head_;
+  std::string out_;
+  std::array<char, 4096> drain_buffer_;
+  int requests_ = 0;
+  bool continuing_ = false;  // "100 Continue" being written
+};
+
+// Starts a connection (or its refusal) on its strand: from its first step
+// on, everything it does, including what the sweep asks, runs there.
+template <class C>
+void launch(std::shared_ptr<C> c, std::optional<WireResponse> refusal = std::nullopt) {
+  auto executor = c->executor();
+  asio::post(executor, [c = std::move(c), refusal = std::move(refusal)]() mutable {
+    if (refusal) c->refuse(std::move(*refusal));
+    else c->start();
   });
 }
+
+}  // namespace
+
+void ServerCore::accept() {
+  acceptor.async_accept(asio::make_strand(io),
+                        [this](const asio::error_code& ec, tcp::socket socket) { on_accept(ec, std::move(socket)); });
+}
+
+void ServerCore::on_accept(const asio::error_code& ec, tcp::socket socket) {
+  if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+  if (ec) {
+    // Out of descriptors (or a transient failure): wait a little instead of
+    // spinning on an accept that keeps failing.
+    accept_backoff.expires_after(std::chrono::milliseconds(50));
+    accept_backoff.async_wait([this](const asio::error_code& e) {
+      if (!e) accept();
+    });
+    return;
+  }
+  accept();
+  asio::error_code e;
+  const tcp::endpoint peer = socket.remote_endpoint(e);
+  if (e) return;
+  socket.set_option(tcp::no_delay(true), e);
+  const asio::ip::address address = ip_of(peer);
+  const std::string ip = address.to_string();
+  const std::string key = cap_key(address);
+  ++counters.accepted;
+
+  const Admit admitted = admit(key);
+  if (admitted != Admit::kYes) {
+    if (admitted == Admit::kGlobal) ++counters.refused_global;
+    else ++counters.refused_per_address;
+    if (refusing.load() >= kMaxRefusing) return;  // the socket closes here
+    ++refusing;
+    WireResponse reply =
+        admitted == Admit::kGlobal
+            ? error_reply(Code::kUnavailable,
+                          fmt::format("the node has {} connections open, its limit: try again later",
+                                      options.max_connections))
+            : error_reply(Code::kRateLimited, fmt::format("{} has {} connections open to this node, the limit per "
+                                                          "address: close some or try again later",
+                                                          key, options.max_connections_per_address));
+    reply.headers.emplace_back("Retry-After", "1");
+    // The connection's destructor gives the refusing slot back.
+    if (tls)
+      launch(std::make_shared<Connection<asio::ssl::stream<tcp::socket>>>(*this, ip, key, false, std::move(socket), *tls),
+             std::move(reply));
+    else
+      launch(std::make_shared<Connection<tcp::socket>>(*this, ip, key, false, std::move(socket)), std::move(reply));
+    return;
+  }
+  if (tls) launch(std::make_shared<Connection<asio::ssl::stream<tcp::socket>>>(*this, ip, key, true, std::move(socket), *tls));
+  else launch(std::make_shared<Connection<tcp::socket>>(*this, ip, key, true, std::move(socket)));
+}
+
+struct HttpServer::Impl : ServerCore {
+  explicit Impl(HttpServerOptions o) : ServerCore(std::move(o)) {}
+};
+
+HttpServer::HttpServer(HttpServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::route(std::string_view method, const std::string& path, Handler handler) {
-  route_pattern(method, regex_escape(path), std::move(handler));
+  impl_->exact[std::string(method) + ' ' + path] = std::move(handler);
 }
 
 void HttpServer::route_pattern(std::string_view method, const std::string& pattern, Handler handler) {
-  auto wrapped = [h = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
-    WireRequest wire;
-    wire.method = req.method;
-    wire.path = req.path;
-    wire.query.assign(req.params.begin(), req.params.end());
-    wire.body = req.body;
-    wire.headers.assign(req.headers.begin(), req.headers.end());
-    wire.raw_target = req.target;
-    wire.remote_address = req.remote_addr;
-    try {
-      write(res, h(wire));
-    } catch (const std::exception& e) {
-      write(res, error_reply(Code::kInternal, fmt::format("{} {} failed: {}", req.method, req.path, e.what())));
-    } catch (...) {
-      write(res, error_reply(Code::kInternal, fmt::format("{} {} failed", req.method, req.path)));
-    }
-  };
-  if (method == "GET") impl_->server.Get(pattern, std::move(wrapped));
-  else if (method == "POST") impl_->server.Post(pattern, std::move(wrapped));
-  else if (method == "PUT") impl_->server.Put(pattern, std::move(wrapped));
-  else if (method == "DELETE") impl_->server.Delete(pattern, std::move(wrapped));
+  impl_->patterns.push_back(PatternRoute{std::string(method), std::regex(pattern, std::regex::ECMAScript), std::move(handler)});
 }
 
 Result<int> HttpServer::bind(const std::string& host, int port) {
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->life_mu);
   impl_->where = format_host_port(host, port);
   if (impl_->bound || impl_->stopped) return Status::Internal("HttpServer::bind called twice");
-  errno = 0;
-  if (!impl_->server.bind_to_port(host, port)) {
-    const int err = errno;
-    if (err == EADDRINUSE)
-      return Status::Unavailable(fmt::format("cannot listen on {}: port {} is already in use", impl_->where, port));
-    return Status::Unavailable(fmt::format("cannot listen on {}: {}", impl_->where,
-                                           err ? std::strerror(err) : "address not available on this host"));
+  const auto& o = impl_->options;
+  if (!o.tls_cert_file.empty() || !o.tls_key_file.empty()) {
+    if (o.tls_cert_file.empty() || o.tls_key_file.empty())
+      return Status::InvalidArgument("HTTPS needs both a certificate (--tls-cert) and its private key (--tls-key)");
+    try {
+      asio::ssl::context ctx(asio::ssl::context::tls_server);
+      ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+      asio::error_code ec;
+      ctx.use_certificate_chain_file(o.tls_cert_file, ec);
+      if (ec)
+        return Status::InvalidArgument(
+            fmt::format("TLS certificate '{}' does not load: {}", o.tls_cert_file, ec.message()));
+      ctx.use_private_key_file(o.tls_key_file, asio::ssl::context::pem, ec);
+      if (ec)
+        return Status::InvalidArgument(fmt::format("TLS private key '{}' does not load or does not match '{}': {}",
+                                                   o.tls_key_file, o.tls_cert_file, ec.message()));
+      if (!o.tls_client_ca_file.empty()) {
+        ctx.load_verify_file(o.tls_client_ca_file, ec);
+        if (ec)
+          return Status::InvalidArgument(
+              fmt::format("TLS CA '{}' does not load: {}", o.tls_client_ca_file, ec.message()));
+        ctx.set_verify_mode(asio::ssl::verify_peer);
+      }
+      impl_->tls.emplace(std::move(ctx));
+    } catch (const std::exception& e) {
+      return Status::Internal(fmt::format("TLS setup failed: {}", e.what()));
+    }
   }
+
+  asio::error_code ec;
+  const asio::ip::address address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec)
+    return Status::Unavailable(
+        fmt::format("cannot listen on {}: '{}' is not an IP address of this host", impl_->where, host));
+  auto& acc = impl_->acceptor;
+  const tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+  acc.open(endpoint.protocol(), ec);
+  // SO_REUSEADDR lets a restarted node take its port back while old
+  // connections sit in TIME_WAIT; no SO_REUSEPORT, which would let a second
+  // node bind a port that is already serving.
+  if (!ec) acc.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acc.bind(endpoint, ec);
+  if (!ec) acc.listen(o.backlog, ec);
+  if (ec) {
+    asio::error_code ignored;
+    acc.close(ignored);
+    if (ec == asio::error::address_in_use)
+      return Status::Unavailable(fmt::format("cannot listen on {}: port {} is already in use", impl_->where, port));
+    return Status::Unavailable(fmt::format("cannot listen on {}: {}", impl_->where, ec.message()));
+  }
+  // Refusing with a 503 beats failing accept() for want of descriptors:
+  // keep a quarter of the process's limit for everything else.
+  if (rlimit lim{}; ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+    const auto usable = static_cast<int>(std::min<rlim_t>(lim.rlim_cur / 4 * 3, 1 << 30));
+    impl_->options.max_connections = std::max(1, std::min(impl_->options.max_connections, usable));
+  }
+  impl_->port = acc.local_endpoint(ec).port();
+  if (ec) return Status::Internal(fmt::format("getsockname on {}: {}", impl_->where, ec.message()));
   impl_->bound = true;
-  const int fd = impl_->fd;
-  // bind_to_port already called listen() with httplib's baked-in backlog of
-  // 5; listening again on the same socket makes Linux take the new backlog.
-  if (::listen(fd, impl_->options.backlog) != 0)
-    return Status::Internal(fmt::format("listen({}) on {}: {}", impl_->options.backlog, impl_->where,
-                                        std::strerror(errno)));
-  impl_->port = local_port(fd);
-  if (impl_->port <= 0)
-    return Status::Internal(fmt::format("getsockname on {}: {}", impl_->where, std::strerror(errno)));
   return impl_->port;
 }
 
 Status HttpServer::start() {
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->life_mu);
   if (!impl_->bound) return Status::Internal("HttpServer::start before bind");
   if (impl_->started || impl_->stopped) return Status::Ok();
   impl_->started = true;
-  impl_->thread = std::thread([impl = impl_.get()] { impl->server.listen_after_bind(); });
-  // httplib's stop() does nothing until the accept loop has begun, so wait
-  // for it; otherwise an early stop() would leave the thread running forever.
-  // The socket already listens, so clients connecting meanwhile just queue.
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!impl_->server.is_running()) {
-    if (std::chrono::steady_clock::now() > give_up)
-      return Status::Internal(fmt::format("HTTP server on {} did not start within 10 s", impl_->where));
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  impl_->work.emplace(impl_->io.get_executor());
+  impl_->accept();
+  impl_->sweep();
+  std::lock_guard tl(impl_->threads_mu);
+  const int n = std::max(1, std::min(impl_->options.threads, impl_->options.max_threads));
+  for (int i = 0; i < n; ++i) impl_->spawn();
   return Status::Ok();
 }
 
 void HttpServer::stop() {
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->life_mu);
   if (impl_->stopped) return;
   impl_->stopped = true;
-  if (impl_->started) {
-    // While the listener still holds the port, every connected socket with
-    // that local port is one this server accepted, so the scan cannot hit a
-    // client socket that reused the port number.
-    shut_accepted_connections(impl_->port);
-    impl_->server.stop();
-    if (impl_->thread.joinable()) impl_->thread.join();
-  } else if (impl_->bound) {
-    // Bound but never served: httplib only closes sockets it listened on.
-    ::close(impl_->fd.exchange(-1));
+  asio::error_code ec;
+  if (!impl_->started) {
+    impl_->acceptor.close(ec);
+    return;
   }
+  // Handlers in flight finish (their answers are not sent); then, with no
+  // thread left in the io_context, every connection is closed from here.
+  impl_->io.stop();
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard tl(impl_->threads_mu);
+    impl_->stopping = true;
+    threads.swap(impl_->threads);
+  }
+  impl_->park_cv.notify_all();
+  for (auto& t : threads) t.join();
+  impl_->acceptor.close(ec);
+  impl_->accept_backoff.cancel();
+  impl_->sweeper.cancel();
+  std::lock_guard cl(impl_->conn_mu);
+  for (ConnectionBase* c : impl_->live) c->close_now();
 }
 
 int HttpServer::port() const { return impl_->port; }
+
+HttpServerStats HttpServer::stats() const {
+  const auto& c = impl_->counters;
+  HttpServerStats s;
+  s.connections_accepted = c.accepted;
+  {
+    std::lock_guard lock(impl_->conn_mu);
+    s.connections_open = static_cast<std::uint64_t>(impl_->open_connections);
+  }
+  s.refused_per_address = c.refused_per_address;
+  s.refused_global = c.refused_global;
+  s.requests = c.requests;
+  s.header_timeouts = c.header_timeouts;
+  s.body_timeouts = c.body_timeouts;
+  s.write_timeouts = c.write_timeouts;
+  s.idle_closed = c.idle_closed;
+  s.headers_too_large = c.headers_too_large;
+  s.bodies_too_large = c.bodies_too_large;
+  s.bad_requests = c.bad_requests;
+  s.tls_handshake_failures = c.tls_handshake_failures;
+  return s;
+}
 
 }  // namespace dws::net

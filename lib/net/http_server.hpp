@@ -1,9 +1,14 @@
-// An HTTP/1.1 server over cpp-httplib with the settings DESIGN.md section 11
-// asks for: a worker pool that grows under load, TCP_NODELAY, long keep-alive,
-// a listen backlog of 1024, bodies size-limited before parsing, JSON errors.
+// The project's own HTTP/1.1 server, on standalone Asio: connections are read
+// and written asynchronously, so a slow or idle connection costs a socket and
+// a buffer, never a thread; a complete request runs its handler on one of an
+// elastic pool of threads (handlers may block, e.g. long polls). Every limit
+// that protects the node (header and body deadlines, sizes, connections per
+// source address and in all) is a JSON error and a counter in stats().
+// HTTPS when given a certificate (asio::ssl over OpenSSL).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -15,21 +20,51 @@
 namespace dws::net {
 
 struct HttpServerOptions {
-  /// Workers started up front. cpp-httplib gives each connection a worker for
-  /// its whole keep-alive life, so the pool grows up to max_threads when
-  /// every worker is busy instead of leaving new connections waiting.
+  /// Threads started up front. They run the I/O and, once a request is
+  /// complete, its handler. At least 1 and at most 4 of them stay free (not
+  /// in a handler); the others park, and when handlers block the pool wakes
+  /// parked threads or grows, up to max_threads.
   int threads = 16;
   int max_threads = 256;
-  std::size_t max_body_bytes = 1 << 20;  // larger bodies: 413 before parsing
-  int keep_alive_max_count = 10000;      // requests per connection (httplib: 5)
-  int keep_alive_timeout_s = 5;          // idle connections release their worker
-  int io_timeout_s = 5;                  // read and write timeouts per request
-  int backlog = 1024;                    // the .so hard-codes 5
+  std::size_t max_body_bytes = 1 << 20;    // larger Content-Length: 413 before reading
+  std::size_t max_header_bytes = 16 << 10; // request line + headers; more: 431
+  int keep_alive_max_count = 10000;        // requests per connection
+  int keep_alive_timeout_s = 5;            // idle between requests: closed quietly
+  int header_timeout_s = 10;               // first byte to end of headers (and TLS handshake): 408
+  int body_timeout_s = 30;                 // end of headers to end of body: 408
+  int write_timeout_s = 30;                // an answer the client does not read: closed
+  int max_connections_per_address = 64;    // more from one IP: 429 and closed
+  int max_connections = 4096;              // more in all: 503 and closed
+  int backlog = 1024;
+  /// PEM certificate chain and private key: serve HTTPS only. Empty: HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  /// PEM CA bundle: a client that presents a certificate (a peer node) must
+  /// present one this CA signed, or the handshake fails. Clients without a
+  /// certificate (users' clients) are still served.
+  std::string tls_client_ca_file;
+};
+
+/// What the server refused or cut off, for /metrics. Counters since start.
+struct HttpServerStats {
+  std::uint64_t connections_accepted = 0;
+  std::uint64_t connections_open = 0;  // a gauge
+  std::uint64_t refused_per_address = 0;
+  std::uint64_t refused_global = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t header_timeouts = 0;  // includes TLS handshakes not done in time
+  std::uint64_t body_timeouts = 0;
+  std::uint64_t write_timeouts = 0;
+  std::uint64_t idle_closed = 0;
+  std::uint64_t headers_too_large = 0;
+  std::uint64_t bodies_too_large = 0;
+  std::uint64_t bad_requests = 0;  // malformed, chunked, plain HTTP on the TLS port
+  std::uint64_t tls_handshake_failures = 0;
 };
 
 /// Serves routes on one address. Routes are registered before start(); then
-/// handlers run concurrently on the worker pool. stop() is safe from any
-/// thread but a handler's.
+/// handlers run concurrently on the pool. stop() is safe from any thread but
+/// a handler's; stats() from any thread.
 class HttpServer {
  public:
   using Handler = std::function<WireResponse(const WireRequest&)>;
@@ -47,15 +82,18 @@ class HttpServer {
   /// REQUIRES: before start().
   void route_pattern(std::string_view method, const std::string& pattern, Handler handler);
 
-  /// Binds and listens on host:port (port 0: the OS picks).
-  /// @return the bound port, or kUnavailable naming the address and cause.
+  /// Binds and listens on host:port (port 0: the OS picks); loads the TLS
+  /// certificate and key if the options name them.
+  /// @return the bound port, or kUnavailable naming the address and cause,
+  /// kInvalidArgument naming a TLS file that does not load.
   Result<int> bind(const std::string& host, int port);
-  /// Starts accepting on a thread of its own. REQUIRES: bind() succeeded.
+  /// Starts serving on the pool. REQUIRES: bind() succeeded.
   Status start();
-  /// Stops accepting, ends connections, joins every thread. Idempotent.
+  /// Stops accepting, closes every connection, joins every thread. Idempotent.
   void stop();
 
   int port() const;
+  HttpServerStats stats() const;
 
  private:
   struct Impl;

@@ -18,8 +18,20 @@
 
 namespace dws::net {
 
+// TLS: an https:// client that verifies the peer's certificate against the
+// ring's CA and its name against the address called.
+// It presents the node's own certificate, which peers check in turn.
+std::string scheme_host_port(const std::string& host, int port, const HttpTransportOptions& o) {
+  return fmt::format("{}://{}", o.tls_ca.empty() ? "http" : "https", format_host_port(host, port));
+}
+
 struct HttpTransport::Connection {
-  Connection(const std::string& host, int port) : client(host, port) {
+  Connection(const std::string& host, int port, const HttpTransportOptions& o)
+      : client(scheme_host_port(host, port, o), o.tls_cert, o.tls_key) {
+    if (!o.tls_ca.empty()) {
+      client.set_ca_cert_path(o.tls_ca.c_str());
+      client.enable_server_certificate_verification(true);
+    }
     client.set_keep_alive(true);
     client.set_tcp_nodelay(true);
     // The codec already percent-encodes the query.
@@ -36,6 +48,10 @@ std::string describe(httplib::Error err, std::int64_t timeout_ms) {
     case httplib::Error::ConnectionTimeout: return fmt::format("no connection within {} ms", timeout_ms);
     case httplib::Error::Read: return fmt::format("no answer within {} ms, or the connection closed", timeout_ms);
     case httplib::Error::Write: return "sending the request failed";
+    case httplib::Error::SSLConnection: return "TLS handshake failed (does the peer serve HTTPS?)";
+    case httplib::Error::SSLLoadingCerts: return "the TLS CA file does not load";
+    case httplib::Error::SSLServerVerification:
+      return "the peer's TLS certificate is not signed by the ring's CA, or does not name its address";
     default: return "HTTP error " + httplib::to_string(err);
   }
 }
@@ -219,7 +235,7 @@ Result<core::Response> HttpTransport::call(const core::Address& to, const core::
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool reused = false;
     std::unique_ptr<Connection> conn = take(to, reused);
-    if (!conn) conn = std::make_unique<Connection>(hp->host, hp->port);
+    if (!conn) conn = std::make_unique<Connection>(hp->host, hp->port, options_);
     auto& cli = conn->client;
     cli.set_connection_timeout(sec, usec);
     cli.set_read_timeout(sec, usec);

@@ -25,6 +25,13 @@ struct HttpTransportOptions {
   std::size_t max_idle_per_peer = 8;
   /// Threads that call_all may keep for overlapping calls.
   std::size_t max_parallel_workers = 64;
+  /// PEM CA bundle: talk HTTPS to peers and verify that their certificate
+  /// chains to it and names the address called. Empty: plain HTTP.
+  std::string tls_ca;
+  /// With tls_ca: the certificate and key this node presents to its peers,
+  /// which refuse one their CA did not sign.
+  std::string tls_cert;
+  std::string tls_key;
   /// The ring's secret: every request carries its proof and every answer
   /// must carry one back (lib/net/peer_auth.hpp). Null or open: neither.
   std::shared_ptr<PeerAuth> auth;

@@ -6,7 +6,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <mutex>
@@ -25,6 +27,7 @@
 #include "net/json_codec.hpp"
 #include "net/peer_auth.hpp"
 #include "net/system_env.hpp"
+#include "net/tls.hpp"
 #include "net/timer.hpp"
 #include "node/api.hpp"
 #include "store/lmdb_store.hpp"
@@ -87,6 +90,53 @@ Status check_ring_name(const std::string& name) {
 
 std::string describe(const PeerInfo& p) { return fmt::format("{} ({})", p.address, core::to_hex(p.id)); }
 
+Result<RingInfo> fetch_info(net::HttpTransport& transport, const std::string& peer) {
+  auto r = transport.call(peer, core::InfoReq{}, core::Deadline{2000});
+  if (!r.ok()) return r.status();
+  const auto* info = std::get_if<core::InfoResp>(&*r);
+  if (!info) return Status::Internal(fmt::format("peer {} answered /v1/ring/info with another message", peer));
+  return info->info;
+}
+
+// TLS: the node serves HTTPS with its certificate and calls peers over
+// HTTPS, verifying theirs against the ring's CA.
+net::HttpServerOptions server_options(const NodeOptions& o) {
+  net::HttpServerOptions so;
+  so.threads = o.http_threads;
+  so.tls_cert_file = o.tls_cert;
+  so.tls_key_file = o.tls_key;
+  so.tls_client_ca_file = o.tls_ca;
+  return so;
+}
+
+net::HttpTransportOptions transport_options(const NodeOptions& o, std::shared_ptr<net::PeerAuth> auth) {
+  net::HttpTransportOptions to;
+  to.auth = std::move(auth);
+  to.tls_ca = o.tls_ca;
+  to.tls_cert = o.tls_cert;
+  to.tls_key = o.tls_key;
+  return to;
+}
+
+Status check_tls_options(const NodeOptions& o) {
+  if (o.tls_cert.empty() != o.tls_key.empty())
+    return Status::InvalidArgument("TLS needs both a certificate and its key: give --tls-cert and --tls-key");
+  if (!o.tls_cert.empty() && o.tls_ca.empty())
+    return Status::InvalidArgument(
+        "a node serving HTTPS calls its peers over HTTPS too: give the ring's CA with --tls-ca");
+  if (o.tls_cert.empty() && !o.tls_ca.empty())
+    return Status::InvalidArgument(
+        "--tls-ca without --tls-cert: a ring's nodes all serve HTTPS or none does; give --tls-cert and --tls-key");
+  for (const std::string* f : {&o.tls_cert, &o.tls_key, &o.tls_ca}) {
+    if (f->empty()) continue;
+    std::FILE* fp = std::fopen(f->c_str(), "rb");
+    if (fp == nullptr)
+      return Status::InvalidArgument(fmt::format("TLS file '{}' cannot be read: {}", *f, std::strerror(errno)));
+    std::fclose(fp);
+  }
+  return Status::Ok();
+}
+
 // Options checked once, with the defaults of a new ring filled in where
 // `fill_ring_defaults` (join leaves 0 / empty for the peer to decide).
 struct Checked {
@@ -140,6 +190,7 @@ Result<Checked> check_options(const NodeOptions& o) {
     return Status::InvalidArgument(fmt::format(
         "registration_burst {} and registrations_per_hour {} must be >= 0 (0: no limit), the rate at most 3600000",
         o.registration_burst, o.registrations_per_hour));
+  if (Status s = check_tls_options(o); !s.ok()) return s;
   if (o.map_size != 0 && o.map_size < kMinMapSize)
     return Status::InvalidArgument(
         fmt::format("map_size {} bytes is too small: give at least 1 MiB (0: the default)", o.map_size));
@@ -173,11 +224,6 @@ Result<RingInfo> adopt_ring_info(const NodeOptions& o, const RingInfo& ring, con
   RingInfo info = ring;
   info.stabilize_ms = o.stabilize_ms;  // a local setting, not a ring-wide one
   return info;
-}
-
-Result<core::Response> call(const std::string& peer, const core::Request& request, std::int64_t timeout_ms = 2000) {
-  static net::HttpTransport transport;  // shared by the free functions: pooled, thread-safe
-  return transport.call(peer, request, core::Deadline{timeout_ms});
 }
 
 constexpr const char* kSecretFileName = "ring.secret";
@@ -250,21 +296,20 @@ Result<RingTrust> trust_joiner(const NodeOptions& o) {
 // The ring's parameters as `peer` states them, checked against what the
 // joiner holds: a private ring needs its secret (and then the answer must
 // prove the peer holds the same), an open ring needs none.
-Result<RingInfo> ring_info_for(const std::string& peer, RingTrust& t) {
-  auto r = call(peer, core::InfoReq{});
-  if (!r.ok()) return r.status();
-  const auto* info = std::get_if<core::InfoResp>(&*r);
-  if (!info) return Status::Internal(fmt::format("peer {} answered /v1/ring/info with another message", peer));
-  if (info->info.open_ring) {
+Result<RingInfo> ring_info_for(const NodeOptions& o, const std::string& peer, RingTrust& t) {
+  net::HttpTransport asking(transport_options(o, nullptr));
+  auto info = fetch_info(asking, peer);
+  if (!info.ok()) return info.status();
+  if (info->open_ring) {
     t.auth = net::PeerAuth::open_ring();
-    return info->info;
+    return *info;
   }
   if (t.auth->is_open())
     return Status::InvalidArgument(fmt::format(
         "the ring of {} is private: give its secret file with --ring-secret FILE (NodeOptions::ring_secret_file; "
         "dws-node up wrote it to <data>/ring.secret)",
         peer));
-  net::HttpTransport proved(net::HttpTransportOptions{.auth = t.auth});
+  net::HttpTransport proved(transport_options(o, t.auth));
   auto checked = proved.call(peer, core::InfoReq{}, core::Deadline{2000});
   if (!checked.ok()) {
     if (checked.status().code() == Code::kUnauthenticated)
@@ -273,7 +318,7 @@ Result<RingInfo> ring_info_for(const std::string& peer, RingTrust& t) {
                                                  peer, t.secret_path, checked.status().message()));
     return checked.status();
   }
-  return info->info;
+  return *info;
 }
 
 }  // namespace
@@ -285,8 +330,8 @@ struct Node::Impl {
         secret_path(t.secret_path),
         secret_created(t.created),
         auth(t.auth),
-        transport(net::HttpTransportOptions{.auth = auth}),
-        server(net::HttpServerOptions{.threads = options.http_threads}) {}
+        transport(transport_options(options, auth)),
+        server(server_options(options)) {}
   ~Impl() { shutdown(/*graceful=*/false); }
 
   void log(Level l, std::string_view message) {
@@ -396,6 +441,15 @@ struct Node::Impl {
     if (options.data_dir.empty()) {
       store = std::make_unique<store::MemoryStore>();
     } else {
+      // The node's data (records, the ring secret) is its own: 0700.
+      std::error_code ec;
+      std::filesystem::create_directories(options.data_dir, ec);
+      if (!ec)
+        std::filesystem::permissions(options.data_dir, std::filesystem::perms::owner_all,
+                                     std::filesystem::perm_options::replace, ec);
+      if (ec)
+        return Status::Internal(
+            fmt::format("cannot create the data directory {} with mode 0700: {}", options.data_dir, ec.message()));
       store::LmdbOptions lo;
       lo.fsync = options.fsync;
       if (options.map_size != 0) lo.map_size = options.map_size;
@@ -492,7 +546,41 @@ struct Node::Impl {
     out += fmt::format("dws_limit_refusals_total{{limit=\"long_polls_per_node\"}} {}\n", lc.polls_node_full);
     out += fmt::format("dws_limit_refusals_total{{limit=\"long_polls_per_user_preempted\"}} {}\n",
                        lc.polls_preempted);
+    http_metrics(out);
     return out;
+  }
+
+  // The transport limits of the HTTP server (DESIGN.md section 12).
+  void http_metrics(std::string& out) const {
+    const net::HttpServerStats h = server.stats();
+    auto metric = [&](std::string_view name, std::string_view type, std::string_view help, std::uint64_t value) {
+      out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
+    };
+    metric("dws_http_connections_open", "gauge", "HTTP connections open now.", h.connections_open);
+    metric("dws_http_connections_accepted_total", "counter", "HTTP connections accepted.", h.connections_accepted);
+    out += fmt::format(
+        "# HELP dws_http_connections_refused_total Connections refused over a cap, by cap.\n"
+        "# TYPE dws_http_connections_refused_total counter\n"
+        "dws_http_connections_refused_total{{reason=\"per_address\"}} {}\n"
+        "dws_http_connections_refused_total{{reason=\"global\"}} {}\n",
+        h.refused_per_address, h.refused_global);
+    metric("dws_http_requests_total", "counter", "HTTP requests read completely and handled.", h.requests);
+    metric("dws_http_header_timeouts_total", "counter",
+           "Connections cut off for not sending their headers (or TLS handshake) in time.", h.header_timeouts);
+    metric("dws_http_body_timeouts_total", "counter", "Connections cut off for not sending their body in time.",
+           h.body_timeouts);
+    metric("dws_http_write_timeouts_total", "counter", "Connections closed for not reading their answer in time.",
+           h.write_timeouts);
+    metric("dws_http_idle_closed_total", "counter", "Keep-alive connections closed after the idle timeout.",
+           h.idle_closed);
+    metric("dws_http_headers_too_large_total", "counter", "Requests refused with 431 (headers too large).",
+           h.headers_too_large);
+    metric("dws_http_bodies_too_large_total", "counter", "Requests refused with 413 before reading the body.",
+           h.bodies_too_large);
+    metric("dws_http_bad_requests_total", "counter",
+           "Malformed or chunked requests, and plain HTTP on an HTTPS port.", h.bad_requests);
+    metric("dws_http_tls_handshake_failures_total", "counter", "TLS handshakes that failed.",
+           h.tls_handshake_failures);
   }
 
   void add_routes() {
@@ -607,8 +695,8 @@ struct Node::Impl {
             : fmt::format("records in {}/store ({})", options.data_dir,
                           options.fsync ? "fsync per write" : fmt::format("flush every {} ms", options.flush_ms));
     log(Level::kInfo,
-        fmt::format("serving on {}, id {}, ring '{}' (replicas {}, successors {}, stabilize {} ms, sync {} ms), {}{}{}{}",
-                    net::format_host_port(checked.listen.host, *port), core::to_hex(self.id), info.ring_name,
+        fmt::format("serving {} on {}, id {}, ring '{}' (replicas {}, successors {}, stabilize {} ms, sync {} ms), {}{}{}{}",
+                    options.tls_cert.empty() ? "HTTP" : "HTTPS", net::format_host_port(checked.listen.host, *port), core::to_hex(self.id), info.ring_name,
                     info.replicas, info.successor_list, info.stabilize_ms, options.sync_ms, storage,
                     peer.empty() ? ", new ring" : ", joined through " + peer,
                     options.discovery_port > 0 ? fmt::format(", discovery on UDP {}", options.discovery_port) : "",
@@ -735,7 +823,7 @@ Result<std::unique_ptr<Node>> Node::join(NodeOptions options, std::string peer) 
   Status last = Status::Unavailable("no peer");
   for (const auto& candidate : candidates) {
     RingTrust candidate_trust = *trust;
-    auto ring_info = ring_info_for(candidate, candidate_trust);
+    auto ring_info = ring_info_for(options, candidate, candidate_trust);
     if (!ring_info.ok()) {
       if (ring_info.status().code() != Code::kUnavailable) return ring_info.status();
       last = ring_info.status();
@@ -778,39 +866,38 @@ RecordCounts Node::record_counts() const { return impl_->record_counts(); }
 
 namespace {
 
-// The transport the free functions use: the shared open one, or one that
-// proves the secret in `ring_secret_file`.
-Result<std::unique_ptr<net::HttpTransport>> transport_for(const std::string& ring_secret_file) {
-  if (ring_secret_file.empty()) return std::unique_ptr<net::HttpTransport>();
-  auto auth = net::PeerAuth::load(ring_secret_file);
-  if (!auth.ok()) return auth.status();
-  return std::make_unique<net::HttpTransport>(net::HttpTransportOptions{.auth = std::move(auth).value()});
-}
-
-Result<core::Response> call_with(net::HttpTransport* t, const std::string& peer, const core::Request& request) {
-  if (t == nullptr) return call(peer, request);
-  return t->call(peer, request, core::Deadline{2000});
+// The transport the free functions use: proving the secret in
+// `ring_secret_file` (none: an open ring, or public endpoints only), over
+// HTTPS verified against `tls_ca` when one is given.
+Result<std::unique_ptr<net::HttpTransport>> transport_for(const std::string& ring_secret_file,
+                                                         const std::string& tls_ca) {
+  net::HttpTransportOptions o;
+  o.tls_ca = tls_ca;
+  if (!ring_secret_file.empty()) {
+    auto auth = net::PeerAuth::load(ring_secret_file);
+    if (!auth.ok()) return auth.status();
+    o.auth = std::move(auth).value();
+  }
+  return std::make_unique<net::HttpTransport>(o);
 }
 
 }  // namespace
 
-Result<RingInfo> fetch_ring_info(const std::string& peer, const std::string& ring_secret_file) {
+Result<RingInfo> fetch_ring_info(const std::string& peer, const std::string& ring_secret_file,
+                                 const std::string& tls_ca) {
   if (auto hp = net::parse_host_port(peer, "peer address"); !hp.ok()) return hp.status();
-  auto transport = transport_for(ring_secret_file);
+  auto transport = transport_for(ring_secret_file, tls_ca);
   if (!transport.ok()) return transport.status();
-  auto r = call_with(transport->get(), peer, core::InfoReq{});
-  if (!r.ok()) return r.status();
-  const auto* info = std::get_if<core::InfoResp>(&*r);
-  if (!info) return Status::Internal(fmt::format("peer {} answered /v1/ring/info with another message", peer));
-  return info->info;
+  return fetch_info(**transport, peer);
 }
 
-Result<std::vector<RingView>> walk_ring(const std::string& peer, int max_nodes, const std::string& ring_secret_file) {
+Result<std::vector<RingView>> walk_ring(const std::string& peer, int max_nodes, const std::string& ring_secret_file,
+                                        const std::string& tls_ca) {
   if (auto hp = net::parse_host_port(peer, "peer address"); !hp.ok()) return hp.status();
-  auto transport = transport_for(ring_secret_file);
+  auto transport = transport_for(ring_secret_file, tls_ca);
   if (!transport.ok()) return transport.status();
   auto state = [t = transport->get()](const std::string& address) -> Result<RingView> {
-    auto r = call_with(t, address, core::StateReq{});
+    auto r = t->call(address, core::StateReq{}, core::Deadline{2000});
     if (!r.ok()) return r.status();
     const auto* s = std::get_if<core::StateResp>(&*r);
     if (!s) return Status::Internal(fmt::format("peer {} answered /v1/ring/state with another message", address));
@@ -839,6 +926,13 @@ Result<std::vector<RingView>> walk_ring(const std::string& peer, int max_nodes, 
     ring.push_back(std::move(*next));
   }
   return ring;
+}
+
+Status make_ring_ca(const std::string& dir) { return net::make_ring_ca(dir); }
+
+Status make_node_certificate(const std::string& ca_dir, const std::vector<std::string>& hosts,
+                             const std::string& out_dir) {
+  return net::make_node_certificate(ca_dir, hosts, out_dir);
 }
 
 }  // namespace dws

@@ -58,6 +58,18 @@ Result<std::unique_ptr<LmdbStore>> LmdbStore::open(const std::string& data_dir, 
   std::error_code ec;
   std::filesystem::create_directories(s->path_, ec);
   if (ec) return Status::Internal("cannot create store directory " + s->path_ + ": " + ec.message());
+  // Records are nobody else's business on a shared host: the directory is
+  // 0700 and the files 0600, also for a store made before this rule.
+  std::filesystem::permissions(s->path_, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace,
+                               ec);
+  if (ec) return Status::Internal("cannot make " + s->path_ + " private (mode 0700): " + ec.message());
+  for (const char* name : {"data.mdb", "lock.mdb"}) {
+    const auto file = std::filesystem::path(s->path_) / name;
+    if (!std::filesystem::exists(file, ec)) continue;
+    std::filesystem::permissions(file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::replace, ec);
+    if (ec) return Status::Internal("cannot make " + file.string() + " private (mode 0600): " + ec.message());
+  }
 
   int rc = mdb_env_create(&s->env_);
   if (rc != 0) return Status::Internal("cannot create LMDB environment: " + std::string(mdb_strerror(rc)));
@@ -70,7 +82,7 @@ Result<std::unique_ptr<LmdbStore>> LmdbStore::open(const std::string& data_dir, 
     return fail("setting map_size", rc);
   unsigned flags = MDB_NOTLS;
   if (!options.fsync) flags |= MDB_NOSYNC | MDB_NOMETASYNC;
-  if ((rc = mdb_env_open(s->env_, s->path_.c_str(), flags, 0644)) != 0) return fail("mdb_env_open", rc);
+  if ((rc = mdb_env_open(s->env_, s->path_.c_str(), flags, 0600)) != 0) return fail("mdb_env_open", rc);
   s->max_key_ = static_cast<std::size_t>(mdb_env_get_maxkeysize(s->env_));
 
   WriteTxn w;

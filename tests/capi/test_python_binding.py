@@ -57,7 +57,7 @@ def ring(dws, n):
     log = []
     # An open ring (chosen by its first node): the joiners need no secret file.
     first = dws.Node(**dict(opts, log_level="info"), open_ring=True, log=log.append)
-    expect(any("serving on" in line for line in log), f"the log callback: expected a 'serving on' line, got {log}")
+    expect(any("serving HTTP on" in line for line in log), f"the log callback: expected a 'serving HTTP on' line, got {log}")
     nodes = [first] + [dws.Node(peer=first.address, **opts) for _ in range(n - 1)]
 
     def formed():

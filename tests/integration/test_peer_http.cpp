@@ -161,7 +161,9 @@ TEST_CASE("peer auth: an outsider gets 401 on every peer endpoint and changes no
   }
 
   auto stranger = dws::net::PeerAuth::with_secret(std::array<std::uint8_t, dws::net::kRingSecretSize>{9});
-  dws::net::HttpTransport outsider(dws::net::HttpTransportOptions{.auth = stranger});
+  dws::net::HttpTransportOptions as_stranger;
+  as_stranger.auth = stranger;
+  dws::net::HttpTransport outsider(as_stranger);
   for (Node* n : ring) {
     auto http = client_for(n->address());
     for (const auto& r : requests) {
