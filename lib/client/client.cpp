@@ -653,6 +653,12 @@ Status Client::delete_account(const std::string& password) {
   if (!s) return not_logged_in();
   if (!core::open_secret(s->account, password).ok()) return Status::Unauthenticated("wrong password");
   impl_->stop_receiver();
+  // Nodes cannot acknowledge for us, so drain the mailbox first (bounded);
+  // whatever arrives after is left to expire within the message TTL.
+  for (int page = 0; page < 20; ++page) {
+    auto got = impl_->receive(0, nullptr);
+    if (!got.ok() || got->empty()) break;
+  }
   // The owner's proof, for the version after the one this device knows;
   // the nodes store it as the tombstone and check it on every copy.
   const std::uint64_t version = s->account.version + 1;

@@ -23,6 +23,7 @@
 #include "dwhatsapp/node.hpp"
 #include "net/http_transport.hpp"
 #include "net/json_codec.hpp"
+#include "support/signed_records.hpp"
 #include "support/test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -134,18 +135,21 @@ std::string count_problem(const Placement& placement, const std::vector<Record>&
   return out.str();
 }
 
-Record make_record(Id key, int i) {
-  Record r;
-  r.key = key;
-  r.version = 1;
-  r.payload = "record " + std::to_string(i) + " of the store integration test";
-  return r;
+// Nodes store only records that verify: signed user records of one key pair.
+const dws::test::SignedUsers& signed_users() {
+  static const dws::test::SignedUsers users;
+  return users;
+}
+
+// A valid record whose key lies in (lo, hi].
+Record make_record_in(Id lo, Id hi, int i) {
+  return signed_users().record(signed_users().nick_in(lo, hi, "r" + std::to_string(i) + "-"));
 }
 
 std::vector<Record> make_records(int count, std::uint64_t seed) {
-  dws::core::SplitMix64 rng(seed);
   std::vector<Record> records;
-  for (int i = 0; i < count; ++i) records.push_back(make_record(rng.next(), i));
+  const std::string prefix = "s" + dws::core::to_hex(seed).substr(12) + "-";
+  for (int i = 0; i < count; ++i) records.push_back(signed_users().record(prefix + std::to_string(i)));
   return records;
 }
 
@@ -375,7 +379,7 @@ TEST_CASE("store: corrupt, truncated, oversized and misdirected storage requests
   // apply would show.
   const Id a = view.predecessor->id;
   const Id b = target->id();
-  const Record fresh = make_record(a + (b - a) / 2, 1'000'001);
+  const Record fresh = make_record_in(a, b, 1'000'001);
 
   auto push_body = [&](const std::string& records_b64) {
     return R"({"phase":"push","from":{"id":")" + hex(a) + R"(","address":")" + view.predecessor->address +
@@ -401,7 +405,7 @@ TEST_CASE("store: corrupt, truncated, oversized and misdirected storage requests
   };
 
   {  // A corrupt sync body is 400 naming the records.
-    std::string bin = dws::core::encode_records(std::vector<Record>{fresh, make_record(fresh.key + 1, 1'000'002)});
+    std::string bin = dws::core::encode_records(std::vector<Record>{fresh, make_record_in(a, b, 1'000'002)});
     const std::size_t second = dws::core::encode_records(std::vector<Record>{fresh}).size();
     bin[second] = '\x7f';  // the second record's format byte
     check_error(raw.cli.Post("/v1/store/sync", push_body(b64(bin)), "application/json"), 400, "invalid_argument",
@@ -437,7 +441,7 @@ TEST_CASE("store: corrupt, truncated, oversized and misdirected storage requests
   }
   {  // A put for a key outside the node's ranges, sent to it as primary, is 421.
     // Just past the target: the successor's range, which the target holds no copy of.
-    Record elsewhere = make_record(b + 1, 1'000'003);
+    Record elsewhere = make_record_in(b, ring[2]->id(), 1'000'003);
     auto r = transport.call(target->address(), dws::core::StorePutReq{elsewhere, false, false}, kCallDeadline);
     REQUIRE_FALSE(r.ok());
     CHECK_MESSAGE(r.status().code() == dws::Code::kNotResponsible, "expected not_responsible, got ",
