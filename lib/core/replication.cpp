@@ -108,22 +108,57 @@ void Replicator::rejected(const Record& record, const Verdict& verdict, const st
   if (on_rejected_) on_rejected_(record, verdict, source);
 }
 
-Verdict Replicator::admit(const Record& record, const std::string& source) {
+Verdict Replicator::admit(const Record& record, const std::string& source, bool cross) {
   Verdict v;
   if (Status st = check_record(record); !st.ok()) {
     v = Verdict{st, RejectReason::kMalformed};
   } else if (validator_) {
     v = validator_->check_alone(record, clock_.wall_ms());
+    if (v.ok() && cross) v = cross_check(record);
   }
   if (!v.ok()) rejected(record, v, source);
   return v;
 }
 
-std::vector<Record> Replicator::admitted(std::vector<Record> in, const std::string& source) {
+Verdict Replicator::cross_check(const Record& r) {
+  if (!r.sub.empty()) return Verdict::Ok();
+  const std::int64_t now = clock_.wall_ms();
+  auto local = records_.get(r.key, "");
+  // A copy here: check_replace decides against it at merge time.
+  if (local.ok() && local->has_value() && !(*local)->expired(now)) return Verdict::Ok();
+  const auto signer = user_record_signer(r);
+  if (!signer) return Verdict::Ok();
+  const PeerInfo self = ring_.self();
+  auto primary = ring_.lookup(r.key);
+  if (!primary.ok())
+    return Verdict{Status::Unavailable("cannot cross-check the first copy of " + item_name(r.key, r.sub) +
+                                       " here: no primary found (" + primary.status().message() + ")"),
+                   RejectReason::kUnverifiable};
+  PeerInfo node = primary->node;
+  for (int i = 0; i < opt_.replicas; ++i) {
+    if (node.id != self.id) {
+      auto theirs = read_at(node, r.key, r.sub, true);
+      if (theirs.ok() && theirs->has_value() && validator_->check_alone(**theirs, now).ok()) {
+        const auto key = user_record_signer(**theirs);
+        if (key && *key != *signer)
+          return Verdict{Status::Forbidden("record " + item_name(r.key, r.sub) + " refused (wrong_key): " +
+                                           describe(node) + " holds this user signed by another key"),
+                         RejectReason::kWrongKey};
+      }
+    }
+    if (i + 1 == opt_.replicas) break;
+    auto next = ring_.lookup(node.id + 1);
+    if (!next.ok() || next->node.id == primary->node.id) break;
+    node = next->node;
+  }
+  return Verdict::Ok();
+}
+
+std::vector<Record> Replicator::admitted(std::vector<Record> in, const std::string& source, bool cross) {
   std::vector<Record> out;
   out.reserve(in.size());
   for (auto& r : in)
-    if (admit(r, source).ok()) out.push_back(std::move(r));
+    if (admit(r, source, cross).ok()) out.push_back(std::move(r));
   return out;
 }
 
@@ -352,7 +387,7 @@ Result<StorePutResp> Replicator::put_batch(std::span<const Record> records) {
 }
 
 Result<StorePutResp> Replicator::put_as_replica(const Record& record, const std::string& source) {
-  if (Verdict v = admit(record, source); !v.ok()) return v.status;
+  if (Verdict v = admit(record, source, true); !v.ok()) return v.status;
   std::vector<Verdict> refused;
   auto merged = merge_checked(std::span<const Record>(&record, 1), source, &refused);
   if (!merged.ok()) return merged.status();
@@ -558,7 +593,7 @@ Result<StoreSyncResp> Replicator::handle_sync(const StoreSyncReq& req, const std
     // One forged record must not stop the rest: it is dropped and counted.
     std::vector<Record> good;
     if (validator_) {
-      good = admitted(req.records, source.empty() ? describe(req.from) : source);
+      good = admitted(req.records, source.empty() ? describe(req.from) : source, true);
     }
     const std::vector<Record>& in = validator_ ? good : req.records;
     auto outcomes = merge_checked(in, source.empty() ? describe(req.from) : source);
@@ -655,7 +690,7 @@ bool Replicator::sync_with(const PeerInfo& self, Id a, Id b, const PeerInfo& pee
     for (auto& r : resp->records) {
       bytes += wire_bytes(r);
       if (!lies_in(a, b, r.key)) continue;
-      if (!admit(r, describe(peer)).ok()) continue;
+      if (!admit(r, describe(peer), true).ok()) continue;
       identical.insert(leaf_hash(r));
       theirs.push_back(std::move(r));
     }

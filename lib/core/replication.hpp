@@ -143,15 +143,21 @@ class Replicator {
   };
 
   Status check_record(const Record& record) const;
-  // check_record, then the validator's check_alone; counts and reports a refusal.
-  Verdict admit(const Record& record, const std::string& source);
+  // check_record, then the validator's check_alone, then (`cross`: a copy
+  // that did not come as a client write to this primary) cross_check;
+  // counts and reports a refusal.
+  Verdict admit(const Record& record, const std::string& source, bool cross = false);
+  // A user record or deletion this node holds no copy of is adopted only if
+  // no holder of its key, asked directly, holds one signed by another key:
+  // so a member cannot plant a forged account on a node that has none yet.
+  Verdict cross_check(const Record& record);
   // RecordStore::merge with the validator's check_replace as its guard;
   // the refused are counted, reported, and (if `refused`) appended there.
   Result<std::vector<MergeOutcome>> merge_checked(std::span<const Record> records, const std::string& source,
                                                   std::vector<Verdict>* refused = nullptr);
   void rejected(const Record& record, const Verdict& verdict, const std::string& source);
   // The records of `in` that admit() accepts.
-  std::vector<Record> admitted(std::vector<Record> in, const std::string& source);
+  std::vector<Record> admitted(std::vector<Record> in, const std::string& source, bool cross);
   // Whether every holder of `r` by this node's view (its primary and the
   // n-1 nodes after it, each asked directly) holds it at least at r's version.
   bool confirmed_elsewhere(const PeerInfo& self, const Record& r);

@@ -30,8 +30,10 @@ Verdict check_expiry(const Record& r, std::int64_t now_ms, std::int64_t cap_ms, 
   return Verdict::Ok();
 }
 
-// The key a user record or user tombstone speaks for; nullopt when it does not decode.
-std::optional<crypto::PublicKey> user_record_key(const Record& r) {
+}  // namespace
+
+std::optional<crypto::PublicKey> user_record_signer(const Record& r) {
+  if (!r.sub.empty()) return std::nullopt;
   if (r.tombstone) {
     auto p = decode_deletion_proof(r.payload);
     if (!p.ok()) return std::nullopt;
@@ -41,8 +43,6 @@ std::optional<crypto::PublicKey> user_record_key(const Record& r) {
   if (!a.ok()) return std::nullopt;
   return a->public_key;
 }
-
-}  // namespace
 
 std::string_view reason_name(RejectReason reason) {
   switch (reason) {
@@ -267,10 +267,10 @@ Verdict RecordValidator::check_ack(const Record& r, std::int64_t now_ms) {
 Verdict RecordValidator::check_replace(const Record& in, const Record* current, std::int64_t now_ms) const {
   if (current == nullptr || current->expired(now_ms)) return Verdict::Ok();
   if (in.sub.empty()) {
-    const auto mine = user_record_key(*current);
+    const auto mine = user_record_signer(*current);
     // A stored record that does not decode protects nothing.
     if (!mine) return Verdict::Ok();
-    const auto theirs = user_record_key(in);
+    const auto theirs = user_record_signer(in);
     if (!theirs || *theirs != *mine)
       return reject(RejectReason::kWrongKey, Code::kForbidden, in,
                     "it is not signed by the key of the record it replaces (version " +

@@ -116,6 +116,10 @@ AckProof make_ack_proof(std::string_view owner, std::string_view sub, const cryp
 std::string encode_ack_proof(const AckProof& proof);
 Result<AckProof> decode_ack_proof(std::string_view bytes);
 
+/// The key a user record (its account's) or a user tombstone (its proof's)
+/// speaks for; nullopt for anything else or what does not decode.
+std::optional<crypto::PublicKey> user_record_signer(const Record& record);
+
 /// The rules above. Thread-safe if the KeyDirectory is.
 class RecordValidator {
  public:
