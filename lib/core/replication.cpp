@@ -134,6 +134,8 @@ Verdict Replicator::cross_check(const Record& r) {
     return Verdict{Status::Unavailable("cannot cross-check the first copy of " + item_name(r.key, r.sub) +
                                        " here: no primary found (" + primary.status().message() + ")"),
                    RejectReason::kUnverifiable};
+  // The primary decides, as it decides registrations; without its word,
+  // any other holder's copy signed by another key, or newer, refuses it.
   PeerInfo node = primary->node;
   for (int i = 0; i < opt_.replicas; ++i) {
     if (node.id != self.id) {
@@ -144,6 +146,12 @@ Verdict Replicator::cross_check(const Record& r) {
           return Verdict{Status::Forbidden("record " + item_name(r.key, r.sub) + " refused (wrong_key): " +
                                            describe(node) + " holds this user signed by another key"),
                          RejectReason::kWrongKey};
+        if ((*theirs)->version > r.version)
+          return Verdict{Status::Forbidden("record " + item_name(r.key, r.sub) + " refused (bad_version): " +
+                                           describe(node) + " holds version " + std::to_string((*theirs)->version) +
+                                           ", this is a replay of version " + std::to_string(r.version)),
+                         RejectReason::kBadVersion};
+        if (i == 0) return Verdict::Ok();
       }
     }
     if (i + 1 == opt_.replicas) break;
@@ -276,7 +284,10 @@ Result<StorePutResp> Replicator::put_as_primary(const Record& record, const PutC
     return Status::InvalidArgument("record " + item_name(record.key, record.sub) + " expired at " +
                                    std::to_string(record.expires_at) + " before it reached its primary (now " +
                                    std::to_string(now) + ")");
-  if (Verdict v = admit(record, source); !v.ok()) return v.status;
+  // A user record new to this primary (a registration, or a copy it lacks)
+  // is cross-checked too: registrations are decided here, and the replicas
+  // that may already hold the user must agree on its key.
+  if (Verdict v = admit(record, source, record.sub.empty()); !v.ok()) return v.status;
   Result<std::vector<MergeOutcome>> merged = std::vector<MergeOutcome>{};
   std::vector<Verdict> refused;
   if (condition.active()) {
@@ -562,6 +573,11 @@ Result<StoreSyncResp> Replicator::handle_sync(const StoreSyncReq& req, const std
                                    ": a node alone has no replicas to sync with");
   if (req.from.id == ring_.self().id)
     return Status::InvalidArgument("sync from " + describe(req.from) + " to itself");
+  // A primary's range never holds its own successors: a claim that covers
+  // this node would make it keep (and count as held) what is not its to keep.
+  if (in_half_open(req.a, ring_.self().id, req.b))
+    return Status::InvalidArgument("sync of " + range + " from " + describe(req.from) + " claims a range holding " +
+                                   describe(ring_.self()) + ", one of its successors; nothing was applied");
 
   StoreSyncResp resp;
   const std::int64_t now = clock_.wall_ms();
