@@ -281,7 +281,9 @@ Verdict RecordValidator::check_replace(const Record& in, const Record* current, 
                         std::to_string(current->version));
     return Verdict::Ok();
   }
-  if (!in.tombstone && *current != in)
+  // A retry of the same envelope may carry another expiry (set where it was
+  // posted); any other content is a second entry under a taken key.
+  if (!in.tombstone && (current->tombstone || current->payload != in.payload))
     return reject(RejectReason::kExists, Code::kExists, in,
                   "a different mailbox entry is stored under this key; entries are created only once");
   return Verdict::Ok();

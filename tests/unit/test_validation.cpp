@@ -305,6 +305,9 @@ TEST_CASE("validation: a different entry under an existing mailbox key is refuse
   const Record stored = f.entry(first);
   CHECK(f.verdict(f.entry(*second)) == "");
   CHECK(f.verdict(f.entry(*second), &stored) == "exists");
+  Record retry = f.entry(first);  // the same envelope posted again, with a later expiry
+  retry.expires_at += 1000;
+  CHECK(f.verdict(retry, &stored) == "");
 }
 
 TEST_CASE("validation: an acknowledgement with a version other than 2 is refused") {
