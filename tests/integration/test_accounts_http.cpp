@@ -549,6 +549,10 @@ TEST_CASE("accounts: signed updates raise the version, delete removes record and
   // rise, deletes nothing.
   r = signed_send(ring.address(2), alan, "DELETE", "/v1/users/alan", delete_body(bob, 2));
   CHECK_MESSAGE(r.status == 401, describe(r));
+  std::uint64_t refused = 0;
+  for (std::size_t i = 0; i < ring.size(); ++i)
+    refused += metric(ring.node(i), "dws_records_rejected_total{reason=\"bad_signature\"}");
+  CHECK_MESSAGE(refused >= 1, "the forged deletion was not counted in dws_records_rejected_total");
   r = signed_send(ring.address(2), alan, "DELETE", "/v1/users/alan", delete_body(alan, 1));
   CHECK_MESSAGE(r.status == 403, describe(r));
   r = signed_send(ring.address(2), alan, "DELETE", "/v1/users/alan", delete_body(alan, 2));
