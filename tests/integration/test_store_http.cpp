@@ -457,3 +457,51 @@ TEST_CASE("store: corrupt, truncated, oversized and misdirected storage requests
   }
   for (auto& n : owned) n->stop();
 }
+
+TEST_CASE("store: records that do not prove themselves are refused over HTTP, on every node, and counted") {
+  TempDir dir{"dws-store-forged"};
+  std::vector<std::unique_ptr<Node>> owned;
+  owned.push_back(must(Node::create(test_options(dir.sub("n0")))));
+  for (int i = 1; i < 3; ++i) owned.push_back(must(Node::join(test_options(dir.sub("n" + std::to_string(i))),
+                                                              owned[0]->address())));
+  require_ring(pointers(owned));
+  dws::net::HttpTransport transport;
+  std::atomic<int> retries{0};
+  const Record real = signed_users().record("victim");
+  REQUIRE(put_through(transport, owned[0]->address(), real, retries).ok());
+  require_placement(transport, pointers(owned), {real});
+
+  const dws::test::SignedUsers attacker;
+  Record squat{real.key, "", 2, true, 0, ""};  // a tombstone for ever, no proof
+  Record overflow = attacker.record("victim", UINT64_MAX);
+  Record junk{real.key, "m/00000000000000000000000000000000/victim", 1, false, 0, "junk"};
+  struct Case {
+    const char* what;
+    Record record;
+    dws::Code code;
+  };
+  const std::vector<Case> cases{
+      {"an account signed by another key", attacker.record("victim", 2), dws::Code::kForbidden},
+      {"a proofless tombstone that never expires", squat, dws::Code::kInvalidArgument},
+      {"a version of 2^64-1", overflow, dws::Code::kInvalidArgument},
+      {"a junk mailbox entry", junk, dws::Code::kInvalidArgument},
+  };
+  for (const auto& c : cases) {
+    for (auto& n : owned) {
+      for (bool replica : {false, true}) {
+        auto r = transport.call(n->address(), dws::core::StorePutReq{c.record, replica, !replica}, kCallDeadline);
+        CHECK_MESSAGE(!r.ok(), c.what, " was accepted by ", n->address(), replica ? " as a replica copy" : "");
+        if (!r.ok())
+          CHECK_MESSAGE(r.status().code() == c.code, c.what, " at ", n->address(), ": ", r.status().to_string());
+      }
+    }
+  }
+  for (auto& n : owned) {
+    auto got = get_local(transport, n->address(), real.key);
+    REQUIRE(got.ok());
+    CHECK_MESSAGE((got->has_value() && **got == real), n->address(), " no longer holds the real record");
+    CHECK_MESSAGE(n->metrics_text().find("dws_records_rejected_total{reason=\"wrong_key\"} 0") == std::string::npos,
+                  n->address(), " counted no wrong_key refusal");
+  }
+  for (auto& n : owned) n->stop();
+}
