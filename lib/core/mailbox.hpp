@@ -29,8 +29,8 @@ inline constexpr std::uint32_t kMaxMailboxList = 1000;
 
 struct MailboxOptions {
   std::int64_t message_ttl_ms = 30LL * 24 * 3600 * 1000;
-  std::int64_t ack_ttl_ms = 30LL * 24 * 3600 * 1000;  // the tombstone TTL
   std::uint32_t quota = 10000;  // live entries per mailbox
+  std::int64_t ack_ttl_ms = 30LL * 24 * 3600 * 1000;  // acknowledgements live the tombstone TTL
 };
 
 /// The owner's acknowledgement of one entry: its id, its sender and the

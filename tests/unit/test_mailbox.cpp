@@ -201,8 +201,8 @@ TEST_CASE("store: the on-stored hook sees each change once, on the primary and t
 TEST_CASE("mailbox: entries list in id order, acknowledgements hide them, the quota names the mailbox") {
   Pair p(true);
   People people(p);
-  Mailbox box(*p.a->repl, MailboxOptions{1000, 1000, 3});
-  Mailbox at_primary(*p.primary_of(user_key("bob")).repl, MailboxOptions{1000, 1000, 3});
+  Mailbox box(*p.a->repl, MailboxOptions{1000, 3, 1000});
+  Mailbox at_primary(*p.primary_of(user_key("bob")).repl, MailboxOptions{1000, 3, 1000});
   std::vector<Envelope> sent;
   for (int i = 0; i < 3; ++i) {
     const Envelope e = people.from_alice(static_cast<std::uint8_t>(3 - i), p.clock.wall_ms());  // out of id order
@@ -277,7 +277,7 @@ TEST_CASE("mailbox: an acknowledgement of several entries at the primary reaches
   People people(p);
   TestNode& primary = p.primary_of(user_key("bob"));
   TestNode& replica = p.other_of(user_key("bob"));
-  Mailbox box(*primary.repl, MailboxOptions{1000, 1000, 100});
+  Mailbox box(*primary.repl, MailboxOptions{1000, 100, 1000});
   std::vector<MessageId> ids;
   for (int i = 0; i < 5; ++i) {
     const Envelope e = people.from_alice(static_cast<std::uint8_t>(i + 1), p.clock.wall_ms());
