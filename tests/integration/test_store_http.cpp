@@ -460,10 +460,21 @@ TEST_CASE("store: corrupt, truncated, oversized and misdirected storage requests
 
 TEST_CASE("store: records that do not prove themselves are refused over HTTP, on every node, and counted") {
   TempDir dir{"dws-store-forged"};
+  // What each node logs about refused records.
+  std::mutex log_mu;
+  std::vector<int> refusal_lines(3, 0);
+  auto options = [&](int i) {
+    NodeOptions o = test_options(dir.sub("n" + std::to_string(i)));
+    o.log = [&, i](std::string_view line) {
+      if (line.find("refused a record from") == std::string_view::npos) return;
+      std::lock_guard lock(log_mu);
+      ++refusal_lines[static_cast<std::size_t>(i)];
+    };
+    return o;
+  };
   std::vector<std::unique_ptr<Node>> owned;
-  owned.push_back(must(Node::create(test_options(dir.sub("n0")))));
-  for (int i = 1; i < 3; ++i) owned.push_back(must(Node::join(test_options(dir.sub("n" + std::to_string(i))),
-                                                              owned[0]->address())));
+  owned.push_back(must(Node::create(options(0))));
+  for (int i = 1; i < 3; ++i) owned.push_back(must(Node::join(options(i), owned[0]->address())));
   require_ring(pointers(owned));
   dws::net::HttpTransport transport;
   std::atomic<int> retries{0};
@@ -504,4 +515,11 @@ TEST_CASE("store: records that do not prove themselves are refused over HTTP, on
                   n->address(), " counted no wrong_key refusal");
   }
   for (auto& n : owned) n->stop();
+  // Dozens of refusals each, from two sources at most (the loopback address
+  // of the peers, and the node's own entry path for writes it forwarded to
+  // itself): logged once a minute per source, counted always.
+  std::lock_guard lock(log_mu);
+  for (std::size_t i = 0; i < refusal_lines.size(); ++i)
+    CHECK_MESSAGE((refusal_lines[i] >= 1 && refusal_lines[i] <= 2), "node ", i, " logged ", refusal_lines[i],
+                  " refusal lines, expected one per source");
 }
