@@ -19,6 +19,7 @@
 #include "core/auth.hpp"
 #include "core/envelope.hpp"
 #include "core/nickname.hpp"
+#include "core/validation.hpp"
 #include "crypto/encoding.hpp"
 #include "net/system_env.hpp"
 
@@ -367,11 +368,17 @@ struct Client::Impl {
     if (!box.ok()) return box.status();
 
     // Verify and open outside the lock: a sender's key may need the ring.
-    std::vector<std::string> ack;
+    std::vector<client::AckJson> ack;
     std::vector<Opened> texts;
     std::map<std::string, std::vector<std::string>> receipts;
     for (const auto& view : box->messages) {
-      if (core::MessageId::parse(view.id).ok()) ack.push_back(view.id);
+      // Every entry handled is acknowledged, each with our signature over
+      // its mailbox key, which every replica checks before it drops it.
+      if (auto id = core::MessageId::parse(view.id); id.ok() && core::check_nickname(view.from).ok()) {
+        const std::string sub = core::mailbox_entry_sub(*id, view.from);
+        ack.push_back({view.id, view.from,
+                       crypto::to_base64(crypto::sign(s->secret_key, core::ack_signing_bytes(s->nick, sub)))});
+      }
       auto envelope = core::from_view(view);
       if (!envelope.ok() || envelope->to != s->nick) continue;
       auto key = peer_key(envelope->from, false);
@@ -438,7 +445,7 @@ struct Client::Impl {
     }
 
     if (!ack.empty()) {
-      client::ApiRequest req{"POST", "/v1/mailbox/ack", client::ids_json(ack), signer(s), 0};
+      client::ApiRequest req{"POST", "/v1/mailbox/ack", client::acks_json(ack), signer(s), 0};
       std::string where;
       {
         std::lock_guard lock(mu);
@@ -677,7 +684,18 @@ Status Client::delete_account(const std::string& password) {
   if (!s) return not_logged_in();
   if (!core::open_secret(s->account, password).ok()) return Status::Unauthenticated("wrong password");
   impl_->stop_receiver();
-  auto r = impl_->api->call_any({"DELETE", "/v1/users/" + s->nick, "", impl_->signer(s), 0});
+  // Nodes cannot acknowledge for us, so drain the mailbox first (bounded);
+  // whatever arrives after is left to expire within the message TTL.
+  for (int page = 0; page < 20; ++page) {
+    auto got = impl_->receive(0, nullptr);
+    if (!got.ok() || got->empty()) break;
+  }
+  // The owner's proof, for the version after the one this device knows;
+  // the nodes store it as the tombstone and check it on every copy.
+  const std::uint64_t version = s->account.version + 1;
+  const std::string body = client::deletion_json(
+      version, crypto::to_base64(crypto::sign(s->secret_key, core::deletion_signing_bytes(s->nick, version))));
+  auto r = impl_->api->call_any({"DELETE", "/v1/users/" + s->nick, body, impl_->signer(s), 0});
   if (!r.ok()) return r.status();
   if (r->status != 200) return reply_status(*r);
   return logout();

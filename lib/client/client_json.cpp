@@ -134,6 +134,37 @@ std::string ids_json(const std::vector<std::string>& ids) {
   });
 }
 
+std::string acks_json(const std::vector<AckJson>& acks) {
+  return to_json([&](Writer& w) {
+    w.StartObject();
+    w.Key("acks");
+    w.StartArray();
+    for (const auto& a : acks) {
+      w.StartObject();
+      w.Key("id");
+      str(w, a.id);
+      w.Key("from");
+      str(w, a.from);
+      w.Key("sig");
+      str(w, a.sig_b64);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  });
+}
+
+std::string deletion_json(std::uint64_t version, std::string_view sig_b64) {
+  return to_json([&](Writer& w) {
+    w.StartObject();
+    w.Key("version");
+    w.Uint64(version);
+    w.Key("sig");
+    str(w, sig_b64);
+    w.EndObject();
+  });
+}
+
 Result<std::vector<std::string>> parse_ids(std::string_view body) {
   auto doc = parse_object(body);
   if (!doc.ok()) return doc.status();

@@ -22,8 +22,19 @@ std::string account_json(const core::Account& account);
 std::string envelope_json(const core::Envelope& envelope);
 /// {"nickname","auth_key"} for POST /v1/login.
 std::string login_json(std::string_view nickname, std::string_view auth_key_b64);
-/// {"ids":[...]}: the mailbox ack body and a receipt's plaintext.
+/// {"ids":[...]}: a receipt's plaintext.
 std::string ids_json(const std::vector<std::string>& ids);
+
+/// The owner's acknowledgement of one mailbox entry (see core::EntryAck).
+struct AckJson {
+  std::string id;
+  std::string from;
+  std::string sig_b64;
+};
+/// {"acks":[{"id","from","sig"},...]}: the body of POST /v1/mailbox/ack.
+std::string acks_json(const std::vector<AckJson>& acks);
+/// {"version","sig"}: the body of DELETE /v1/users/{nick}, the owner's deletion proof.
+std::string deletion_json(std::uint64_t version, std::string_view sig_b64);
 
 Result<std::vector<std::string>> parse_ids(std::string_view body);
 Result<core::AccountView> parse_account_view(std::string_view body);

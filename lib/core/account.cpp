@@ -5,6 +5,7 @@
 
 #include "core/nickname.hpp"
 #include "core/utf8.hpp"
+#include "core/validation.hpp"
 #include "core/wire.hpp"
 #include "crypto/encoding.hpp"
 
@@ -130,6 +131,9 @@ Status verify_account(const Account& a) {
   if (Status st = check_display_name(a.display_name); !st.ok()) return st;
   if (Status st = crypto::check_limits(a.limits); !st.ok()) return st;
   if (a.version == 0) return Status::InvalidArgument("account version is 0: versions start at 1");
+  if (a.version > kMaxVersion)
+    return Status::InvalidArgument("account version " + std::to_string(a.version) +
+                                   " is above the limit 2^48: versions are bounded so they can always be raised");
   if (!crypto::verify(a.public_key, account_signing_bytes(a), a.signature).ok())
     return Status::Unauthenticated("account signature of '" + a.nickname +
                                    "' does not verify: the record was changed or not signed by its key");
@@ -247,6 +251,7 @@ Result<crypto::SecretKey> open_secret(const Account& account, std::string_view p
 Result<Account> change_display_name(const Account& current, const crypto::SecretKey& secret_key,
                                     std::string_view display_name) {
   if (Status st = check_owner(current, secret_key); !st.ok()) return st;
+  if (current.version >= kMaxVersion) return Status::InvalidArgument("account version is at its limit 2^48");
   if (Status st = check_display_name(display_name); !st.ok()) return st;
   Account next = current;
   next.display_name = std::string(display_name);
@@ -258,6 +263,7 @@ Result<Account> change_display_name(const Account& current, const crypto::Secret
 Result<Account> change_password(const Account& current, const crypto::SecretKey& secret_key,
                                 std::string_view new_password, const crypto::KdfLimits& limits) {
   if (Status st = check_owner(current, secret_key); !st.ok()) return st;
+  if (current.version >= kMaxVersion) return Status::InvalidArgument("account version is at its limit 2^48");
   Account next = current;
   if (Status st = seal_under_password(next, secret_key, new_password, limits); !st.ok()) return st;
   next.version = current.version + 1;

@@ -2,10 +2,12 @@
 // ring key, one item per message id, so storing is idempotent and listing is
 // in id order.
 //
-// Storage: Record{key = user_key(to), sub = "m/" + id (32 hex), version 1,
-// expires_at = now + message TTL, payload = encode_envelope}. An ack turns it
-// into a tombstone (version 2, empty payload, expires_at = now + TTL), which
-// a late retry of the same envelope (version 1) cannot bring back.
+// Storage: Record{key = user_key(to), sub = "m/" + id (32 hex) + "/" + from,
+// version 1, expires_at = now + message TTL, payload = encode_envelope}, so
+// two senders never collide. An ack turns it into a tombstone (version 2,
+// payload the owner's signed AckProof, expires_at = now + tombstone TTL),
+// which a late retry of the same envelope (version 1) cannot bring back.
+// Every node checks both (core/validation.hpp).
 //
 // No threads, sockets or clock: time is passed in. Thread-safe.
 #pragma once
@@ -17,16 +19,26 @@
 
 #include "core/envelope.hpp"
 #include "core/replication.hpp"
+#include "core/validation.hpp"
 #include "dwhatsapp/status.hpp"
 
 namespace dws::core {
 
-inline constexpr std::string_view kMailboxPrefix = "m/";
+inline constexpr std::string_view kMailboxPrefix = kMailboxSubPrefix;
 inline constexpr std::uint32_t kMaxMailboxList = 1000;
 
 struct MailboxOptions {
   std::int64_t message_ttl_ms = 30LL * 24 * 3600 * 1000;
   std::uint32_t quota = 10000;  // live entries per mailbox
+  std::int64_t ack_ttl_ms = 30LL * 24 * 3600 * 1000;  // acknowledgements live the tombstone TTL
+};
+
+/// The owner's acknowledgement of one entry: its id, its sender and the
+/// owner's signature over ack_signing_bytes(owner, mailbox_entry_sub(id, from)).
+struct EntryAck {
+  MessageId id;
+  std::string from;
+  crypto::Signature sig{};
 };
 
 /// One page of a mailbox.
@@ -49,12 +61,10 @@ class Mailbox {
   /// at most `limit`. Served by the primary only: kNotResponsible elsewhere.
   Result<MailboxPage> list_here(std::string_view nick, const std::string& after, std::uint32_t limit);
 
-  /// Tombstones the live entries among `ids` (message ids, validated by the
-  /// caller); unknown ids are skipped. Returns how many were live.
-  Result<std::uint32_t> ack(std::string_view nick, const std::vector<MessageId>& ids, std::int64_t now_ms);
-
-  /// Tombstones every live entry (account deletion). Returns how many.
-  Result<std::uint64_t> clear(std::string_view nick, std::int64_t now_ms);
+  /// Tombstones the live entries among `acks`, each carrying its signed
+  /// proof; unknown entries are skipped. Returns how many were live. A
+  /// proof that does not verify is refused by the store (kUnauthenticated).
+  Result<std::uint32_t> ack(std::string_view nick, const std::vector<EntryAck>& acks, std::int64_t now_ms);
 
   /// True when `record` is a live mailbox entry (what wakes a long poll).
   static bool is_entry(const Record& record) {
@@ -62,8 +72,6 @@ class Mailbox {
   }
 
  private:
-  Record tombstone_of(const Record& live, std::int64_t now_ms) const;
-  Status tombstone(const Record& live, std::int64_t now_ms);
 
   Replicator& replicator_;
   MailboxOptions opt_;

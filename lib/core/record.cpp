@@ -247,13 +247,14 @@ Result<std::optional<Record>> RecordStore::get(Id key, std::string_view sub) {
   return std::optional<Record>(std::move(rec).value());
 }
 
-Result<MergeOutcome> RecordStore::merge(const Record& record, std::int64_t now_ms) {
-  auto out = merge(std::span<const Record>(&record, 1), now_ms);
+Result<MergeOutcome> RecordStore::merge(const Record& record, std::int64_t now_ms, const MergeGuard& guard) {
+  auto out = merge(std::span<const Record>(&record, 1), now_ms, guard);
   if (!out.ok()) return out.status();
   return out->front();
 }
 
-Result<std::vector<MergeOutcome>> RecordStore::merge(std::span<const Record> records, std::int64_t now_ms) {
+Result<std::vector<MergeOutcome>> RecordStore::merge(std::span<const Record> records, std::int64_t now_ms,
+                                                     const MergeGuard& guard) {
   for (std::size_t i = 0; i < records.size(); ++i) {
     Status st = validate(records[i]);
     if (!st.ok()) return Status::InvalidArgument("record " + std::to_string(i) + ": " + st.message());
@@ -289,7 +290,9 @@ Result<std::vector<MergeOutcome>> RecordStore::merge(std::span<const Record> rec
     Slot& slot = it->second;
     const Record* current = slot.winner ? slot.winner : (slot.stored ? &*slot.stored : nullptr);
     const int c = current ? compare(rec, *current) : 1;
-    if (c > 0) {
+    if (c > 0 && guard && !guard(rec, current).ok()) {
+      outcomes.push_back(MergeOutcome::kRejected);
+    } else if (c > 0) {
       slot.winner = &rec;
       outcomes.push_back(MergeOutcome::kStored);
     } else {

@@ -106,7 +106,13 @@ enum class MergeOutcome : std::uint8_t {
   kUnchanged,  // the identical record was already stored
   kStale,      // the stored record wins; the caller may send it back
   kExpired,    // it had expired on arrival and was dropped
+  kRejected,   // it would have won, but the merge guard refused it
 };
+
+/// Asked, under the store's lock, before a record that wins the merge is
+/// written: `current` is what it would replace (nullptr: nothing). A
+/// non-ok Status refuses it (kRejected) and leaves the rest of the batch.
+using MergeGuard = std::function<Status(const Record& incoming, const Record* current)>;
 
 struct RecordStoreOptions {
   /// 2^fine_bits fine buckets, 24 bytes each: 16 (1.5 MiB) suits millions
@@ -135,11 +141,12 @@ class RecordStore {
   Result<std::optional<Record>> get(Id key, std::string_view sub);
 
   /// Merges one record in one transaction (see merge()).
-  Result<MergeOutcome> merge(const Record& record, std::int64_t now_ms);
+  Result<MergeOutcome> merge(const Record& record, std::int64_t now_ms, const MergeGuard& guard = {});
   /// Merges many in one transaction: each against what is stored and what
   /// came before it in the span. One outcome per record, in order. On error
   /// nothing is written. kInvalidArgument if any record fails validate().
-  Result<std::vector<MergeOutcome>> merge(std::span<const Record> records, std::int64_t now_ms);
+  Result<std::vector<MergeOutcome>> merge(std::span<const Record> records, std::int64_t now_ms,
+                                          const MergeGuard& guard = {});
 
   /// Removes items outright (no tombstone): garbage collection of what the
   /// node no longer holds a copy for. Returns how many existed.

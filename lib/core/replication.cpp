@@ -96,6 +96,100 @@ Status Replicator::check_record(const Record& record) const {
   return validate(record);
 }
 
+void Replicator::set_validator(RecordValidator* validator) { validator_ = validator; }
+
+void Replicator::set_on_rejected(RejectFn fn) { on_rejected_ = std::move(fn); }
+
+void Replicator::rejected(const Record& record, const Verdict& verdict, const std::string& source) {
+  {
+    std::lock_guard lock(mu_);
+    ++metrics_.rejected[static_cast<std::size_t>(verdict.reason)];
+  }
+  if (on_rejected_) on_rejected_(record, verdict, source);
+}
+
+Verdict Replicator::admit(const Record& record, const std::string& source, bool cross) {
+  Verdict v;
+  if (Status st = check_record(record); !st.ok()) {
+    v = Verdict{st, RejectReason::kMalformed};
+  } else if (validator_) {
+    v = validator_->check_alone(record, clock_.wall_ms());
+    if (v.ok() && cross) v = cross_check(record);
+  }
+  if (!v.ok()) rejected(record, v, source);
+  return v;
+}
+
+Verdict Replicator::cross_check(const Record& r) {
+  if (!r.sub.empty()) return Verdict::Ok();
+  const std::int64_t now = clock_.wall_ms();
+  auto local = records_.get(r.key, "");
+  // A copy here: check_replace decides against it at merge time.
+  if (local.ok() && local->has_value() && !(*local)->expired(now)) return Verdict::Ok();
+  const auto signer = user_record_signer(r);
+  if (!signer) return Verdict::Ok();
+  const PeerInfo self = ring_.self();
+  auto primary = ring_.lookup(r.key);
+  if (!primary.ok())
+    return Verdict{Status::Unavailable("cannot cross-check the first copy of " + item_name(r.key, r.sub) +
+                                       " here: no primary found (" + primary.status().message() + ")"),
+                   RejectReason::kUnverifiable};
+  // The primary decides, as it decides registrations; without its word,
+  // any other holder's copy signed by another key, or newer, refuses it.
+  PeerInfo node = primary->node;
+  for (int i = 0; i < opt_.replicas; ++i) {
+    if (node.id != self.id) {
+      auto theirs = read_at(node, r.key, r.sub, true);
+      if (theirs.ok() && theirs->has_value() && validator_->check_alone(**theirs, now).ok()) {
+        const auto key = user_record_signer(**theirs);
+        if (key && *key != *signer)
+          return Verdict{Status::Forbidden("record " + item_name(r.key, r.sub) + " refused (wrong_key): " +
+                                           describe(node) + " holds this user signed by another key"),
+                         RejectReason::kWrongKey};
+        if ((*theirs)->version > r.version)
+          return Verdict{Status::Forbidden("record " + item_name(r.key, r.sub) + " refused (bad_version): " +
+                                           describe(node) + " holds version " + std::to_string((*theirs)->version) +
+                                           ", this is a replay of version " + std::to_string(r.version)),
+                         RejectReason::kBadVersion};
+        if (i == 0) return Verdict::Ok();
+      }
+    }
+    if (i + 1 == opt_.replicas) break;
+    auto next = ring_.lookup(node.id + 1);
+    if (!next.ok() || next->node.id == primary->node.id) break;
+    node = next->node;
+  }
+  return Verdict::Ok();
+}
+
+std::vector<Record> Replicator::admitted(std::vector<Record> in, const std::string& source, bool cross) {
+  std::vector<Record> out;
+  out.reserve(in.size());
+  for (auto& r : in)
+    if (admit(r, source, cross).ok()) out.push_back(std::move(r));
+  return out;
+}
+
+Result<std::vector<MergeOutcome>> Replicator::merge_checked(std::span<const Record> records,
+                                                            const std::string& source, std::vector<Verdict>* refused) {
+  const std::int64_t now = clock_.wall_ms();
+  std::vector<std::pair<const Record*, Verdict>> bad;
+  MergeGuard guard;
+  if (validator_)
+    guard = [&](const Record& in, const Record* current) {
+      Verdict v = validator_->check_replace(in, current, now);
+      if (!v.ok()) bad.emplace_back(&in, v);
+      return v.status;
+    };
+  auto out = records_.merge(records, now, guard);
+  // Reported after the merge: the guard runs under the store's lock.
+  for (const auto& [r, v] : bad) {
+    rejected(*r, v, source);
+    if (refused) refused->push_back(v);
+  }
+  return out;
+}
+
 std::vector<PeerInfo> Replicator::replica_peers() const {
   std::vector<PeerInfo> succ = ring_.successors();
   const std::size_t want = static_cast<std::size_t>(opt_.replicas - 1);
@@ -120,7 +214,7 @@ Result<StorePutResp> Replicator::put(const Record& record, const PutCondition& c
       last = primary.status();
       continue;
     }
-    auto r = primary->node.id == ring_.self().id ? put_as_primary(record, condition)
+    auto r = primary->node.id == ring_.self().id ? put_as_primary(record, condition, "this node")
                                                  : put_at(primary->node, record, condition);
     if (r.ok()) return r;
     last = r.status();
@@ -180,7 +274,8 @@ void Replicator::notify_stored(std::span<const Record> records, const std::vecto
   for (std::size_t i = 0; i < records.size() && i < outcomes.size(); ++i) notify_stored(records[i], outcomes[i]);
 }
 
-Result<StorePutResp> Replicator::put_as_primary(const Record& record, const PutCondition& condition) {
+Result<StorePutResp> Replicator::put_as_primary(const Record& record, const PutCondition& condition,
+                                                const std::string& source) {
   if (!ring_.responsible_for(record.key))
     return Status::NotResponsible("node " + describe(ring_.self()) + " is not the primary of key " +
                                   to_hex(record.key) + ": look it up again");
@@ -189,16 +284,22 @@ Result<StorePutResp> Replicator::put_as_primary(const Record& record, const PutC
     return Status::InvalidArgument("record " + item_name(record.key, record.sub) + " expired at " +
                                    std::to_string(record.expires_at) + " before it reached its primary (now " +
                                    std::to_string(now) + ")");
-  Result<MergeOutcome> merged = MergeOutcome::kUnchanged;
+  // A user record new to this primary (a registration, or a copy it lacks)
+  // is cross-checked too: registrations are decided here, and the replicas
+  // that may already hold the user must agree on its key.
+  if (Verdict v = admit(record, source, record.sub.empty()); !v.ok()) return v.status;
+  Result<std::vector<MergeOutcome>> merged = std::vector<MergeOutcome>{};
+  std::vector<Verdict> refused;
   if (condition.active()) {
     std::lock_guard lock(cond_mu_);
     if (Status st = check_condition(record, condition, now); !st.ok()) return st;
-    merged = records_.merge(record, now);
+    merged = merge_checked(std::span<const Record>(&record, 1), source, &refused);
   } else {
-    merged = records_.merge(record, now);
+    merged = merge_checked(std::span<const Record>(&record, 1), source, &refused);
   }
   if (!merged.ok()) return merged.status();
-  notify_stored(record, *merged);
+  if (!refused.empty()) return refused.front().status;
+  notify_stored(record, merged->front());
   auto stored = records_.get(record.key, record.sub);
   if (!stored.ok()) return stored.status();
   const std::uint64_t version = stored->has_value() ? (*stored)->version : record.version;
@@ -257,15 +358,18 @@ Result<StorePutResp> Replicator::put_batch(std::span<const Record> records) {
     return last;
   }
 
-  const std::int64_t now = clock_.wall_ms();
+  for (const Record& r : records)
+    if (Verdict v = admit(r, "this node"); !v.ok()) return v.status;
   Result<std::vector<MergeOutcome>> merged = std::vector<MergeOutcome>{};
+  std::vector<Verdict> refused;
   {
     // Conditional puts check and merge under cond_mu_; a batch must not
     // slip between a check and its merge.
     std::lock_guard lock(cond_mu_);
-    merged = records_.merge(records, now);
+    merged = merge_checked(records, "this node", &refused);
   }
   if (!merged.ok()) return merged.status();
+  if (!refused.empty()) return refused.front().status;
   for (std::size_t i = 0; i < records.size(); ++i) notify_stored(records[i], (*merged)[i]);
 
   const PeerInfo self = ring_.self();
@@ -293,11 +397,13 @@ Result<StorePutResp> Replicator::put_batch(std::span<const Record> records) {
   return StorePutResp{c.copies, records.back().version};
 }
 
-Result<StorePutResp> Replicator::put_as_replica(const Record& record) {
-  const std::int64_t now = clock_.wall_ms();
-  auto merged = records_.merge(record, now);
+Result<StorePutResp> Replicator::put_as_replica(const Record& record, const std::string& source) {
+  if (Verdict v = admit(record, source, true); !v.ok()) return v.status;
+  std::vector<Verdict> refused;
+  auto merged = merge_checked(std::span<const Record>(&record, 1), source, &refused);
   if (!merged.ok()) return merged.status();
-  notify_stored(record, *merged);
+  if (!refused.empty()) return refused.front().status;
+  notify_stored(record, merged->front());
   auto stored = records_.get(record.key, record.sub);
   if (!stored.ok()) return stored.status();
   return StorePutResp{1, stored->has_value() ? (*stored)->version : 0};
@@ -423,14 +529,12 @@ Result<StoreScanResp> Replicator::scan(Id key, const std::string& prefix, const 
 
 // --- Handlers -----------------------------------------------------------------
 
-Result<Response> Replicator::handle(const Request& request) {
+Result<Response> Replicator::handle(const Request& request, const std::string& source) {
   if (!ring_.joined()) return Status::Unavailable("node " + describe(ring_.self()) + " is not in a ring");
   return std::visit(
       Overloaded{
           [&](const StorePutReq& r) -> Result<Response> {
-            Status st = check_record(r.record);
-            if (!st.ok()) return st;
-            auto out = r.replica ? put_as_replica(r.record) : put_as_primary(r.record, r.condition);
+            auto out = r.replica ? put_as_replica(r.record, source) : put_as_primary(r.record, r.condition, source);
             if (!out.ok()) return out.status();
             return Response{*out};
           },
@@ -448,7 +552,7 @@ Result<Response> Replicator::handle(const Request& request) {
             return Response{std::move(out).value()};
           },
           [&](const StoreSyncReq& r) -> Result<Response> {
-            auto out = handle_sync(r);
+            auto out = handle_sync(r, source);
             if (!out.ok()) return out.status();
             return Response{std::move(out).value()};
           },
@@ -459,7 +563,7 @@ Result<Response> Replicator::handle(const Request& request) {
       request);
 }
 
-Result<StoreSyncResp> Replicator::handle_sync(const StoreSyncReq& req) {
+Result<StoreSyncResp> Replicator::handle_sync(const StoreSyncReq& req, const std::string& source) {
   const std::string range = "(" + to_hex(req.a) + ", " + to_hex(req.b) + "]";
   if (req.b != req.from.id)
     return Status::InvalidArgument("sync of " + range + " from " + describe(req.from) +
@@ -469,6 +573,11 @@ Result<StoreSyncResp> Replicator::handle_sync(const StoreSyncReq& req) {
                                    ": a node alone has no replicas to sync with");
   if (req.from.id == ring_.self().id)
     return Status::InvalidArgument("sync from " + describe(req.from) + " to itself");
+  // A primary's range never holds its own successors: a claim that covers
+  // this node would make it keep (and count as held) what is not its to keep.
+  if (in_half_open(req.a, ring_.self().id, req.b))
+    return Status::InvalidArgument("sync of " + range + " from " + describe(req.from) + " claims a range holding " +
+                                   describe(ring_.self()) + ", one of its successors; nothing was applied");
 
   StoreSyncResp resp;
   const std::int64_t now = clock_.wall_ms();
@@ -497,10 +606,16 @@ Result<StoreSyncResp> Replicator::handle_sync(const StoreSyncReq& req) {
   }
 
   if (req.phase == StoreSyncReq::Phase::kPush) {
-    auto outcomes = records_.merge(req.records, now);
+    // One forged record must not stop the rest: it is dropped and counted.
+    std::vector<Record> good;
+    if (validator_) {
+      good = admitted(req.records, source.empty() ? describe(req.from) : source, true);
+    }
+    const std::vector<Record>& in = validator_ ? good : req.records;
+    auto outcomes = merge_checked(in, source.empty() ? describe(req.from) : source);
     if (!outcomes.ok()) return outcomes.status();
     for (auto o : *outcomes) resp.merged += o == MergeOutcome::kStored;
-    notify_stored(req.records, *outcomes);
+    notify_stored(in, *outcomes);
     return resp;
   }
 
@@ -590,13 +705,14 @@ bool Replicator::sync_with(const PeerInfo& self, Id a, Id b, const PeerInfo& pee
     std::uint64_t bytes = 0;
     for (auto& r : resp->records) {
       bytes += wire_bytes(r);
-      if (!lies_in(a, b, r.key) || !check_record(r).ok()) continue;
+      if (!lies_in(a, b, r.key)) continue;
+      if (!admit(r, describe(peer), true).ok()) continue;
       identical.insert(leaf_hash(r));
       theirs.push_back(std::move(r));
     }
     std::uint64_t moved = 0;
     if (!theirs.empty()) {
-      auto outcomes = records_.merge(theirs, now);
+      auto outcomes = merge_checked(theirs, describe(peer));
       if (!outcomes.ok()) return false;
       for (auto o : *outcomes) moved += o == MergeOutcome::kStored;
       notify_stored(theirs, *outcomes);
@@ -654,6 +770,7 @@ void Replicator::collect_garbage(const PeerInfo& self, Id pred) {
   std::map<Id, bool> holds_us;  // by primary: whether its replicas include this node
   std::vector<ItemKey> erase;
   std::uint64_t handed = 0;
+  std::uint64_t unconfirmed = 0;
   for (const auto& r : candidates) {
     if (!span || distance(span->first, r.key) > distance(span->first, span->second.id)) {
       auto found = ring_.lookup(r.key);
@@ -681,17 +798,78 @@ void Replicator::collect_garbage(const PeerInfo& self, Id pred) {
       known = holds_us.emplace(primary.id, ours).first;
     }
     if (known->second) continue;
-    // The primary merges and replicates to W copies before it answers, so
-    // once it has, ours is one copy too many.
+    // Hand it to the primary, which merges and replicates; but erase ours
+    // only once every holder, asked directly, shows its copy: neither the
+    // primary's answer nor its state is enough on its own.
     auto acked = put_at(primary, r, {});
     if (!acked.ok()) continue;
     ++handed;
+    if (!confirmed_elsewhere(self, r)) {
+      ++unconfirmed;
+      continue;
+    }
     erase.push_back(ItemKey{r.key, r.sub});
   }
   auto erased = records_.erase(erase);
   std::lock_guard lock(mu_);
   metrics_.handed_off += handed;
+  metrics_.gc_unconfirmed += unconfirmed;
   if (erased.ok()) metrics_.gc_erased += *erased;
+}
+
+bool Replicator::confirmed_elsewhere(const PeerInfo& self, const Record& r) {
+  auto primary = ring_.lookup(r.key);
+  if (!primary.ok()) return false;
+  PeerInfo node = primary->node;
+  for (int i = 0; i < opt_.replicas; ++i) {
+    // A holder by our own view: the copy is ours to keep.
+    if (node.id == self.id) return false;
+    auto theirs = read_at(node, r.key, r.sub, true);
+    if (!theirs.ok() || !theirs->has_value() || (*theirs)->version < r.version) return false;
+    if (i + 1 == opt_.replicas) break;
+    auto next = ring_.lookup(node.id + 1);
+    if (!next.ok()) return false;
+    if (next->node.id == primary->node.id) break;  // a ring smaller than n: every member asked
+    node = next->node;
+  }
+  return true;
+}
+
+void Replicator::audit_batch() {
+  if (!validator_ || audit_done_) return;
+  const std::int64_t now = clock_.wall_ms();
+  // (a, max]: from the cursor's key to the end of the ring, or all of it.
+  const Id a = audit_cursor_ && audit_cursor_->key != 0 ? audit_cursor_->key - 1 : UINT64_MAX;
+  std::vector<Record> batch;
+  bool cut = false;
+  Status st = records_.scan_range(a, UINT64_MAX, [&](const Record& r) {
+    if (audit_cursor_ && (r.key < audit_cursor_->key || (r.key == audit_cursor_->key && r.sub <= audit_cursor_->sub)))
+      return true;
+    if (batch.size() >= opt_.gc_batch) {
+      cut = true;
+      return false;
+    }
+    batch.push_back(r);
+    return true;
+  });
+  if (!st.ok()) return;
+  std::vector<ItemKey> bad;
+  for (const Record& r : batch) {
+    if (r.expired(now)) continue;
+    Verdict v = validator_->check_alone(r, now);
+    // A key that cannot be fetched now is no proof of forgery: keep it.
+    if (v.ok() || v.reason == RejectReason::kUnverifiable) continue;
+    rejected(r, v, "this node's store");
+    bad.push_back(ItemKey{r.key, r.sub});
+  }
+  if (!bad.empty()) (void)records_.erase(bad);
+  std::lock_guard lock(mu_);
+  metrics_.audited += batch.size();
+  if (cut && !batch.empty()) {
+    audit_cursor_ = ItemKey{batch.back().key, batch.back().sub};
+  } else {
+    audit_done_ = true;
+  }
 }
 
 void Replicator::sync_round() {
@@ -708,6 +886,7 @@ void Replicator::sync_round() {
     collect_garbage(self, pred->id);
   }
   auto purged = records_.purge_expired(clock_.wall_ms(), opt_.gc_batch);
+  audit_batch();
 
   std::lock_guard lock(mu_);
   ++metrics_.sync_rounds;

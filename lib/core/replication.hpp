@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <array>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -26,6 +27,7 @@
 #include "core/messages.hpp"
 #include "core/record.hpp"
 #include "core/ring.hpp"
+#include "core/validation.hpp"
 #include "dwhatsapp/status.hpp"
 
 namespace dws::core {
@@ -55,6 +57,9 @@ struct ReplicationMetrics {
   std::uint64_t handed_off = 0;          // records pushed to their new primary
   std::uint64_t gc_erased = 0;
   std::uint64_t expired_purged = 0;
+  std::uint64_t gc_unconfirmed = 0;      // GC candidates kept because a holder did not confirm its copy
+  std::uint64_t audited = 0;             // stored records checked again after the store was opened
+  std::array<std::uint64_t, kRejectReasons> rejected{};  // records refused, by RejectReason
 };
 
 /// Records this node holds, split by role.
@@ -97,12 +102,26 @@ class Replicator {
   /// lock of the Replicator held. REQUIRES: set before the node serves.
   void set_on_stored(std::function<void(const Record&)> fn);
 
-  /// Answers StorePutReq, StoreGetReq, StoreSyncReq, StoreScanReq; anything else is kInvalidArgument.
-  Result<Response> handle(const Request& request);
+  /// The rules every stored record must pass, on every path (client write
+  /// at the primary, replica copy, sync push and answer, hand-off, batch,
+  /// and the audit of what the store held when it was opened). nullptr: only
+  /// the structural checks (tests of the replication mechanics alone).
+  /// REQUIRES: set before the node serves; outlives the Replicator.
+  void set_validator(RecordValidator* validator);
+  /// Called for every refused record with the reason and where it came
+  /// from ("" when unknown), with no lock held. REQUIRES: set before serving.
+  using RejectFn = std::function<void(const Record&, const Verdict&, const std::string& source)>;
+  void set_on_rejected(RejectFn fn);
+
+  /// Answers StorePutReq, StoreGetReq, StoreSyncReq, StoreScanReq; anything
+  /// else is kInvalidArgument. `source` names the sender for the log of
+  /// refused records.
+  Result<Response> handle(const Request& request, const std::string& source = {});
 
   /// One anti-entropy round: sync (predecessor, self] with each of the first
   /// n-1 successors (both ways), then hand off and erase what this node no
-  /// longer holds a copy of, and purge expired records.
+  /// longer holds a copy of (once every holder confirmed its copy), purge
+  /// expired records, and audit a batch of what the store held at open.
   void sync_round();
   /// Graceful leave: push the primary range to the successor before stopping.
   /// Call before Ring::leave(). kUnavailable if no successor took it all.
@@ -124,11 +143,31 @@ class Replicator {
   };
 
   Status check_record(const Record& record) const;
+  // check_record, then the validator's check_alone, then (`cross`: a copy
+  // that did not come as a client write to this primary) cross_check;
+  // counts and reports a refusal.
+  Verdict admit(const Record& record, const std::string& source, bool cross = false);
+  // A user record or deletion this node holds no copy of is adopted only if
+  // no holder of its key, asked directly, holds one signed by another key:
+  // so a member cannot plant a forged account on a node that has none yet.
+  Verdict cross_check(const Record& record);
+  // RecordStore::merge with the validator's check_replace as its guard;
+  // the refused are counted, reported, and (if `refused`) appended there.
+  Result<std::vector<MergeOutcome>> merge_checked(std::span<const Record> records, const std::string& source,
+                                                  std::vector<Verdict>* refused = nullptr);
+  void rejected(const Record& record, const Verdict& verdict, const std::string& source);
+  // The records of `in` that admit() accepts.
+  std::vector<Record> admitted(std::vector<Record> in, const std::string& source, bool cross);
+  // Whether every holder of `r` by this node's view (its primary and the
+  // n-1 nodes after it, each asked directly) holds it at least at r's version.
+  bool confirmed_elsewhere(const PeerInfo& self, const Record& r);
+  void audit_batch();
   // The first min(n-1, known) successors: the other copies of this node's range.
   std::vector<PeerInfo> replica_peers() const;
 
-  Result<StorePutResp> put_as_primary(const Record& record, const PutCondition& condition);
-  Result<StorePutResp> put_as_replica(const Record& record);
+  Result<StorePutResp> put_as_primary(const Record& record, const PutCondition& condition,
+                                      const std::string& source);
+  Result<StorePutResp> put_as_replica(const Record& record, const std::string& source);
   Result<StorePutResp> put_at(const PeerInfo& node, const Record& record, const PutCondition& condition);
   // REQUIRES: cond_mu_ held. Ok when `record` may be merged under `condition`.
   Status check_condition(const Record& record, const PutCondition& condition, std::int64_t now_ms);
@@ -137,7 +176,7 @@ class Replicator {
   void notify_stored(std::span<const Record> records, const std::vector<MergeOutcome>& outcomes);
   Result<std::optional<Record>> read_at(const PeerInfo& node, Id key, const std::string& sub, bool local);
   Result<std::optional<Record>> read_local(Id key, const std::string& sub, bool local);
-  Result<StoreSyncResp> handle_sync(const StoreSyncReq& req);
+  Result<StoreSyncResp> handle_sync(const StoreSyncReq& req, const std::string& source);
 
   // Compare and exchange (a, b] with one replica; false when it failed.
   bool sync_with(const PeerInfo& self, Id a, Id b, const PeerInfo& peer);
@@ -155,6 +194,11 @@ class Replicator {
   ReplicationOptions opt_;
 
   std::function<void(const Record&)> on_stored_;
+  RecordValidator* validator_ = nullptr;
+  RejectFn on_rejected_;
+  // Where the audit of the records found at open has got to.
+  bool audit_done_ = false;
+  std::optional<ItemKey> audit_cursor_;
   // Serializes conditional puts at this primary: the check and the merge
   // must see no other conditional write in between.
   std::mutex cond_mu_;

@@ -6,6 +6,7 @@
 
 #include "core/id.hpp"
 #include "core/nickname.hpp"
+#include "core/validation.hpp"
 
 namespace dws::core {
 
@@ -86,11 +87,18 @@ Status Users::update(const Account& proposed) {
   return Status::Ok();
 }
 
-Status Users::remove(std::string_view nick, std::int64_t now_ms) {
-  auto rec = replicator_.get(user_key(nick), "");
-  if (!rec.ok()) return rec.status();
-  if (!rec->has_value() || (*rec)->tombstone) return Status::NotFound("no user '" + std::string(nick) + "'");
-  const Record tomb{(*rec)->key, "", (*rec)->version + 1, true, now_ms + opt_.tombstone_ttl_ms, ""};
+Status Users::remove(std::string_view nick, std::uint64_t version, const crypto::Signature& sig,
+                     std::int64_t now_ms) {
+  auto current = get(nick);
+  if (!current.ok()) return current.status();
+  if (!current->has_value()) return Status::NotFound("no user '" + std::string(nick) + "'");
+  const Account& a = **current;
+  if (version <= a.version || version > kMaxVersion)
+    return Status::Forbidden("deleting '" + std::string(nick) + "' at version " + std::to_string(version) +
+                             ": it must raise the stored version " + std::to_string(a.version) + " (at most 2^48)");
+  // The signature is the store's to check (and count), on every copy.
+  const DeletionProof proof{std::string(nick), a.public_key, sig};
+  const Record tomb{user_key(nick), "", version, true, now_ms + opt_.tombstone_ttl_ms, encode_deletion_proof(proof)};
   auto put = replicator_.put(tomb);
   if (!put.ok()) return put.status();
   return Status::Ok();

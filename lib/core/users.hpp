@@ -3,9 +3,10 @@
 // at the user's primary, and the ring-wide user list.
 //
 // Storage: Record{key = user_key(nick), sub = "", version = account.version,
-// payload = encode_account(account)}; a deleted user is a tombstone with
-// version + 1 that expires after the tombstone TTL, until which the
-// nickname cannot be registered again.
+// payload = encode_account(account)}; a deleted user is a tombstone with a
+// higher version, carrying the owner's signed DeletionProof, that expires
+// after the tombstone TTL, until which the nickname cannot be registered
+// again.
 //
 // No threads, sockets or clock: time is passed in. Thread-safe (the login
 // limiter locks itself; everything else goes through the Replicator).
@@ -56,8 +57,11 @@ class Users {
   Result<std::optional<Account>> get(std::string_view nick);
   /// Replaces the record after core::check_update. kNotFound, kForbidden.
   Status update(const Account& proposed);
-  /// Tombstones the record (version + 1). kNotFound when there is none.
-  Status remove(std::string_view nick, std::int64_t now_ms);
+  /// Tombstones the record at `version` with the owner's signature over
+  /// deletion_signing_bytes(nick, version). kNotFound when there is none,
+  /// kForbidden when `version` does not raise the stored one,
+  /// kUnauthenticated when the signature is not the owner's.
+  Status remove(std::string_view nick, std::uint64_t version, const crypto::Signature& sig, std::int64_t now_ms);
 
   /// A login through this node: decided by the nickname's primary (this
   /// node or, forwarded, another). kUnauthenticated "wrong nickname or

@@ -396,13 +396,15 @@ WireResponse Api::delete_user(const WireRequest& w) {
   if (!nick.ok()) return error(nick.status());
   if (caller->nick != *nick)
     return error(Status::Forbidden("'" + caller->nick + "' cannot delete the account of '" + *nick + "'"));
-  const std::int64_t now = clock_.wall_ms();
-  // Mailbox first, so a failure leaves an account that can be deleted
-  // again; then once more for messages that arrived in between.
-  if (auto c = mailbox_.clear(*nick, now); !c.ok()) return error(for_client(c.status()));
-  if (Status s = users_.remove(*nick, now); !s.ok()) return error(for_client(s));
+  // The owner's signed deletion proof: the node cannot make one. Queued
+  // messages are left to expire (within the message TTL, before the
+  // tombstone does): clearing them would need the owner's ack of each.
+  Fields f(w.body, "delete");
+  const std::uint64_t version = f.uint64("version");
+  const auto sig = f.bytes<crypto::kSignatureSize>("sig");
+  if (f.failed()) return error(f.status());
+  if (Status s = users_.remove(*nick, version, sig, clock_.wall_ms()); !s.ok()) return error(for_client(s));
   forget_key(*nick);
-  if (auto c = mailbox_.clear(*nick, now); !c.ok()) return error(for_client(c.status()));
   return reply(200, to_json([&](Writer& j) {
                  j.StartObject();
                  j.Key("nickname");
@@ -610,20 +612,39 @@ WireResponse Api::get_mailbox(const WireRequest& w) {
 WireResponse Api::ack(const WireRequest& w) {
   auto caller = authenticate(w);
   if (!caller.ok()) return error(caller.status());
+  // {"acks": [{"id", "from", "sig"}]}: each entry's acknowledgement signed
+  // by the owner, which every replica checks (core/validation.hpp).
   Fields f(w.body, "ack");
-  const Value* ids = f.get("ids");
+  const Value* acks = f.get("acks");
   if (f.failed()) return error(f.status());
-  if (!ids->IsArray()) return error(Status::InvalidArgument("ack: field 'ids' must be an array of message ids"));
-  if (ids->Size() > kMaxAckIds)
+  if (!acks->IsArray())
+    return error(Status::InvalidArgument("ack: field 'acks' must be an array of {id, from, sig} objects"));
+  if (acks->Size() > kMaxAckIds)
     return error(Status::InvalidArgument(
-        fmt::format("ack: field 'ids' has {} entries; at most {} per request", ids->Size(), kMaxAckIds)));
-  std::vector<core::MessageId> parsed;
-  for (rapidjson::SizeType i = 0; i < ids->Size(); ++i) {
-    const Value& v = (*ids)[i];
-    if (!v.IsString()) return error(Status::InvalidArgument(fmt::format("ack: ids[{}] must be a string", i)));
-    auto id = core::MessageId::parse(std::string_view(v.GetString(), v.GetStringLength()));
-    if (!id.ok()) return error(Status::InvalidArgument(fmt::format("ack: ids[{}]: {}", i, id.status().message())));
-    parsed.push_back(*id);
+        fmt::format("ack: field 'acks' has {} entries; at most {} per request", acks->Size(), kMaxAckIds)));
+  std::vector<core::EntryAck> parsed;
+  for (rapidjson::SizeType i = 0; i < acks->Size(); ++i) {
+    const Value& v = (*acks)[i];
+    auto field = [&](const char* name) -> const Value* {
+      if (!v.IsObject()) return nullptr;
+      auto it = v.FindMember(name);
+      return it != v.MemberEnd() && it->value.IsString() ? &it->value : nullptr;
+    };
+    const Value* id_v = field("id");
+    const Value* from_v = field("from");
+    const Value* sig_v = field("sig");
+    if (!id_v || !from_v || !sig_v)
+      return error(Status::InvalidArgument(
+          fmt::format("ack: acks[{}] must be an object with string fields 'id', 'from' and 'sig'", i)));
+    auto id = core::MessageId::parse(std::string_view(id_v->GetString(), id_v->GetStringLength()));
+    if (!id.ok()) return error(Status::InvalidArgument(fmt::format("ack: acks[{}].id: {}", i, id.status().message())));
+    const std::string from(from_v->GetString(), from_v->GetStringLength());
+    if (Status st = core::check_nickname(from); !st.ok())
+      return error(Status::InvalidArgument(fmt::format("ack: acks[{}].from: {}", i, st.message())));
+    auto sig = crypto::from_base64_fixed<crypto::kSignatureSize>(
+        std::string_view(sig_v->GetString(), sig_v->GetStringLength()), fmt::format("ack: acks[{}].sig", i));
+    if (!sig.ok()) return error(Status::InvalidArgument(sig.status().message()));
+    parsed.push_back(core::EntryAck{*id, from, *sig});
   }
   auto n = mailbox_.ack(caller->nick, parsed, clock_.wall_ms());
   if (!n.ok()) return error(for_client(n.status()));

@@ -14,12 +14,15 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <variant>
 
 #include "core/id.hpp"
+#include "core/key_directory.hpp"
 #include "core/record.hpp"
 #include "core/replication.hpp"
 #include "core/ring.hpp"
+#include "core/validation.hpp"
 #include "net/address.hpp"
 #include "net/discovery.hpp"
 #include "net/http_server.hpp"
@@ -360,6 +363,23 @@ struct Node::Impl {
     }
   }
 
+  // A refused record is counted always, but logged at most once a minute
+  // per source, so a flood of forgeries cannot flood the log.
+  void on_rejected(const core::Verdict& v, const std::string& source) {
+    const std::int64_t now = clock.monotonic_ms();
+    const std::string who = source.empty() ? std::string("unknown source") : source;
+    {
+      std::lock_guard lock(reject_log_mu);
+      auto it = reject_logged.find(who);
+      if (it != reject_logged.end() && now - it->second < 60'000) return;
+      if (reject_logged.size() >= 1024) reject_logged.clear();
+      reject_logged[who] = now;
+    }
+    log(Level::kWarn, fmt::format("refused a record from {}: {} (further refusals from it are counted in "
+                                  "dws_records_rejected_total, logged again in a minute)",
+                                  who, v.status.message()));
+  }
+
   static bool is_store_request(const core::Request& r) {
     return std::holds_alternative<core::StorePutReq>(r) || std::holds_alternative<core::StoreGetReq>(r) ||
            std::holds_alternative<core::StoreSyncReq>(r) || std::holds_alternative<core::StoreScanReq>(r);
@@ -400,7 +420,7 @@ struct Node::Impl {
     std::optional<Result<core::Response>> entry = forwarded(*request);
     Result<core::Response> response = entry                            ? std::move(*entry)
                                       : node::Api::handles(*request)   ? api->handle(*request)
-                                      : is_store_request(*request)     ? replicator->handle(*request)
+                                      : is_store_request(*request)     ? replicator->handle(*request, wire.remote_address)
                                                                        : ring->handle(*request);
     if (!response.ok()) return net::encode_error(response.status());
     if (auto* state = std::get_if<core::StateResp>(&*response)) state->view.records = record_counts();
@@ -536,6 +556,13 @@ struct Node::Impl {
     metric("dws_peer_auth_failures_total", "counter",
            "Requests to peer endpoints refused for a missing or wrong proof of the ring secret.",
            peer_auth_failures.load(std::memory_order_relaxed));
+    out += "# HELP dws_records_rejected_total Records refused by the record checks, by reason.\n"
+           "# TYPE dws_records_rejected_total counter\n";
+    for (int i = 0; i < core::kRejectReasons; ++i)
+      out += fmt::format("dws_records_rejected_total{{reason=\"{}\"}} {}\n",
+                         core::reason_name(static_cast<core::RejectReason>(i)), rm.rejected[static_cast<std::size_t>(i)]);
+    metric("dws_gc_unconfirmed_total", "counter", "Records kept by garbage collection because a holder did not confirm.",
+           rm.gc_unconfirmed);
     metric("dws_mailbox_waiters", "gauge", "Mailbox requests waiting for a message (long polls).", api->waiting());
     const node::Api::LimitCounts lc = api->limit_counts();
     out += "# HELP dws_limit_refusals_total Requests refused, or long polls ended early, by an abuse limit.\n"
@@ -653,9 +680,18 @@ struct Node::Impl {
     // a short hold costs a state request, never data.
     rep.held_range_ttl_ms = 4LL * options.sync_ms;
     replicator = std::make_unique<core::Replicator>(*ring, *records, transport, clock, rep);
+    keys = std::make_unique<core::RingKeyDirectory>(*replicator, *records, clock);
+    core::ValidationOptions vo;
+    vo.message_ttl_ms = options.message_ttl_s * 1000;
+    vo.tombstone_ttl_ms = rep.tombstone_ttl_ms;
+    validator = std::make_unique<core::RecordValidator>(*keys, vo);
+    replicator->set_validator(validator.get());
+    replicator->set_on_rejected(
+        [this](const core::Record&, const core::Verdict& v, const std::string& source) { on_rejected(v, source); });
     node::ApiOptions ao;
     ao.users.tombstone_ttl_ms = rep.tombstone_ttl_ms;
     ao.mailbox.message_ttl_ms = options.message_ttl_s * 1000;
+    ao.mailbox.ack_ttl_ms = rep.tombstone_ttl_ms;
     ao.mailbox.quota = options.mailbox_quota;
     if (options.registration_burst == 0 || options.registrations_per_hour == 0) {
       ao.registrations.burst = 0;
@@ -754,6 +790,8 @@ struct Node::Impl {
   PeerInfo self;
   std::mutex log_mu;
   std::mutex life_mu;
+  std::mutex reject_log_mu;
+  std::unordered_map<std::string, std::int64_t> reject_logged;  // source -> last logged, monotonic ms
   bool stopped = false;
   bool running = false;  // start() completed
 
@@ -769,6 +807,8 @@ struct Node::Impl {
   std::unique_ptr<core::RecordStore> records;
   std::unique_ptr<core::Ring> ring;
   std::unique_ptr<core::Replicator> replicator;
+  std::unique_ptr<core::RingKeyDirectory> keys;
+  std::unique_ptr<core::RecordValidator> validator;
   std::unique_ptr<node::Api> api;
   net::HttpServer server;
   net::Timer timer;

@@ -31,8 +31,16 @@ StoreSim::StoreSim(std::uint64_t seed, StoreSimOptions options)
     : opt_(options), ring_(seed, options.ring), order_rng_(seed ^ 0x73746f7265000000ULL) {}
 
 StoreSim::~StoreSim() {
-  // Replicators refer to rings and record stores: drop them first.
-  for (auto& [a, n] : nodes_) n.replicator.reset();
+  for (auto& [a, n] : nodes_) stop(n);
+}
+
+void StoreSim::stop(Node& node) {
+  // The replicator calls the validator, which asks the key directory,
+  // which reads through the replicator: the caller goes first.
+  node.replicator.reset();
+  node.validator.reset();
+  node.keys.reset();
+  node.records.reset();
 }
 
 Status StoreSim::start(const Address& address) {
@@ -50,6 +58,11 @@ Status StoreSim::start(const Address& address) {
   node.replicator = std::make_unique<core::Replicator>(*ring, *node.records, net().endpoint(address),
                                                        net().clock(), opt_.replication);
   core::Replicator* repl = node.replicator.get();
+  if (opt_.validate) {
+    node.keys = std::make_unique<core::RingKeyDirectory>(*repl, *node.records, net().clock());
+    node.validator = std::make_unique<core::RecordValidator>(*node.keys, opt_.validation);
+    repl->set_validator(node.validator.get());
+  }
   // RingSim attached the ring alone; store messages go to the replicator.
   net().attach(address, [ring, repl](const core::Request& req) -> Result<core::Response> {
     return is_store_request(req) ? repl->handle(req) : ring->handle(req);
@@ -60,10 +73,7 @@ Status StoreSim::start(const Address& address) {
 void StoreSim::crash(const Address& address) {
   auto it = nodes_.find(address);
   net().detach(address);
-  if (it != nodes_.end()) {
-    it->second.replicator.reset();
-    it->second.records.reset();
-  }
+  if (it != nodes_.end()) stop(it->second);
   ring_.crash(address);
 }
 
@@ -71,8 +81,7 @@ Status StoreSim::leave(const Address& address) {
   auto it = nodes_.find(address);
   if (it == nodes_.end() || !it->second.replicator) return Status::NotFound("sim: " + address + " is not live");
   Status st = it->second.replicator->hand_off();
-  it->second.replicator.reset();
-  it->second.records.reset();
+  stop(it->second);
   ring_.leave(address);
   nodes_.erase(it);
   return st;
@@ -134,6 +143,8 @@ StoreTotals StoreSim::totals() const {
     t.handed_off += m.handed_off;
     t.gc_erased += m.gc_erased;
     t.quorum_failures += m.quorum_failures;
+    for (auto r : m.rejected) t.rejected += r;
+    t.gc_unconfirmed += m.gc_unconfirmed;
   }
   return t;
 }

@@ -10,8 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "core/key_directory.hpp"
 #include "core/record.hpp"
 #include "core/replication.hpp"
+#include "core/validation.hpp"
 #include "sim/sim.hpp"
 #include "store/memory_store.hpp"
 
@@ -22,6 +24,11 @@ struct StoreSimOptions {
   core::ReplicationOptions replication;
   int sync_every = 5;  // rounds between anti-entropy rounds (sync interval = sync_every x stabilize_ms)
   int fine_bits = 8;   // digest index size per node: small keeps a thousand nodes small
+  // Every node checks records with the real core::RecordValidator (keys
+  // from the ring, through core::RingKeyDirectory). Off: structural checks
+  // only, for tests of the replication mechanics with arbitrary records.
+  bool validate = false;
+  core::ValidationOptions validation;
 };
 
 /// Sums of every live node's replication metrics.
@@ -31,6 +38,8 @@ struct StoreTotals {
   std::uint64_t handed_off = 0;
   std::uint64_t gc_erased = 0;
   std::uint64_t quorum_failures = 0;
+  std::uint64_t rejected = 0;        // records refused by the validator, all reasons
+  std::uint64_t gc_unconfirmed = 0;  // GC candidates kept for want of every holder's confirmation
   /// Records that travelled to another node because of a membership change.
   std::uint64_t moved() const { return sync_records_moved + handed_off; }
 };
@@ -80,7 +89,11 @@ class StoreSim {
     std::unique_ptr<store::MemoryStore> disk;  // survives crashes
     std::unique_ptr<core::RecordStore> records;
     std::unique_ptr<core::Replicator> replicator;
+    std::unique_ptr<core::RingKeyDirectory> keys;
+    std::unique_ptr<core::RecordValidator> validator;
   };
+  // Drops what a crash or leave loses, users before what they use.
+  static void stop(Node& node);
 
   StoreSimOptions opt_;
   RingSim ring_;

@@ -19,6 +19,7 @@
 #include "core/auth.hpp"
 #include "core/envelope.hpp"
 #include "core/id.hpp"
+#include "core/validation.hpp"
 #include "crypto/encoding.hpp"
 #include "dwhatsapp/node.hpp"
 #include "net/http_transport.hpp"
@@ -221,10 +222,21 @@ std::vector<std::string> listed_ids(const Reply& r) {
   return out;
 }
 
-std::string ack_body(const std::vector<std::string>& ids) {
-  std::string b = "{\"ids\":[";
-  for (std::size_t i = 0; i < ids.size(); ++i) b += (i ? ",\"" : "\"") + ids[i] + "\"";
+// The owner's signed acknowledgement of entries from `from`, as the client makes it.
+std::string ack_body(const User& owner, const std::vector<std::string>& ids, const std::string& from = "alice") {
+  std::string b = "{\"acks\":[";
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const std::string sub = core::mailbox_entry_sub(core::MessageId::parse(ids[i]).value(), from);
+    b += std::string(i ? "," : "") + "{\"id\":\"" + ids[i] + "\",\"from\":\"" + from + "\",\"sig\":\"" +
+         crypto::to_base64(crypto::sign(owner.sk, core::ack_signing_bytes(owner.nick, sub))) + "\"}";
+  }
   return b + "]}";
+}
+
+// The owner's signed deletion proof for `version`.
+std::string delete_body(const User& owner, std::uint64_t version) {
+  return "{\"version\":" + std::to_string(version) + ",\"sig\":\"" +
+         crypto::to_base64(crypto::sign(owner.sk, core::deletion_signing_bytes(owner.nick, version))) + "\"}";
 }
 
 std::uint64_t metric(Node& n, const std::string& name) {
@@ -337,7 +349,7 @@ TEST_CASE("messages: stored at the recipient's primary, listed in order, acknowl
     CHECK(std::string(d["error"]["message"].GetString()).find(at) != std::string::npos);
   }
 
-  const Reply acked = signed_send(at, bob, "POST", "/v1/mailbox/ack", ack_body({first.id.hex()}));
+  const Reply acked = signed_send(at, bob, "POST", "/v1/mailbox/ack", ack_body(bob, {first.id.hex()}));
   REQUIRE_MESSAGE(acked.status == 200, describe(acked));
   CHECK(acked.json()["acked"].GetInt() == 1);
   list = signed_send(at, bob, "GET", "/v1/mailbox");
@@ -365,7 +377,7 @@ TEST_CASE("messages: stored at the recipient's primary, listed in order, acknowl
   const Reply page = signed_send(at, bob, "GET", "/v1/mailbox?after=" + sent_ids[1] + "&limit=2");
   CHECK(listed_ids(page) == std::vector<std::string>{sent_ids[2], sent_ids[3]});
   CHECK(page.json()["more"].GetBool());
-  CHECK(signed_send(at, bob, "POST", "/v1/mailbox/ack", ack_body(sent_ids)).json()["acked"].GetInt() == 5);
+  CHECK(signed_send(at, bob, "POST", "/v1/mailbox/ack", ack_body(bob, sent_ids)).json()["acked"].GetInt() == 5);
 
   // Long poll: an empty mailbox waits; a message posted meanwhile ends the wait.
   Reply polled;
@@ -423,7 +435,7 @@ TEST_CASE("security: signatures, timestamps, other users, replays, spoofed sende
     REQUIRE(changed.ok());
     const Reply put = signed_send(any, alice, "PUT", "/v1/users/bob", account_json(*changed));
     CHECK_MESSAGE(put.status == 403, describe(put));
-    const Reply del = signed_send(any, alice, "DELETE", "/v1/users/bob");
+    const Reply del = signed_send(any, alice, "DELETE", "/v1/users/bob", delete_body(alice, 2));
     CHECK_MESSAGE(del.status == 403, describe(del));
     CHECK(send(any, "GET", "/v1/users/bob").status == 200);
   }
@@ -473,7 +485,7 @@ TEST_CASE("security: signatures, timestamps, other users, replays, spoofed sende
     CHECK_MESSAGE(full.body.find("mailbox of 'bob' is full (3 messages)") != std::string::npos, full.body);
     CHECK(signed_send(any, alice, "POST", "/v1/messages", envelope_json(held[0])).status == 201);
     // Reading frees room.
-    CHECK(signed_send(at, bob, "POST", "/v1/mailbox/ack", ack_body({held[0].id.hex()})).status == 200);
+    CHECK(signed_send(at, bob, "POST", "/v1/mailbox/ack", ack_body(bob, {held[0].id.hex()})).status == 200);
     CHECK(signed_send(any, alice, "POST", "/v1/messages", envelope_json(seal(alice, bob, "m4", ids.next()))).status ==
           201);
   }
@@ -531,7 +543,21 @@ TEST_CASE("accounts: signed updates raise the version, delete removes record and
   Ids ids;
   const core::Envelope e = seal(bob, alan, "bye", ids.next());
   REQUIRE(signed_send(ring.address(0), bob, "POST", "/v1/messages", envelope_json(e)).status == 201);
-  r = signed_send(ring.address(2), alan, "DELETE", "/v1/users/alan");
+  // The node cannot acknowledge for alan, so a deleting client drains its
+  // mailbox first (dws::Client::delete_account does); what is left expires.
+  REQUIRE(signed_send(ring.address(0), alan, "POST", "/v1/mailbox/ack", ack_body(alan, {e.id.hex()}, "bob")).status ==
+          200);
+  // A deletion proof signed by someone else, or for a version that does not
+  // rise, deletes nothing.
+  r = signed_send(ring.address(2), alan, "DELETE", "/v1/users/alan", delete_body(bob, 2));
+  CHECK_MESSAGE(r.status == 401, describe(r));
+  std::uint64_t refused = 0;
+  for (std::size_t i = 0; i < ring.size(); ++i)
+    refused += metric(ring.node(i), "dws_records_rejected_total{reason=\"bad_signature\"}");
+  CHECK_MESSAGE(refused >= 1, "the forged deletion was not counted in dws_records_rejected_total");
+  r = signed_send(ring.address(2), alan, "DELETE", "/v1/users/alan", delete_body(alan, 1));
+  CHECK_MESSAGE(r.status == 403, describe(r));
+  r = signed_send(ring.address(2), alan, "DELETE", "/v1/users/alan", delete_body(alan, 2));
   REQUIRE_MESSAGE(r.status == 200, describe(r));
   CHECK(r.json()["deleted"].GetBool());
   for (std::size_t i = 0; i < ring.size(); ++i) CHECK(send(ring.address(i), "GET", "/v1/users/alan").status == 404);

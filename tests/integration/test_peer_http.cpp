@@ -29,6 +29,7 @@
 #include "net/json_codec.hpp"
 #include "net/peer_auth.hpp"
 #include "support/peer_support.hpp"
+#include "support/signed_records.hpp"
 #include "support/test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -142,10 +143,10 @@ TEST_CASE("peer auth: an outsider gets 401 on every peer endpoint and changes no
   std::vector<Node*> ring;
   for (auto& n : owned) ring.push_back(n.get());
   dws::net::HttpTransport member(dws::test::member_transport());
-  Record stored;
-  stored.key = ring[1]->id() - 5;
-  stored.version = 1;
-  stored.payload = "stored by a member";
+  // A record the nodes accept (a signed account) for the attacks to aim at.
+  const dws::test::SignedUsers users;
+  const Record stored = users.record(users.nick_in(ring[1]->id() - (Id{1} << 56), ring[1]->id(), "stored"), 1,
+                                     "stored by a member");
   REQUIRE(wait_for([&] { return member.call(ring[2]->address(), dws::core::StorePutReq{stored, false, true}, kDeadline).ok(); },
                    10s));
   std::vector<dws::RingView> before;
@@ -175,6 +176,7 @@ TEST_CASE("peer auth: an outsider gets 401 on every peer endpoint and changes no
       CHECK_MESSAGE(res->status == 401, w.method, " ", target, " answered ", res->status, " ", res->body);
       CHECK(res->body.find(R"("code":"unauthenticated")") != std::string::npos);
       CHECK_MESSAGE(res->body.find("stored by a member") == std::string::npos, "leaked through ", target);
+      CHECK_MESSAGE(res->body.find("\"record") == std::string::npos, "a record leaked through ", target);
       CHECK_FALSE(res->has_header(std::string(dws::net::kPeerAnswerHeader).c_str()));
       // A proof made with another secret.
       auto wrong = outsider.call(n->address(), r, kDeadline);

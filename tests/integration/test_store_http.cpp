@@ -24,6 +24,7 @@
 #include "net/http_transport.hpp"
 #include "net/json_codec.hpp"
 #include "support/peer_support.hpp"
+#include "support/signed_records.hpp"
 #include "support/test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -136,18 +137,21 @@ std::string count_problem(const Placement& placement, const std::vector<Record>&
   return out.str();
 }
 
-Record make_record(Id key, int i) {
-  Record r;
-  r.key = key;
-  r.version = 1;
-  r.payload = "record " + std::to_string(i) + " of the store integration test";
-  return r;
+// Nodes store only records that verify: signed user records of one key pair.
+const dws::test::SignedUsers& signed_users() {
+  static const dws::test::SignedUsers users;
+  return users;
+}
+
+// A valid record whose key lies in (lo, hi].
+Record make_record_in(Id lo, Id hi, int i) {
+  return signed_users().record(signed_users().nick_in(lo, hi, "r" + std::to_string(i) + "-"));
 }
 
 std::vector<Record> make_records(int count, std::uint64_t seed) {
-  dws::core::SplitMix64 rng(seed);
   std::vector<Record> records;
-  for (int i = 0; i < count; ++i) records.push_back(make_record(rng.next(), i));
+  const std::string prefix = "s" + dws::core::to_hex(seed).substr(12) + "-";
+  for (int i = 0; i < count; ++i) records.push_back(signed_users().record(prefix + std::to_string(i)));
   return records;
 }
 
@@ -384,7 +388,7 @@ TEST_CASE("store: corrupt, truncated, oversized and misdirected storage requests
   // apply would show.
   const Id a = view.predecessor->id;
   const Id b = target->id();
-  const Record fresh = make_record(a + (b - a) / 2, 1'000'001);
+  const Record fresh = make_record_in(a, b, 1'000'001);
 
   auto push_body = [&](const std::string& records_b64) {
     return R"({"phase":"push","from":{"id":")" + hex(a) + R"(","address":")" + view.predecessor->address +
@@ -410,7 +414,7 @@ TEST_CASE("store: corrupt, truncated, oversized and misdirected storage requests
   };
 
   {  // A corrupt sync body is 400 naming the records.
-    std::string bin = dws::core::encode_records(std::vector<Record>{fresh, make_record(fresh.key + 1, 1'000'002)});
+    std::string bin = dws::core::encode_records(std::vector<Record>{fresh, make_record_in(a, b, 1'000'002)});
     const std::size_t second = dws::core::encode_records(std::vector<Record>{fresh}).size();
     bin[second] = '\x7f';  // the second record's format byte
     check_error(raw.post("/v1/store/sync", push_body(b64(bin))), 400, "invalid_argument",
@@ -446,7 +450,7 @@ TEST_CASE("store: corrupt, truncated, oversized and misdirected storage requests
   }
   {  // A put for a key outside the node's ranges, sent to it as primary, is 421.
     // Just past the target: the successor's range, which the target holds no copy of.
-    Record elsewhere = make_record(b + 1, 1'000'003);
+    Record elsewhere = make_record_in(b, ring[2]->id(), 1'000'003);
     auto r = transport.call(target->address(), dws::core::StorePutReq{elsewhere, false, false}, kCallDeadline);
     REQUIRE_FALSE(r.ok());
     CHECK_MESSAGE(r.status().code() == dws::Code::kNotResponsible, "expected not_responsible, got ",
@@ -461,4 +465,70 @@ TEST_CASE("store: corrupt, truncated, oversized and misdirected storage requests
     check_unchanged("a misdirected put");
   }
   for (auto& n : owned) n->stop();
+}
+
+TEST_CASE("store: records that do not prove themselves are refused over HTTP, on every node, and counted") {
+  TempDir dir{"dws-store-forged"};
+  // What each node logs about refused records.
+  std::mutex log_mu;
+  std::vector<int> refusal_lines(3, 0);
+  auto options = [&](int i) {
+    NodeOptions o = test_options(dir.sub("n" + std::to_string(i)));
+    o.log = [&, i](std::string_view line) {
+      if (line.find("refused a record from") == std::string_view::npos) return;
+      std::lock_guard lock(log_mu);
+      ++refusal_lines[static_cast<std::size_t>(i)];
+    };
+    return o;
+  };
+  std::vector<std::unique_ptr<Node>> owned;
+  owned.push_back(must(Node::create(options(0))));
+  for (int i = 1; i < 3; ++i) owned.push_back(must(Node::join(options(i), owned[0]->address())));
+  require_ring(pointers(owned));
+  dws::net::HttpTransport transport(dws::test::member_transport());
+  std::atomic<int> retries{0};
+  const Record real = signed_users().record("victim");
+  REQUIRE(put_through(transport, owned[0]->address(), real, retries).ok());
+  require_placement(transport, pointers(owned), {real});
+
+  const dws::test::SignedUsers attacker;
+  Record squat{real.key, "", 2, true, 0, ""};  // a tombstone for ever, no proof
+  Record overflow = attacker.record("victim", UINT64_MAX);
+  Record junk{real.key, "m/00000000000000000000000000000000/victim", 1, false, 0, "junk"};
+  struct Case {
+    const char* what;
+    Record record;
+    dws::Code code;
+  };
+  const std::vector<Case> cases{
+      {"an account signed by another key", attacker.record("victim", 2), dws::Code::kForbidden},
+      {"a proofless tombstone that never expires", squat, dws::Code::kInvalidArgument},
+      {"a version of 2^64-1", overflow, dws::Code::kInvalidArgument},
+      {"a junk mailbox entry", junk, dws::Code::kInvalidArgument},
+  };
+  for (const auto& c : cases) {
+    for (auto& n : owned) {
+      for (bool replica : {false, true}) {
+        auto r = transport.call(n->address(), dws::core::StorePutReq{c.record, replica, !replica}, kCallDeadline);
+        CHECK_MESSAGE(!r.ok(), c.what, " was accepted by ", n->address(), replica ? " as a replica copy" : "");
+        if (!r.ok())
+          CHECK_MESSAGE(r.status().code() == c.code, c.what, " at ", n->address(), ": ", r.status().to_string());
+      }
+    }
+  }
+  for (auto& n : owned) {
+    auto got = get_local(transport, n->address(), real.key);
+    REQUIRE(got.ok());
+    CHECK_MESSAGE((got->has_value() && **got == real), n->address(), " no longer holds the real record");
+    CHECK_MESSAGE(n->metrics_text().find("dws_records_rejected_total{reason=\"wrong_key\"} 0") == std::string::npos,
+                  n->address(), " counted no wrong_key refusal");
+  }
+  for (auto& n : owned) n->stop();
+  // Dozens of refusals each, from two sources at most (the loopback address
+  // of the peers, and the node's own entry path for writes it forwarded to
+  // itself): logged once a minute per source, counted always.
+  std::lock_guard lock(log_mu);
+  for (std::size_t i = 0; i < refusal_lines.size(); ++i)
+    CHECK_MESSAGE((refusal_lines[i] >= 1 && refusal_lines[i] <= 2), "node ", i, " logged ", refusal_lines[i],
+                  " refusal lines, expected one per source");
 }

@@ -9,14 +9,16 @@ again (local reads on every live node). Then the two restart at the same
 addresses with the same data directories: still zero lost, and each key on
 exactly 3 nodes once garbage collection ran (nothing duplicated).
 
-Usage: test_store_process.py path/to/dws-node
+Nodes store only records that verify, so the records are signed user
+records made by the signed_records helper.
+
+Usage: test_store_process.py path/to/dws-node path/to/signed_records
 """
 
-import base64
 import http.client
 import json
 import os
-import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -67,9 +69,11 @@ class Client:
             conn.close()
 
 
-def record(i, key):
-    return {"key": f"{key:016x}", "sub": "", "version": 1, "tombstone": False, "expires_at": 0,
-            "payload": base64.b64encode(f"record {i} of the store process test".encode()).decode()}
+def make_records(tool, count):
+    """`count` signed user records from the helper (one key pair, nicknames p0, p1, ...)."""
+    out = subprocess.run([tool, str(count), "p"], check=True, capture_output=True, text=True, timeout=60).stdout
+    return [{"key": r["key"], "sub": "", "version": 1, "tombstone": False, "expires_at": 0, "payload": r["payload"]}
+            for r in map(json.loads, out.splitlines())]
 
 
 def put(client, entry, rec):
@@ -181,10 +185,11 @@ def data_dir(tmp, name):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print("usage: test_store_process.py path/to/dws-node", file=sys.stderr)
+    if len(sys.argv) != 3:
+        print("usage: test_store_process.py path/to/dws-node path/to/signed_records", file=sys.stderr)
         return 2
     exe = os.path.abspath(sys.argv[1])
+    tool = os.path.abspath(sys.argv[2])
     tmp = tempfile.mkdtemp(prefix="dws-store-process-")
     # A private ring: every node gets its secret, `up` creates it.
     dwsproc.set_ring_secret(os.path.join(tmp, "ring.secret"))
@@ -202,8 +207,7 @@ def main():
         wait_for_ring(exe, first.address, {n.address: n.id for n in nodes}, HANG_GUARD_S)
         print(f"formed: one ring of 5: {', '.join(sorted(n.address for n in nodes))}", flush=True)
 
-        rng = random.Random(0x570e)
-        records = [record(i, rng.randrange(RING_ID_MAX + 1)) for i in range(RECORDS)]
+        records = make_records(tool, RECORDS)
         t0 = time.monotonic()
         for i, rec in enumerate(records):
             put(client, nodes[i % len(nodes)].address, rec)

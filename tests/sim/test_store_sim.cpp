@@ -3,16 +3,22 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "core/account.hpp"
+#include "core/envelope.hpp"
 #include "core/id.hpp"
+#include "core/validation.hpp"
 #include "sim/store_sim.hpp"
 
 using dws::Code;
 using dws::Id;
+using dws::Status;
 using dws::core::Record;
 using dws::sim::Address;
 using dws::sim::StoreSim;
@@ -369,4 +375,363 @@ TEST_CASE("store sim: a graceful leave hands its range over before it goes") {
                                                         << " left holding " << held << " records, seen none");
     }
   }
+}
+
+namespace {
+
+using dws::core::Account;
+using dws::core::Envelope;
+using dws::core::MessageId;
+
+// A simulated user: a real Ed25519 key pair drawn from the seed and a real
+// signed account (the password-derived fields are fixed bytes: the store
+// never looks at them, and argon2id would make a hundred seeds slow).
+struct SimUser {
+  std::string nick;
+  dws::crypto::KeyPair keys;
+  Account account;
+};
+
+dws::crypto::KeyPair keys_from(dws::core::SplitMix64& rng) {
+  std::array<std::uint8_t, 32> seed{};
+  for (std::size_t i = 0; i < seed.size(); i += 8) {
+    const std::uint64_t v = rng.next();
+    for (std::size_t j = 0; j < 8; ++j) seed[i + j] = static_cast<std::uint8_t>(v >> (8 * j));
+  }
+  return dws::crypto::keypair_from_seed(dws::crypto::Seed(std::span<const std::uint8_t, 32>(seed)));
+}
+
+Account make_account(const std::string& nick, const dws::crypto::KeyPair& keys, std::uint64_t version,
+                     const std::string& display_name = "") {
+  Account a;
+  a.nickname = nick;
+  a.public_key = keys.public_key;
+  a.limits = dws::crypto::KdfLimits::minimum();
+  a.display_name = display_name;
+  a.version = version;
+  dws::core::sign_account(a, keys.secret_key);
+  return a;
+}
+
+Record user_record(const Account& a) {
+  return Record{dws::core::user_key(a.nickname), "", a.version, false, 0, dws::core::encode_account(a)};
+}
+
+Record entry_record(const Envelope& e, std::int64_t now) {
+  return Record{dws::core::user_key(e.to), dws::core::mailbox_entry_sub(e.id, e.from), dws::core::kEntryVersion, false,
+                now + 3'600'000, dws::core::encode_envelope(e)};
+}
+
+Record ack_record(const Record& entry, const SimUser& owner, std::int64_t now) {
+  return Record{entry.key, entry.sub, dws::core::kAckVersion, true, now + 3'600'000,
+                dws::core::encode_ack_proof(dws::core::make_ack_proof(owner.nick, entry.sub, owner.keys.secret_key))};
+}
+
+std::string fingerprint(const Record& r) {
+  return dws::core::storage_key(r.key, r.sub) + '\0' + dws::core::encode_value(r);
+}
+
+// Handles a byzantine member: its ring works (so it stays a member), its
+// own store is honest for what others write to it, but it lies wherever a
+// lie could make others store, erase or hide something: a sync answer full
+// of forgeries, and a "yes, I hold it, at a huge version" to every direct
+// read, which is how garbage collection and cross-checks ask.
+struct Byzantine {
+  Address address;
+  dws::PeerInfo self;
+  std::vector<Record> forged;
+  std::uint64_t lies = 0;
+
+  Record claim(const dws::core::StoreGetReq& get) const {
+    // A self-consistent record signed by the attacker, at the key asked for.
+    for (const Record& r : forged)
+      if (r.key == get.key && r.sub == get.sub && r.version == dws::core::kMaxVersion) return r;
+    return Record{get.key, get.sub, dws::core::kMaxVersion, true, 0, "held, honestly"};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("store sim: a byzantine member's forged, replayed and overflowing records are refused on every path, "
+          "and no acknowledged write is lost") {
+  const auto seeds = dws::sim::seeds_from_env(9000, 100);
+  std::uint64_t refused_total = 0, sent_total = 0, lies_total = 0, unconfirmed_total = 0, stale_elsewhere = 0;
+  for (auto seed : seeds) {
+    INFO("seed " << seed << " (replay with DWS_SIM_SEED=" << seed << ")");
+    StoreSimOptions opt = sim_options();
+    opt.validate = true;
+    opt.validation.message_ttl_ms = 3'600'000;
+    opt.validation.tombstone_ttl_ms = 3'600'000;
+    StoreSim sim(seed, opt);
+    const std::string grown = grow(sim, 12);
+    REQUIRE_MESSAGE(grown.empty(), grown);
+    dws::core::SplitMix64 rng(seed * 0x9e3779b97f4a7c15ULL + 7);
+    auto now = [&] { return sim.net().clock().wall_ms(); };
+
+    // Legitimate writes, each retried until acknowledged: what must survive.
+    std::map<std::string, Record> expected;  // storage key -> the newest acknowledged record
+    std::set<std::string> legit;             // every record an honest writer ever made
+    auto write = [&](const Record& r) {
+      legit.insert(fingerprint(r));
+      for (int attempt = 0; attempt < 20; ++attempt) {
+        const auto live = sim.live_nodes();
+        auto put = sim.replicator(pick(sim, live))->put(r);
+        if (put.ok()) {
+          expected[dws::core::storage_key(r.key, r.sub)] = r;
+          return;
+        }
+        sim.round();
+      }
+      FAIL("a legitimate write of " << dws::core::to_hex(r.key) << "/" << r.sub << " was never acknowledged");
+    };
+    std::vector<SimUser> users;
+    for (int i = 0; i < 6; ++i) {
+      SimUser u{"u" + std::to_string(seed) + "x" + std::to_string(i), keys_from(rng), {}};
+      u.account = make_account(u.nick, u.keys, 1);
+      write(user_record(u.account));
+      users.push_back(std::move(u));
+    }
+    for (int i = 0; i < 2; ++i) {  // updates: version 2, by the owner's key
+      users[i].account = make_account(users[i].nick, users[i].keys, 2, "updated");
+      write(user_record(users[i].account));
+    }
+    std::vector<Record> entries;
+    for (int i = 0; i < 12; ++i) {
+      const SimUser& from = users[rng.next() % users.size()];
+      const SimUser& to = users[(rng.next() % (users.size() - 1) + 1 + (&from - users.data())) % users.size()];
+      MessageId id;
+      const std::uint64_t hi = rng.next(), lo = rng.next();
+      for (int b = 0; b < 8; ++b) {
+        id.bytes[static_cast<std::size_t>(b)] = static_cast<std::uint8_t>(hi >> (8 * b));
+        id.bytes[static_cast<std::size_t>(8 + b)] = static_cast<std::uint8_t>(lo >> (8 * b));
+      }
+      auto e = dws::core::seal_envelope(from.keys.secret_key, from.nick, to.nick, to.keys.public_key,
+                                        dws::core::Kind::kText, "message " + std::to_string(i), id, now());
+      REQUIRE(e.ok());
+      entries.push_back(entry_record(*e, now()));
+      write(entries.back());
+    }
+    auto owner_of = [&](const Record& r) -> const SimUser& {
+      for (const auto& u : users)
+        if (dws::core::user_key(u.nick) == r.key) return u;
+      FAIL("no owner");
+      return users.front();
+    };
+    for (std::size_t i = 0; i < entries.size(); i += 3) write(ack_record(entries[i], owner_of(entries[i]), now()));
+    for (int p = 0; p < 3; ++p) sim.sync_period();
+
+    // The byzantine member and its forgeries, made once per seed.
+    const auto live = sim.live_nodes();
+    Byzantine byz;
+    byz.address = pick(sim, live);
+    byz.self = sim.ring_sim().info(byz.address);
+    const dws::crypto::KeyPair attacker = keys_from(rng);
+    std::vector<dws::PeerInfo> members;
+    for (const auto& a : live) members.push_back(sim.ring_sim().info(a));
+    auto& forged = byz.forged;
+    std::vector<Record> replayed;  // real records, superseded: sent again, they must not come back
+    // The arc whose keys the byzantine member holds copies of: (its n-th
+    // predecessor, itself]. Joins only shrink it, and the leave below is
+    // never one of those predecessors.
+    std::size_t byz_at = 0;
+    while (members[byz_at].id != byz.self.id) ++byz_at;
+    const std::size_t n_copies = static_cast<std::size_t>(sim.options().replication.replicas);
+    const Id arc_from = members[(byz_at + members.size() - n_copies) % members.size()].id;
+    std::set<Address> near_byz;
+    for (std::size_t k = 0; k <= n_copies; ++k)
+      near_byz.insert(members[(byz_at + members.size() - k) % members.size()].address);
+    for (const auto& u : users) {
+      const Record real = expected.at(dws::core::storage_key(dws::core::user_key(u.nick), ""));
+      // Where the byzantine member holds a copy itself, its word ties with
+      // the one honest copy a fresh replica can ask, and a forged account can
+      // win that replica (docs/design.md, "what remains open"): forge
+      // accounts only for users it holds no copy of.
+      if (!dws::core::in_half_open(arc_from, real.key, byz.self.id)) {
+        forged.push_back(user_record(make_account(u.nick, attacker, real.version + 1)));  // another key
+        forged.push_back(user_record(make_account(u.nick, attacker, dws::core::kMaxVersion)));
+      }
+      Account overflow = make_account(u.nick, u.keys, 1);  // the owner's key cannot be had; a bad signature
+      overflow.version = UINT64_MAX;
+      forged.push_back(user_record(overflow));
+      Record del{real.key, "", real.version + 1, true, now() + 60'000,
+                 dws::core::encode_deletion_proof(dws::core::make_deletion_proof(u.nick, real.version + 1,
+                                                                                 attacker.secret_key))};
+      forged.push_back(del);  // a deletion signed by another key
+      Record squat = del;
+      squat.expires_at = 0;  // the nickname squatted for ever
+      forged.push_back(squat);
+      Record bare{real.key, "", UINT64_MAX, true, now() + 60'000, ""};  // no proof, overflowing
+      forged.push_back(bare);
+      if (real.version >= 2) replayed.push_back(user_record(make_account(u.nick, u.keys, 1)));  // the owner's v1
+    }
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const Record& real = entries[i];
+      const SimUser& owner = owner_of(real);
+      Record hide{real.key, real.sub, dws::core::kAckVersion, true, now() + 60'000, ""};  // an unsigned delete
+      forged.push_back(hide);
+      Record by_other = ack_record(real, users[(i + 1) % users.size()], now());  // acked by someone else
+      by_other.payload = dws::core::encode_ack_proof(dws::core::make_ack_proof(owner.nick, real.sub,
+                                                                               attacker.secret_key));
+      forged.push_back(by_other);
+      Record moved = ack_record(entries[(i + 1) % entries.size()], owner, now());  // a proof replayed elsewhere
+      moved.key = real.key;
+      moved.sub = real.sub;
+      if (entries[(i + 1) % entries.size()].sub != real.sub) forged.push_back(moved);
+      if (expected.at(dws::core::storage_key(real.key, real.sub)).tombstone) replayed.push_back(real);  // acked
+      Record huge = ack_record(real, owner, now());
+      huge.version = UINT64_MAX;  // "impossible to acknowledge"
+      forged.push_back(huge);
+      Record junk{real.key, dws::core::mailbox_entry_sub(MessageId{}, owner.nick), 1, false, now() + 60'000,
+                  "junk that fills the page"};
+      forged.push_back(junk);
+      auto env = dws::core::decode_envelope(real.payload);
+      REQUIRE(env.ok());
+      Envelope spoof = *env;  // re-signed by the attacker, same sender name
+      spoof.id.bytes[15] ^= 0x5a;
+      spoof.sig = dws::crypto::sign(attacker.secret_key, dws::core::envelope_signing_bytes(spoof));
+      forged.push_back(entry_record(spoof, now()));
+      Record elsewhere = real;  // a real envelope copied into another mailbox
+      elsewhere.key = dws::core::user_key(users[(i + 2) % users.size()].nick);
+      if (elsewhere.key != real.key) forged.push_back(elsewhere);
+      Record forever = real;
+      forever.expires_at = 0;
+      forged.push_back(forever);
+    }
+    for (const Record& f : forged) REQUIRE_MESSAGE(legit.count(fingerprint(f)) == 0, "a forgery equals a real record");
+    std::vector<Record> sent = forged;
+    sent.insert(sent.end(), replayed.begin(), replayed.end());
+
+    // Its handler: lies in sync answers and direct reads.
+    dws::core::Ring* byz_ring = sim.ring_sim().ring(byz.address);
+    dws::core::Replicator* byz_repl = sim.replicator(byz.address);
+    sim.net().attach(byz.address, [&, byz_ring, byz_repl](const dws::core::Request& req)
+                                      -> dws::Result<dws::core::Response> {
+      if (const auto* get = std::get_if<dws::core::StoreGetReq>(&req); get && get->local) {
+        ++byz.lies;
+        return dws::core::Response{dws::core::StoreGetResp{byz.claim(*get)}};
+      }
+      if (const auto* sync = std::get_if<dws::core::StoreSyncReq>(&req);
+          sync && sync->phase == dws::core::StoreSyncReq::Phase::kCompare) {
+        ++byz.lies;
+        dws::core::StoreSyncResp resp;
+        for (int b = 0; b < dws::core::kDigestBuckets; ++b) resp.differing.push_back(b);
+        for (const Record& f : byz.forged)
+          if (dws::core::in_half_open(sync->a, f.key, sync->b)) resp.records.push_back(f);
+        return dws::core::Response{std::move(resp)};
+      }
+      if (std::holds_alternative<dws::core::StorePutReq>(req) || std::holds_alternative<dws::core::StoreGetReq>(req) ||
+          std::holds_alternative<dws::core::StoreSyncReq>(req))
+        return byz_repl->handle(req);
+      return byz_ring->handle(req);
+    });
+
+    // Its attacks, on every path, interleaved with joins (hand-off and
+    // garbage collection) and a graceful leave of an honest node.
+    dws::core::Transport& out = sim.net().endpoint(byz.address);
+    const dws::core::Deadline deadline{2000};
+    auto attack = [&] {
+      const auto targets = sim.live_nodes();
+      for (const Record& f : sent) {
+        for (const auto& t : targets) {
+          if (t == byz.address) continue;
+          (void)out.call(t, dws::core::StorePutReq{f, true}, deadline);           // as a replica copy
+          (void)out.call(t, dws::core::StorePutReq{f, false}, deadline);          // as a client write at a primary
+          ++sent_total;
+        }
+      }
+      auto pred = sim.ring_sim().ring(byz.address)->predecessor();
+      for (std::size_t at = 0; at < sent.size(); at += 4) {
+        dws::core::StoreSyncReq push;
+        push.phase = dws::core::StoreSyncReq::Phase::kPush;
+        push.from = byz.self;
+        push.b = byz.self.id;
+        for (int b = 0; b < dws::core::kDigestBuckets; ++b) push.buckets.push_back(b);
+        push.records.assign(sent.begin() + static_cast<std::ptrdiff_t>(at),
+                            sent.begin() + static_cast<std::ptrdiff_t>(std::min(sent.size(), at + 4)));
+        for (const auto& t : targets) {
+          if (t == byz.address) continue;
+          push.a = byz.self.id + 1;  // a claim to (almost) the whole ring
+          (void)out.call(t, dws::core::Request{push}, deadline);
+          if (pred) {
+            push.a = pred->id;  // a hand-off of its own range
+            (void)out.call(t, dws::core::Request{push}, deadline);
+          }
+          ++sent_total;
+        }
+      }
+    };
+    attack();
+    for (int j = 0; j < 3; ++j) {
+      REQUIRE(sim.start(sim.ring_sim().new_address()).ok());
+      sim.round();
+      attack();
+      sim.sync_period();
+    }
+    {
+      auto honest = sim.live_nodes();
+      honest.erase(std::remove_if(honest.begin(), honest.end(), [&](const Address& a) { return near_byz.count(a); }),
+                   honest.end());
+      (void)sim.leave(pick(sim, honest));
+    }
+    for (int p = 0; p < 8; ++p) {
+      if (p % 3 == 0) attack();
+      sim.sync_period();
+    }
+
+    // No honest node stores anything an honest writer did not make.
+    std::set<std::string> forged_set;
+    for (const Record& f : forged) forged_set.insert(fingerprint(f));
+    std::vector<dws::PeerInfo> now_members;
+    for (const auto& a : sim.live_nodes()) now_members.push_back(sim.ring_sim().info(a));
+    // The holders of a key: its primary and the n-1 nodes after it.
+    auto holds = [&](const Address& a, Id key) {
+      const auto primary = dws::sim::RingSim::oracle(now_members, key);
+      std::size_t at = 0;
+      while (now_members[at].id != primary.id) ++at;
+      for (int k = 0; k < sim.options().replication.replicas; ++k)
+        if (now_members[(at + static_cast<std::size_t>(k)) % now_members.size()].address == a) return true;
+      return false;
+    };
+    for (const auto& a : sim.live_nodes()) {
+      if (a == byz.address) continue;
+      Status st = sim.records(a)->scan_range(0, 0, [&](const Record& r) {
+        const std::string fp = fingerprint(r);
+        CHECK_MESSAGE(legit.count(fp) == 1, a, " stores ", dws::core::to_hex(r.key), "/", r.sub, " version ",
+                      r.version, std::string(forged_set.count(fp) ? ", a forgery" : ", which nobody honest wrote"));
+        // A superseded real record may sit on a node that holds no copy of
+        // its key (until garbage collection hands it back); on a holder the
+        // newest acknowledged version must have won.
+        auto want = expected.find(dws::core::storage_key(r.key, r.sub));
+        const bool newest = want != expected.end() && want->second == r;
+        if (!newest && !holds(a, r.key)) {
+          ++stale_elsewhere;
+          return true;
+        }
+        CHECK_MESSAGE(newest, a, " holds ", dws::core::to_hex(r.key), "/", r.sub, " at version ", r.version,
+                      ", not the newest acknowledged version");
+        return true;
+      });
+      REQUIRE(st.ok());
+    }
+    // Every acknowledged write reads back, through honest nodes, as written.
+    for (const auto& [skey, want] : expected) {
+      auto honest = sim.live_nodes();
+      honest.erase(std::remove(honest.begin(), honest.end(), byz.address), honest.end());
+      auto got = sim.replicator(pick(sim, honest))->get(want.key, want.sub);
+      REQUIRE_MESSAGE(got.ok(), got.status().to_string());
+      CHECK_MESSAGE((got->has_value() && **got == want), "acknowledged ", dws::core::to_hex(want.key), "/", want.sub,
+                    " version ", want.version, " reads back as ",
+                    got->has_value() ? "version " + std::to_string((*got)->version) : std::string("nothing"));
+    }
+    const auto totals = sim.totals();
+    CHECK_MESSAGE(totals.rejected > 0, "the attack never reached the validator");
+    CHECK_MESSAGE(byz.lies > 0, "nobody asked the byzantine member anything");
+    refused_total += totals.rejected;
+    lies_total += byz.lies;
+    unconfirmed_total += totals.gc_unconfirmed;
+  }
+  MESSAGE("byzantine member: " << seeds.size() << " seeds; " << sent_total << " forged sends, " << refused_total
+                               << " records refused, " << lies_total << " lies told (sync answers, confirmations), "
+                               << unconfirmed_total << " GC erasures held back for want of confirmation; "
+                               << stale_elsewhere << " superseded real records left on non-holders");
 }

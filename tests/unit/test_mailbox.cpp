@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/id.hpp"
+#include "core/key_directory.hpp"
 #include "core/mailbox.hpp"
 #include "core/replication.hpp"
 #include "core/users.hpp"
@@ -25,9 +26,15 @@ using dws::test::FakeClock;
 using dws::test::LocalTransport;
 
 struct TestNode {
-  TestNode(PeerInfo self, LocalTransport& net, FakeClock& clock) : rng(self.id), ring(self, dws::test::pair_ring_options(), net, clock, rng) {
+  TestNode(PeerInfo self, LocalTransport& net, FakeClock& clock, bool validate)
+      : rng(self.id), ring(self, dws::test::pair_ring_options(), net, clock, rng) {
     records = std::move(RecordStore::open(disk, RecordStoreOptions{8})).value();
     repl = std::make_unique<Replicator>(ring, *records, net, clock, ReplicationOptions{});
+    if (validate) {
+      keys = std::make_unique<RingKeyDirectory>(*repl, *records, clock);
+      validator = std::make_unique<RecordValidator>(*keys, ValidationOptions{});
+      repl->set_validator(validator.get());
+    }
     users = std::make_unique<Users>(ring, *repl, *records, net, UsersOptions{});
     repl->set_on_stored([this](const Record& r) { seen.push_back(r); });
     net.nodes[self.address] = [this, &clock](const Request& r) -> Result<Response> {
@@ -43,15 +50,17 @@ struct TestNode {
   store::MemoryStore disk;
   std::unique_ptr<RecordStore> records;
   std::unique_ptr<Replicator> repl;
+  std::unique_ptr<RingKeyDirectory> keys;
+  std::unique_ptr<RecordValidator> validator;
   std::unique_ptr<Users> users;
   std::vector<Record> seen;
 };
 
 // a (id 1000) holds (b, a], b (id 1'000'000) holds (a, b].
 struct Pair {
-  Pair() {
-    a = std::make_unique<TestNode>(PeerInfo{1000, "a"}, net, clock);
-    b = std::make_unique<TestNode>(PeerInfo{1'000'000, "b"}, net, clock);
+  explicit Pair(bool validate = false) {
+    a = std::make_unique<TestNode>(PeerInfo{1000, "a"}, net, clock, validate);
+    b = std::make_unique<TestNode>(PeerInfo{1'000'000, "b"}, net, clock, validate);
     a->ring.create();
     REQUIRE(b->ring.join("a").ok());
     for (int i = 0; i < 4; ++i) {
@@ -75,6 +84,32 @@ Record item(Id key, std::string sub, std::string payload, std::uint64_t version 
   r.payload = std::move(payload);
   return r;
 }
+
+// Registered users whose envelopes and acknowledgements the validator checks.
+struct People {
+  explicit People(Pair& p) {
+    for (const char* nick : {"alice", "bob"}) {
+      auto made = make_account(nick, "password", "", 1, crypto::KdfLimits::minimum());
+      REQUIRE(made.ok());
+      REQUIRE(p.a->users->create(made->record, p.clock.wall_ms()).ok());
+      keys.emplace(nick, std::move(made).value());
+    }
+  }
+  const crypto::SecretKey& secret(const std::string& nick) const { return keys.at(nick).secret_key; }
+  Envelope from_alice(std::uint8_t first_byte, std::int64_t now) const {
+    MessageId id;
+    id.bytes[0] = first_byte;
+    auto e = seal_envelope(secret("alice"), "alice", "bob", keys.at("bob").record.public_key, Kind::kText, "hi", id,
+                           now);
+    REQUIRE(e.ok());
+    return *e;
+  }
+  EntryAck ack_by_bob(const MessageId& id) const {
+    return EntryAck{id, "alice",
+                    crypto::sign(secret("bob"), ack_signing_bytes("bob", mailbox_entry_sub(id, "alice")))};
+  }
+  std::map<std::string, NewAccount> keys;
+};
 
 }  // namespace
 
@@ -164,21 +199,17 @@ TEST_CASE("store: the on-stored hook sees each change once, on the primary and t
 }
 
 TEST_CASE("mailbox: entries list in id order, acknowledgements hide them, the quota names the mailbox") {
-  Pair p;
-  Mailbox box(*p.a->repl, MailboxOptions{1000, 3});
-  Mailbox at_primary(*p.primary_of(user_key("bob")).repl, MailboxOptions{1000, 3});
+  Pair p(true);
+  People people(p);
+  Mailbox box(*p.a->repl, MailboxOptions{1000, 3, 1000});
+  Mailbox at_primary(*p.primary_of(user_key("bob")).repl, MailboxOptions{1000, 3, 1000});
   std::vector<Envelope> sent;
   for (int i = 0; i < 3; ++i) {
-    Envelope e;
-    e.id.bytes[0] = static_cast<std::uint8_t>(3 - i);  // posted out of id order
-    e.from = "alice";
-    e.to = "bob";
-    e.box = std::string(16, 'x');
+    const Envelope e = people.from_alice(static_cast<std::uint8_t>(3 - i), p.clock.wall_ms());  // out of id order
     REQUIRE(box.post(e, p.clock.wall_ms()).ok());
     sent.push_back(e);
   }
-  Envelope extra = sent[0];
-  extra.id.bytes[0] = 9;
+  const Envelope extra = people.from_alice(9, p.clock.wall_ms());
   auto full = box.post(extra, p.clock.wall_ms());
   CHECK(full.status().code() == Code::kRateLimited);
   CHECK(full.status().message().find("mailbox of 'bob' is full (3 messages)") != std::string::npos);
@@ -188,21 +219,27 @@ TEST_CASE("mailbox: entries list in id order, acknowledgements hide them, the qu
   REQUIRE(page->messages.size() == 3);
   CHECK(page->messages[0].id == sent[2].id);
   CHECK(page->messages[2].id == sent[0].id);
+  auto after = at_primary.list_here("bob", sent[2].id.hex(), 10);
+  REQUIRE(after.ok());
+  CHECK(after->messages.size() == 2);  // `after` skips every sender's entry with that id
   Mailbox elsewhere(*p.other_of(user_key("bob")).repl, MailboxOptions{});
   CHECK(elsewhere.list_here("bob", "", 10).status().code() == Code::kNotResponsible);
 
-  auto acked = box.ack("bob", {sent[1].id, extra.id}, p.clock.wall_ms());
-  REQUIRE(acked.ok());
+  auto acked = box.ack("bob", {people.ack_by_bob(sent[1].id), people.ack_by_bob(extra.id)}, p.clock.wall_ms());
+  REQUIRE_MESSAGE(acked.ok(), acked.status().to_string());
   CHECK(*acked == 1);
   page = at_primary.list_here("bob", "", 10);
   REQUIRE(page.ok());
   CHECK(page->messages.size() == 2);
   REQUIRE(box.post(sent[1], p.clock.wall_ms()).ok());  // a late retry stays acknowledged
   CHECK(at_primary.list_here("bob", "", 10)->messages.size() == 2);
-  auto cleared = box.clear("bob", p.clock.wall_ms());
-  REQUIRE(cleared.ok());
-  CHECK(*cleared == 2);
-  CHECK(at_primary.list_here("bob", "", 10)->messages.empty());
+
+  // An acknowledgement signed by anyone but the owner deletes nothing.
+  EntryAck forged = people.ack_by_bob(sent[0].id);
+  forged.sig = crypto::sign(people.secret("alice"), ack_signing_bytes("bob", mailbox_entry_sub(sent[0].id, "alice")));
+  auto refused = box.ack("bob", {forged}, p.clock.wall_ms());
+  CHECK(refused.status().code() == Code::kUnauthenticated);
+  CHECK(at_primary.list_here("bob", "", 10)->messages.size() == 2);
 }
 
 TEST_CASE("users: logins are decided and rate-limited per source address at the primary, whichever node they enter") {
@@ -238,17 +275,14 @@ TEST_CASE("users: logins are decided and rate-limited per source address at the 
 }
 
 TEST_CASE("mailbox: an acknowledgement of several entries at the primary reaches the replica as one batch") {
-  Pair p;
+  Pair p(true);
+  People people(p);
   TestNode& primary = p.primary_of(user_key("bob"));
   TestNode& replica = p.other_of(user_key("bob"));
-  Mailbox box(*primary.repl, MailboxOptions{1000, 100});
+  Mailbox box(*primary.repl, MailboxOptions{1000, 100, 1000});
   std::vector<MessageId> ids;
   for (int i = 0; i < 5; ++i) {
-    Envelope e;
-    e.id.bytes[0] = static_cast<std::uint8_t>(i + 1);
-    e.from = "alice";
-    e.to = "bob";
-    e.box = std::string(16, 'x');
+    const Envelope e = people.from_alice(static_cast<std::uint8_t>(i + 1), p.clock.wall_ms());
     REQUIRE(box.post(e, p.clock.wall_ms()).ok());
     ids.push_back(e.id);
   }
@@ -260,14 +294,17 @@ TEST_CASE("mailbox: an acknowledgement of several entries at the primary reaches
     return inner(r);
   };
   const auto puts_before = primary.repl->metrics().puts;
-  auto acked = box.ack("bob", {ids[0], ids[2], ids[4]}, p.clock.wall_ms());
-  REQUIRE(acked.ok());
+  auto acked =
+      box.ack("bob", {people.ack_by_bob(ids[0]), people.ack_by_bob(ids[2]), people.ack_by_bob(ids[4])},
+              p.clock.wall_ms());
+  REQUIRE_MESSAGE(acked.ok(), acked.status().to_string());
   CHECK(*acked == 3);
   CHECK(primary.repl->metrics().puts == puts_before + 3);
   // Three tombstones, one replica call (the batch), not one per entry.
   CHECK_MESSAGE(replica_writes == 1, "replica writes for an ack of 3 entries: ", replica_writes);
   for (int i = 0; i < 5; ++i) {
-    auto on_replica = replica.records->get(user_key("bob"), "m/" + ids[static_cast<std::size_t>(i)].hex());
+    auto on_replica =
+        replica.records->get(user_key("bob"), mailbox_entry_sub(ids[static_cast<std::size_t>(i)], "alice"));
     REQUIRE(on_replica.ok());
     REQUIRE(on_replica->has_value());
     CHECK_MESSAGE((*on_replica)->tombstone == (i % 2 == 0), "entry ", i, " on the replica: tombstone expected ",
