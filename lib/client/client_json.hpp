@@ -26,6 +26,15 @@ std::string login_json(std::string_view nickname, std::string_view auth_key_b64)
 std::string ids_json(const std::vector<std::string>& ids);
 
 Result<std::vector<std::string>> parse_ids(std::string_view body);
+
+/// A receipt's plaintext: {"ids":[...]} says delivered, {"ids":[...],
+/// "read":true} says read. Older clients read the ids and ignore "read".
+struct Receipt {
+  std::vector<std::string> ids;
+  bool read = false;
+};
+std::string receipt_json(const Receipt& receipt);
+Result<Receipt> parse_receipt(std::string_view body);
 Result<core::AccountView> parse_account_view(std::string_view body);
 Result<core::KdfParams> parse_kdf(std::string_view body);
 
