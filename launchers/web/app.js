@@ -15,7 +15,17 @@ const state = {
   loadingOlder: false,
   noOlder: false,
   register: true,
+  // Receipts can beat the answer to the send they are about: the furthest
+  // state each id reached, applied when its bubble appears.
+  ticks: new Map(),
 };
+
+const RANK = { queued: 0, sending: 1, stored: 2, delivered: 3, read: 4 };
+
+function furthest(id, s) {
+  const seen = state.ticks.get(id);
+  return seen !== undefined && RANK[seen] > RANK[s] ? seen : s;
+}
 
 async function api(path, body) {
   const init = body === undefined ? {} : {
@@ -191,7 +201,7 @@ function bubble(m) {
   if (m.outgoing) {
     const tick = document.createElement("span");
     tick.className = "tick";
-    setTick(tick, m.state);
+    setTick(tick, furthest(m.id, m.state));
     meta.append(tick);
   }
   div.append(text, meta);
@@ -395,9 +405,11 @@ function connectEvents(after) {
   });
   events.addEventListener("delivery", (e) => {
     const d = JSON.parse(e.data);
+    state.ticks.set(d.id, furthest(d.id, d.state));
+    if (state.ticks.size > 5000) state.ticks.delete(state.ticks.keys().next().value);
     if (d.peer !== state.peer) return;
     const tick = $("messages").querySelector(`[data-id="${d.id}"] .tick`);
-    if (tick) setTick(tick, d.state);
+    if (tick) setTick(tick, furthest(d.id, tick.dataset.state));
   });
   events.addEventListener("connection", (e) => {
     $("offline").hidden = JSON.parse(e.data).reachable;
