@@ -203,7 +203,10 @@ class ChatScreen {
     std::lock_guard lock(mu_);
     line_ = editor.line();
     cursor_ = editor.cursor();
-    if (raw_) write(clear_input() + draw_input());
+    if (!raw_) return;
+    std::string out = clear_input();  // before draw_input(), which moves cursor_row_
+    out += draw_input();
+    write(out);
   }
 
   void leave() {
@@ -266,7 +269,10 @@ class ChatScreen {
       return;
     }
     rows_ += rows_of(columns(line));
-    write(clear_input() + line + "\r\n" + draw_input());
+    std::string out = clear_input();  // before draw_input(), which moves cursor_row_
+    out += line + "\r\n";
+    out += draw_input();
+    write(out);
   }
 
   // From wherever the cursor is in the input rows to their first column,
@@ -342,14 +348,14 @@ struct Session {
     (void)client.mark_read(p);
   }
 
-  // Opens the chat with `who`: the user must exist on the ring.
-  bool open(const std::string& who) {
+  // Opens the chat with `who`: the user must exist on the ring. Returns
+  // what is wrong, or "".
+  std::string open(const std::string& who) {
     auto c = client.check_user(who);
     if (!c.ok()) {
       std::string why = c.status().message();
       if (c.status().code() == dws::Code::kNotFound) why += ": check the spelling (dws-chat contacts list)";
-      screen.show("dws-chat: " + why);
-      return false;
+      return why;
     }
     {
       std::lock_guard lock(mu);
@@ -362,7 +368,7 @@ struct Session {
       screen.show("dws-chat: the key of " + c->nickname + " changed on the ring: messages are refused until you "
                   "run dws-chat contacts add " + c->nickname);
     show_history(10);
-    return true;
+    return "";
   }
 
   void send(const std::string& text) {
@@ -406,7 +412,7 @@ struct Session {
       if (arg.empty()) {
         screen.show("dws-chat: /chat needs a nickname: /chat NICK");
       } else {
-        (void)open(arg);
+        if (std::string why = open(arg); !why.empty()) screen.show("dws-chat: " + why);
       }
     } else {
       screen.show("dws-chat: unknown command " + printable(command) +
@@ -422,7 +428,7 @@ int run_chat(dws::Client& client, const std::string& peer) {
   const bool raw = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
   ChatScreen screen(raw);
   Session session{client, screen, {}, {}, {}};
-  if (!session.open(peer)) return 1;
+  if (std::string why = session.open(peer); !why.empty()) return fail(why);
 
   std::optional<TerminalMode> mode;
   if (raw) {
