@@ -38,7 +38,7 @@ using dws_chat::printable;
 using dws_chat::run_chat;
 using dws_chat::TerminalMode;
 
-constexpr const char* kNotLoggedIn = "not logged in: run dws-chat login NICK (or register NICK) first";
+constexpr const char* kNotLoggedIn = "not logged in: run dws-chat login NICK first (or register NICK)";
 
 // Where passwords come from: one line of standard input per password with
 // --password-stdin, otherwise the terminal without echo.

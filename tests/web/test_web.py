@@ -76,6 +76,9 @@ def main():
         print(f"{CHROMIUM} is missing: run scripts/install-deps.sh (it installs Debian's chromium)", file=sys.stderr)
         return 1
     os.makedirs(artifacts, exist_ok=True)
+    for name in os.listdir(artifacts):
+        if name.startswith("web-") and name.endswith(".png"):
+            os.remove(os.path.join(artifacts, name))  # no stale screenshot passes for this run's
     tmp = tempfile.mkdtemp(prefix="dws-web-")
     nodes, webs, ok = [], [], False
     try:
