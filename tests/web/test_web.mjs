@@ -195,6 +195,23 @@ async function main() {
     check((await tickOf(alice, "read quietly")) === "delivered",
       `a message read with receipts off shows '${await tickOf(alice, "read quietly")}' to the sender`);
 
+    // Older history comes in when the conversation is scrolled to the top.
+    for (let i = 0; i < 55; i++) {
+      const r = await request(cfg.bob + "api/send", {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ to: "alice", text: `backlog ${i}` }),
+      });
+      check(r.status === 200, `bob's backlog message ${i}: ${r.status} ${r.body}`);
+    }
+    await until("the backlog on alice's page", async () => (await bubbles(alice, "in")).includes("backlog 54"));
+    await alice.locator('#chat-list li[data-peer="carol"]').click();
+    await alice.locator('#chat-list li[data-peer="bob"]').click();
+    await until("the newest 50 of bob's chat", async () =>
+      (await alice.locator("#messages .bubble").count()) === 50 && (await bubbles(alice, "in")).includes("backlog 54"));
+    check(!(await bubbles(alice, "out")).includes("hello bob"), "the first message is shown before scrolling up");
+    await alice.locator("#messages").evaluate((el) => { el.scrollTop = 0; });
+    await until("older messages after scrolling up", async () => (await bubbles(alice, "out")).includes("hello bob"));
+
     // One node stops; the chat goes on both ways.
     process.kill(cfg.nodes[1].pid, "SIGTERM");
     await send(alice, "after the stop");
