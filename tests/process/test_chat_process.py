@@ -22,19 +22,17 @@ import subprocess
 import sys
 import tempfile
 import termios
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import dwsproc  # noqa: E402
-from dwsproc import Failure, NodeProc, closed_port, expect, http_get, wait_for, wait_for_ring  # noqa: E402
+from dwsproc import Failure, NodeProc, PtySession, closed_port, expect, http_get, wait_for  # noqa: E402
 
-COMMON = ["--stabilize-ms", "200", "--sync-ms", "500", "--discovery-port", "0"]
+COMMON = dwsproc.TEST_NODE_FLAGS
 # Wall-clock limits only guard against hangs; nothing is asserted about time.
 HANG_GUARD_S = 90
 COMMAND_GUARD_S = 80
 MESSAGE_ID = re.compile(r"^[0-9a-f]{32}$")
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 class Chat:
@@ -107,60 +105,8 @@ def collect(user, ids, timeout, what):
     return got
 
 
-class PtySession:
-    """A program on a pseudo-terminal: what it prints is collected, what is
-    typed goes to it as keystrokes."""
-
-    def __init__(self, argv):
-        self.master, slave = os.openpty()
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
-        os.close(slave)
-        self.output = b""
-        self.lock = threading.Lock()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        while True:
-            try:
-                chunk = os.read(self.master, 4096)
-            except OSError:
-                return  # EIO: the program closed the terminal
-            if not chunk:
-                return
-            with self.lock:
-                self.output += chunk
-
-    def screen(self):
-        with self.lock:
-            text = self.output.decode(errors="replace")
-        return ANSI.sub("", text).replace("\r", "")
-
-    def wait_for_text(self, text, timeout):
-        wait_for(lambda: (text in self.screen(), self.screen()[-600:]), timeout,
-                 f"{text!r} on the chat terminal", interval=0.05)
-
-    def type(self, keys):
-        os.write(self.master, keys.encode())
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        os.close(self.master)
-
-
 def start_ring(node_exe, tmp):
-    first = NodeProc(node_exe, ["up", "--listen", "127.0.0.1:0", "--data", os.path.join(tmp, "n0")] + COMMON,
-                     "n0", tmp).start()
-    nodes = [first]
-    first.wait_ready()
-    for i in range(1, 3):
-        n = NodeProc(node_exe, ["join", "--listen", "127.0.0.1:0", "--peer", first.address,
-                                "--data", os.path.join(tmp, f"n{i}")] + COMMON, f"n{i}", tmp).start()
-        nodes.append(n)
-        n.wait_ready()
-    wait_for_ring(node_exe, first.address, {n.address: n.id for n in nodes}, HANG_GUARD_S)
-    return nodes
+    return dwsproc.start_ring(node_exe, tmp, 3, flags=COMMON, timeout=HANG_GUARD_S)
 
 
 def scenario(node_exe, chat_exe, tmp, nodes):
