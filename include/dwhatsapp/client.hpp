@@ -137,7 +137,10 @@ class DWS_API Client {
 
   /// @brief Encrypts, signs and stores a text message for `to` on the ring.
   /// @param[out] — returns the message id once the ring holds W copies.
-  /// @return kNotFound (no such user), kPayloadTooLarge, kUnavailable,
+  /// `to` may be a contact's alias (see resolve()).
+  /// @return kInvalidArgument (blank text: only spaces, tabs and newlines; a
+  /// bad nickname), kNotFound (no such user), kPayloadTooLarge (more than
+  /// max_text_bytes(): the message says how many characters), kUnavailable,
   /// kForbidden (contact's key changed), kUnauthenticated (not logged in).
   Result<std::string> send(const std::string& to, const std::string& text);
   /// @brief One receive cycle: fetch the mailbox (waiting up to `wait_s`
