@@ -148,7 +148,8 @@ class EventHub {
   void publish(std::string event, std::string data) {
     {
       std::lock_guard lock(mu_);
-      events_.push_back({++last_, "event: " + event + "\ndata: " + data + "\n\n"});
+      ++last_;
+      events_.push_back({last_, "id: " + std::to_string(last_) + "\nevent: " + event + "\ndata: " + data + "\n\n"});
       if (events_.size() > kMaxEvents) events_.pop_front();
     }
     cv_.notify_all();
@@ -324,7 +325,13 @@ class WebChat {
     });
     svr.Get(base + "/api/events", [this](const httplib::Request& req, httplib::Response& res) {
       std::uint64_t seen = hub_.last();
-      if (req.has_param("after")) seen = std::strtoull(req.get_param_value("after").c_str(), nullptr, 10);
+      // A reconnecting EventSource names the last event it got; a new one
+      // says from where its page's state is current.
+      if (req.has_header("Last-Event-ID")) {
+        seen = std::strtoull(req.get_header_value("Last-Event-ID").c_str(), nullptr, 10);
+      } else if (req.has_param("after")) {
+        seen = std::strtoull(req.get_param_value("after").c_str(), nullptr, 10);
+      }
       res.set_header("Cache-Control", "no-store");
       res.set_chunked_content_provider("text/event-stream", [this, seen](std::size_t, httplib::DataSink& sink) mutable {
         std::string out;

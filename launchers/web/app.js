@@ -144,7 +144,31 @@ async function start() {
 
 // The chat list
 
-async function refreshChats() {
+// Refreshes never overlap: answers to overlapping requests can come back
+// out of order and an older list would win. One asked for while another
+// runs makes that one go round again.
+let refreshing = null;
+let refreshAgain = false;
+
+function refreshChats() {
+  if (refreshing) {
+    refreshAgain = true;
+    return refreshing;
+  }
+  refreshing = (async () => {
+    try {
+      do {
+        refreshAgain = false;
+        await loadChats();
+      } while (refreshAgain);
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
+}
+
+async function loadChats() {
   state.chats = await api("chats");
   const list = $("chat-list");
   list.replaceChildren();

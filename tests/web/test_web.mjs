@@ -248,7 +248,8 @@ async function main() {
     await alice.locator("#text").fill("into the void");
     await alice.locator("#text").press("Enter");
     await alice.locator("#offline").waitFor({ state: "visible", timeout: WAIT_MS });
-    check((await text(alice, "#send-error")).length > 0, "a failed send shows no error");
+    await until("the failed send's error", async () => (await text(alice, "#send-error")).length > 0);
+    check(!(await bubbles(alice, "out")).includes("into the void"), "a failed send shows as a bubble");
     console.log("web: chat, ticks, badges, order, contacts, receipts setting, node stop, guards: ok");
   } catch (e) {
     for (const [name, url] of [["alice", cfg.alice], ["bob", cfg.bob]]) {
