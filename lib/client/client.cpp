@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -652,8 +651,7 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
   auto impl = std::make_unique<Impl>();
   if (options.data_dir.empty()) return Status::InvalidArgument("no data directory given");
   // The lock comes before LMDB, which must not be opened twice in one process.
-  if (::mkdir(options.data_dir.c_str(), 0700) != 0 && errno != EEXIST)
-    return Status::Internal(fmt::format("cannot create {}: {}", options.data_dir, std::strerror(errno)));
+  if (Status st = client::LocalStore::make_data_dir(options.data_dir); !st.ok()) return st;
   const std::string lock_path = options.data_dir + "/LOCK";
   impl->data_lock.fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (impl->data_lock.fd < 0)

@@ -3,6 +3,7 @@
 // the receipt body and safety numbers.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <set>
 
 #include "client/client_json.hpp"
@@ -52,6 +53,16 @@ TEST_CASE("client: a second Client on one data directory is refused until the fi
   CHECK(second.status().message().find("in use") != std::string::npos);
   first->reset();
   CHECK(Client::open(options(dir.path())).ok());
+}
+
+TEST_CASE("client: a data directory is created with its missing parents, private") {
+  dws::test::TempDir dir("dws-client-mkdir");
+  const std::string deep = dir.sub("a/b/data");
+  auto c = Client::open(options(deep));
+  REQUIRE_MESSAGE(c.ok(), c.status().to_string());
+  CHECK((std::filesystem::status(deep).permissions() & std::filesystem::perms::all) ==
+        std::filesystem::perms::owner_all);
+  CHECK(std::filesystem::exists(deep + "/LOCK"));
 }
 
 TEST_CASE("client: logging in or registering another account on a data directory is refused") {
