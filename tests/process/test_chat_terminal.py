@@ -19,6 +19,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -109,17 +110,30 @@ class ChatPty(PtySession):
         t.feed(self.raw())
         return t.lines()
 
+    def stacks(self):
+        """The threads' stacks of a program that seems stuck (gdb, when installed)."""
+        if self.proc.poll() is not None or not shutil.which("gdb"):
+            return ""
+        p = subprocess.run(["gdb", "-p", str(self.proc.pid), "-batch", "-ex", "thread apply all bt"],
+                           capture_output=True, text=True, timeout=120)
+        return "\n--- dws-chat's threads ---\n" + "\n".join(
+            l for l in p.stdout.splitlines() if l.startswith(("#", "Thread")))
+
     def wait_view(self, what, check, timeout=HANG_GUARD_S):
         def probe():
             lines = self.view()
             return check(lines), "\n".join(l for l in lines if l)
-        return wait_for(probe, timeout, what, interval=0.05)
+        try:
+            return wait_for(probe, timeout, what, interval=0.05)
+        except TimeoutError as e:
+            raise Failure(str(e) + self.stacks())
 
     def wait_exit(self, timeout=HANG_GUARD_S):
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise Failure(f"dws-chat did not leave within {timeout}s; screen:\n" + "\n".join(self.view()))
+            raise Failure(f"dws-chat did not leave within {timeout}s; screen:\n" + "\n".join(self.view()) +
+                          self.stacks())
 
 
 class User:
@@ -206,6 +220,14 @@ def check_pty_chat(alice, bob, carol, nodes, node_exe, tmp):
         chat.wait_view("the edited line sent", lambda ls: any("you: >> hello world" in l for l in ls))
         chat.type("\x1b[A\r")                  # Up recalls it; sent again
         chat.wait_view("the recalled line sent", lambda ls: sum("you: >> hello world" in l for l in ls) == 2)
+        # Right and Delete; Up then Down comes back to the line being typed.
+        chat.type("abcd" + "\x1b[D" * 3 + "\x1b[C" + "X" + "\x1b[3~")  # "abXd"
+        chat.type("\x1b[A")
+        chat.wait_view("Up showing the last line sent", lambda ls: [l for l in ls if l][-1] == "> >> hello world")
+        chat.type("\x1b[B")
+        chat.wait_view("Down back to the draft", lambda ls: [l for l in ls if l][-1] == "> abXd")
+        chat.type("\r")
+        chat.wait_view("the draft sent", lambda ls: any("you: abXd" in l for l in ls))
 
         # Commands are local; //text sends a leading slash.
         chat.type("/help\r")
@@ -219,7 +241,7 @@ def check_pty_chat(alice, bob, carol, nodes, node_exe, tmp):
         chat.type("/history 2\r")
         chat.wait_view("/history", lambda ls: sum("you: /slash text" in l for l in ls) == 2)
         # Ctrl-W, like a shell's, leaves the space before the word it drops.
-        texts = bob.inbox_texts([">> hello world ", "/slash text"], "bob's copy of alice's lines")
+        texts = bob.inbox_texts([">> hello world ", "abXd", "/slash text"], "bob's copy of alice's lines")
         expect("/exit" not in texts and "/help" not in texts and "   " not in texts,
                f"a command or a blank line reached bob: {texts}")
         expect(texts.count(">> hello world ") == 2, f"the recalled line did not arrive twice: {texts}")

@@ -161,6 +161,8 @@ async function main() {
       const order = await chatOrder(alice);
       return order[0] === "carol" && order[1] === "bob" ? true : order;
     });
+    const initials = await alice.locator('#chat-list li[data-peer="carol"] .avatar').innerText();
+    check(initials === "CA", `carol's avatar shows '${initials}', expected her initials CA`);
     check((await badge(alice, "carol")) === "1", `carol's badge is '${await badge(alice, "carol")}', expected 1`);
     check((await badge(alice, "bob")) === "", "bob's chat on alice's page has an unread badge while open");
 
