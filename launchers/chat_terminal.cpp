@@ -428,10 +428,8 @@ struct Session {
 
 int run_chat(dws::Client& client, const std::string& peer) {
   const bool raw = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-  ChatScreen screen(raw);
-  Session session{client, screen, {}, {}, {}};
-  if (std::string why = session.open(peer); !why.empty()) return fail(why);
-
+  // The mode changes first (TCSAFLUSH drops what was typed before it), so
+  // nothing shown afterwards invites typing that the change would drop.
   std::optional<TerminalMode> mode;
   if (raw) {
     mode.emplace(STDIN_FILENO, [](termios& t) {
@@ -441,6 +439,12 @@ int run_chat(dws::Client& client, const std::string& peer) {
       t.c_cc[VMIN] = 1;
       t.c_cc[VTIME] = 0;
     });
+  }
+  ChatScreen screen(raw);
+  Session session{client, screen, {}, {}, {}};
+  if (std::string why = session.open(peer); !why.empty()) {
+    mode.reset();
+    return fail(why);
   }
 
   client.on_delivery([&session, &screen](const std::string& from, const std::string& id, dws::Delivery state) {

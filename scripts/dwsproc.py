@@ -271,7 +271,8 @@ class PtySession:
         os.close(slave)
         self.output = b""
         self.lock = threading.Lock()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self):
         while True:
@@ -299,9 +300,16 @@ class PtySession:
         os.write(self.master, keys.encode())
 
     def close(self):
+        """Ends the program, then the reader (EIO once no one has the slave
+        open), then closes the master: closed first, its descriptor number
+        could go to the next session's pseudo-terminal while the old reader
+        still reads from it, and take that session's output."""
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self.reader.join(timeout=30)
+        if self.reader.is_alive():
+            raise NodeError("the pseudo-terminal reader did not end after its program did")
         os.close(self.master)
 
 
