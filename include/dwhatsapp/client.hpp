@@ -49,7 +49,8 @@ enum class Delivery : int {
   kStored = 1,     ///< the ring acknowledged W copies
   kDelivered = 2,  ///< the recipient's client sent a receipt
   kReceived = 3,   ///< an incoming message (this client is the recipient)
-  kRead = 4,       ///< the recipient's client said it was read
+  kRead = 4,       ///< outgoing: the recipient's client said it was read;
+                   ///< incoming: shown here and marked by mark_read()
   kQueued = 5,     ///< no server was reachable: kept in the outbox, sent later
 };
 
