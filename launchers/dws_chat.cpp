@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -21,56 +22,23 @@
 
 #include <CLI/CLI.hpp>
 
+#include "chat_common.hpp"
+#include "chat_terminal.hpp"
+#include "chat_web.hpp"
 #include "dwhatsapp/client.hpp"
 #include "dwhatsapp/status.hpp"
 
 namespace {
 
-constexpr const char* kNotLoggedIn = "not logged in: run dws-chat login NICK first";
+using dws_chat::delivery_mark;
+using dws_chat::fail;
+using dws_chat::kDateTime;
+using dws_chat::local_time;
+using dws_chat::printable;
+using dws_chat::run_chat;
+using dws_chat::TerminalMode;
 
-int fail(const std::string& message) {
-  std::fprintf(stderr, "dws-chat: %s\n", message.c_str());
-  return 1;
-}
-
-int fail(const dws::Status& status) { return fail(status.message()); }
-
-// --- The terminal ---------------------------------------------------------------
-
-// Settings to put back however the program leaves (a signal included), so a
-// password prompt or a chat session never leaves the terminal without echo.
-termios g_saved_attrs;
-volatile sig_atomic_t g_saved_fd = -1;
-
-void restore_terminal() {
-  if (g_saved_fd >= 0) {
-    tcsetattr(g_saved_fd, TCSAFLUSH, &g_saved_attrs);
-    g_saved_fd = -1;
-  }
-}
-
-extern "C" void on_fatal_signal(int sig) {
-  restore_terminal();
-  signal(sig, SIG_DFL);
-  raise(sig);
-}
-
-// Changes the terminal on `fd` for the lifetime of the object.
-class TerminalMode {
- public:
-  TerminalMode(int fd, void (*change)(termios&)) {
-    termios attrs;
-    if (tcgetattr(fd, &attrs) != 0) return;
-    g_saved_attrs = attrs;
-    g_saved_fd = fd;
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) signal(sig, on_fatal_signal);
-    change(attrs);
-    tcsetattr(fd, TCSAFLUSH, &attrs);
-  }
-  ~TerminalMode() { restore_terminal(); }
-  TerminalMode(const TerminalMode&) = delete;
-  TerminalMode& operator=(const TerminalMode&) = delete;
-};
+constexpr const char* kNotLoggedIn = "not logged in: run dws-chat login NICK first (or register NICK)";
 
 // Where passwords come from: one line of standard input per password with
 // --password-stdin, otherwise the terminal without echo.
@@ -135,33 +103,6 @@ class Passwords {
   bool from_stdin_;
 };
 
-// --- Printing ---------------------------------------------------------------------
-
-// Text from other people goes to a terminal: control characters (escape
-// sequences included) are replaced so a message cannot drive the terminal,
-// and a newline is shown as a mark so one message stays on one line.
-std::string printable(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    const auto b = static_cast<unsigned char>(text[i]);
-    if (b == '\n') {
-      out += "\u23ce";
-    } else if (b == '\t') {
-      out += ' ';
-    } else if (b < 0x20 || b == 0x7f) {
-      out += "\ufffd";
-    } else if (b == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
-               static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
-      out += "\ufffd";  // C1 controls, which some terminals obey as well
-      ++i;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
 std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
@@ -186,197 +127,6 @@ std::string json_string(const std::string& s) {
   return out + "\"";
 }
 
-std::string local_time(std::int64_t unix_ms, const char* format) {
-  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, format, &tm);
-  return buf;
-}
-
-constexpr const char* kDateTime = "%Y-%m-%d %H:%M:%S";
-constexpr const char* kClock = "%H:%M";
-
-const char* delivery_mark(dws::Delivery state) {
-  switch (state) {
-    case dws::Delivery::kSending: return "sent";
-    case dws::Delivery::kStored: return "stored";
-    case dws::Delivery::kDelivered: return "delivered";
-    case dws::Delivery::kReceived: return "";
-    case dws::Delivery::kRead: return "read";
-    case dws::Delivery::kQueued: return "queued";
-  }
-  return "";
-}
-
-void print_message_line(const dws::Message& m) {
-  std::printf("%s  %s: %s\n", local_time(m.sent_at, kDateTime).c_str(), m.from.c_str(), printable(m.text).c_str());
-}
-
-void print_message_json(const dws::Message& m) {
-  std::printf("{\"id\": %s, \"from\": %s, \"to\": %s, \"sent_at\": %lld, \"text\": %s}\n", json_string(m.id).c_str(),
-              json_string(m.from).c_str(), json_string(m.to).c_str(), static_cast<long long>(m.sent_at),
-              json_string(m.text).c_str());
-}
-
-// --- chat NICK ----------------------------------------------------------------------
-
-// The screen of an interactive chat: a prompt line being edited, with lines
-// printed above it as messages arrive. The receiver thread and the typing
-// thread both print, so every write goes through show() under one lock.
-class ChatScreen {
- public:
-  explicit ChatScreen(bool raw) : raw_(raw) {}
-
-  void show(const std::string& line) {
-    std::lock_guard lock(mu_);
-    if (raw_) {
-      std::string out = "\r\033[K" + line + "\n" + kPrompt + line_;
-      std::fwrite(out.data(), 1, out.size(), stdout);
-    } else {
-      std::fprintf(stdout, "%s\n", line.c_str());
-    }
-    std::fflush(stdout);
-  }
-
-  // Feeds typed bytes to the line editor; returns the finished lines, and
-  // sets `quit` on Ctrl-C, or on Ctrl-D at an empty line.
-  std::vector<std::string> type(const char* bytes, size_t n, bool& quit) {
-    std::lock_guard lock(mu_);
-    std::vector<std::string> done;
-    for (size_t i = 0; i < n && !quit; ++i) {
-      const auto c = static_cast<unsigned char>(bytes[i]);
-      if (escape_ > 0) {
-        // Skip an escape sequence (arrow keys and the like): ESC [ ... final byte.
-        if (escape_ == 1 && c == '[') {
-          escape_ = 2;
-        } else if (escape_ == 1 || (c >= 0x40 && c <= 0x7e)) {
-          escape_ = 0;
-        }
-        continue;
-      }
-      if (c == '\r' || c == '\n') {
-        done.push_back(line_);
-        line_.clear();
-      } else if (c == 0x7f || c == '\b') {
-        // Remove one UTF-8 character: its continuation bytes, then its lead.
-        while (!line_.empty() && (static_cast<unsigned char>(line_.back()) & 0xc0) == 0x80) line_.pop_back();
-        if (!line_.empty()) line_.pop_back();
-      } else if (c == 0x15) {
-        line_.clear();
-      } else if (c == 0x03 || (c == 0x04 && line_.empty())) {
-        quit = true;
-      } else if (c == 0x1b) {
-        escape_ = 1;
-      } else if (c >= 0x20) {
-        line_ += static_cast<char>(c);
-      }
-    }
-    std::string out = "\r\033[K" + std::string(kPrompt) + line_;
-    std::fwrite(out.data(), 1, out.size(), stdout);
-    std::fflush(stdout);
-    return done;
-  }
-
-  void leave() {
-    std::lock_guard lock(mu_);
-    if (raw_) std::fputs("\r\033[K", stdout);
-    std::fflush(stdout);
-  }
-
-  static constexpr const char* kPrompt = "> ";
-
- private:
-  std::mutex mu_;
-  bool raw_;
-  std::string line_;
-  int escape_ = 0;
-};
-
-std::string chat_line(const dws::Message& m, const std::string& peer) {
-  std::string when = local_time(m.outgoing ? m.sent_at : (m.received_at ? m.received_at : m.sent_at), kClock);
-  if (m.outgoing) return when + " you: " + printable(m.text);
-  if (m.from == peer) return when + " " + m.from + ": " + printable(m.text);
-  return when + " [" + m.from + "] " + printable(m.text) + "   (dws-chat chat " + m.from + " to answer)";
-}
-
-int run_chat(dws::Client& client, const std::string& peer) {
-  dws::Result<std::vector<dws::Message>> recent = client.history(peer, "", 10);
-  if (!recent.ok()) return fail(recent.status());
-
-  const bool raw = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-  std::optional<TerminalMode> mode;
-  if (raw) {
-    mode.emplace(STDIN_FILENO, [](termios& t) {
-      // Byte at a time, no echo (the line editor echoes), Ctrl-C as a byte.
-      t.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO | ISIG | IEXTEN);
-      t.c_iflag &= ~static_cast<tcflag_t>(IXON | ICRNL);
-      t.c_cc[VMIN] = 1;
-      t.c_cc[VTIME] = 0;
-    });
-  }
-  ChatScreen screen(raw);
-  screen.show("chat with " + peer + ": type a line and Enter to send; /quit " + (raw ? "or Ctrl-D " : "") +
-              "leaves");
-  for (const dws::Message& m : *recent) screen.show(chat_line(m, peer));
-
-  dws::Status receiving = client.start_receiving([&screen, &peer](const dws::Message& m) {
-    screen.show(chat_line(m, peer));
-  });
-  if (!receiving.ok()) {
-    screen.leave();
-    mode.reset();
-    return fail(receiving);
-  }
-
-  auto send_line = [&](const std::string& line) {
-    if (line.empty()) return;
-    dws::Result<std::string> id = client.send(peer, line);
-    if (id.ok()) {
-      dws::Message shown;
-      shown.outgoing = true;
-      shown.text = line;
-      shown.sent_at = static_cast<std::int64_t>(std::time(nullptr)) * 1000;
-      screen.show(chat_line(shown, peer));
-    } else {
-      screen.show("dws-chat: " + id.status().message());
-    }
-  };
-
-  bool quit = false;
-  if (raw) {
-    char buf[256];
-    while (!quit) {
-      ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      for (const std::string& line : screen.type(buf, static_cast<size_t>(n), quit)) {
-        if (line == "/quit") {
-          quit = true;
-          break;
-        }
-        send_line(line);
-      }
-    }
-  } else {
-    std::string line;
-    while (!quit && std::getline(std::cin, line)) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line == "/quit") break;
-      send_line(line);
-    }
-  }
-  client.stop_receiving();
-  screen.leave();
-  mode.reset();
-  dws::Status read = client.mark_read(peer);
-  if (!read.ok()) return fail(read);
-  return 0;
-}
-
-// --- The rest of the subcommands -----------------------------------------------------
-
 std::string default_data_dir() {
   const char* xdg = std::getenv("XDG_DATA_HOME");
   if (xdg != nullptr && xdg[0] == '/') return std::string(xdg) + "/dwhatsapp";
@@ -385,23 +135,80 @@ std::string default_data_dir() {
   return "";
 }
 
-int print_chats(const dws::Client& client) {
+std::map<std::string, std::string> aliases(const dws::Client& client) {
+  std::map<std::string, std::string> out;
+  auto contacts = client.contacts();
+  if (contacts.ok())
+    for (const dws::Contact& c : *contacts)
+      if (!c.alias.empty()) out[c.nickname] = c.alias;
+  return out;
+}
+
+std::string shown(const std::map<std::string, std::string>& names, const std::string& nick) {
+  auto it = names.find(nick);
+  return it == names.end() ? nick : printable(it->second);
+}
+
+const char* state_word(dws::Delivery d) {
+  switch (d) {
+    case dws::Delivery::kSending: return "sending";
+    case dws::Delivery::kStored: return "stored";
+    case dws::Delivery::kDelivered: return "delivered";
+    case dws::Delivery::kReceived: return "received";
+    case dws::Delivery::kRead: return "read";
+    case dws::Delivery::kQueued: return "queued";
+  }
+  return "";
+}
+
+std::string message_json(const dws::Message& m) {
+  return "{\"id\": " + json_string(m.id) + ", \"from\": " + json_string(m.from) + ", \"to\": " + json_string(m.to) +
+         ", \"sent_at\": " + std::to_string(m.sent_at) + ", \"text\": " + json_string(m.text) +
+         ", \"state\": " + json_string(state_word(m.state)) + ", \"outgoing\": " + (m.outgoing ? "true" : "false") +
+         "}";
+}
+
+void print_message_line(const dws::Message& m, const std::map<std::string, std::string>& names) {
+  std::printf("%s  %s: %s\n", local_time(m.sent_at, kDateTime).c_str(), shown(names, m.from).c_str(),
+              printable(m.text).c_str());
+}
+
+int print_chats(dws::Client& client, bool json) {
+  // Fresh counts: what the ring holds is fetched first (a short wait), and
+  // when no server answers the list says so and shows what is stored.
+  dws::Result<std::vector<dws::Message>> fetched = client.receive(1);
+  if (!fetched.ok() && fetched.status().code() == dws::Code::kUnavailable)
+    std::fprintf(stderr, "dws-chat: no server answered (%s): showing the chats as last fetched\n",
+                 fetched.status().message().c_str());
   dws::Result<std::vector<dws::Chat>> chats = client.chats();
   if (!chats.ok()) return fail(chats.status());
-  if (chats->empty()) std::printf("no conversations yet: dws-chat send NICK TEXT starts one\n");
+  if (json) {
+    for (const dws::Chat& c : *chats)
+      std::printf("{\"peer\": %s, \"alias\": %s, \"unread\": %d, \"last\": %s}\n", json_string(c.peer).c_str(),
+                  json_string(c.alias).c_str(), c.unread, message_json(c.last).c_str());
+    return 0;
+  }
+  if (chats->empty()) std::printf("no conversations yet: dws-chat chat NICK starts one\n");
   for (const dws::Chat& c : *chats) {
     std::string last = (c.last.outgoing ? "you: " : "") + printable(c.last.text);
-    std::printf("%-20s  %3d unread  %s  %s\n", c.peer.c_str(), c.unread, local_time(c.last.sent_at, kDateTime).c_str(),
+    std::string name = c.alias.empty() ? c.peer : printable(c.alias);
+    std::printf("%-20s  %3d unread  %s  %s\n", name.c_str(), c.unread, local_time(c.last.sent_at, kDateTime).c_str(),
                 last.c_str());
   }
   return 0;
 }
 
-int print_history(dws::Client& client, const std::string& peer, int limit) {
+int print_history(dws::Client& client, const std::string& peer, int limit, bool json) {
   dws::Result<std::vector<dws::Message>> messages = client.history(peer, "", limit);
   if (!messages.ok()) return fail(messages.status());
+  const auto names = aliases(client);
   for (const dws::Message& m : *messages) {
-    std::string line = local_time(m.sent_at, kDateTime) + "  " + m.from + ": " + printable(m.text);
+    if (json) {
+      std::printf("%s\n", message_json(m).c_str());
+      continue;
+    }
+    std::string line = local_time(m.sent_at, kDateTime) + "  " + (m.outgoing ? "you" : shown(names, m.from)) + ": " +
+                       printable(m.text);
     if (m.outgoing) line += std::string("  [") + delivery_mark(m.state) + "]";
     std::printf("%s\n", line.c_str());
   }
@@ -409,15 +216,24 @@ int print_history(dws::Client& client, const std::string& peer, int limit) {
   return read.ok() ? 0 : fail(read);
 }
 
-int print_contacts(const dws::Client& client) {
+int print_contacts(const dws::Client& client, bool json) {
   dws::Result<std::vector<dws::Contact>> contacts = client.contacts();
   if (!contacts.ok()) return fail(contacts.status());
+  if (json) {
+    for (const dws::Contact& c : *contacts)
+      std::printf(
+          "{\"nickname\": %s, \"alias\": %s, \"display_name\": %s, \"public_key\": %s, \"safety_number\": %s, "
+          "\"key_changed\": %s}\n",
+          json_string(c.nickname).c_str(), json_string(c.alias).c_str(), json_string(c.display_name).c_str(),
+          json_string(c.public_key).c_str(), json_string(c.safety_number).c_str(), c.key_changed ? "true" : "false");
+    return 0;
+  }
   if (contacts->empty()) std::printf("no contacts: dws-chat contacts add NICK adds one\n");
   for (const dws::Contact& c : *contacts) {
     std::string line = c.nickname;
     if (!c.alias.empty()) line += " (" + printable(c.alias) + ")";
     if (!c.display_name.empty()) line += "  \"" + printable(c.display_name) + "\"";
-    line += "  key " + c.public_key.substr(0, 16);
+    line += "  safety number " + c.safety_number;
     if (c.key_changed) {
       line += "  KEY CHANGED on the ring: messages under the new key are refused; dws-chat contacts add " +
               c.nickname + " accepts it";
@@ -427,11 +243,59 @@ int print_contacts(const dws::Client& client) {
   return 0;
 }
 
+// `dws-chat` alone: the chats, then the one picked by number or name.
+int pick_chat(dws::Client& client) {
+  if (!isatty(STDIN_FILENO)) return print_chats(client, false);
+  dws::Result<std::vector<dws::Chat>> chats = client.chats();
+  if (!chats.ok()) return fail(chats.status());
+  int i = 0;
+  for (const dws::Chat& c : *chats) {
+    std::string name = c.alias.empty() ? c.peer : printable(c.alias);
+    std::printf("%3d. %-20s %3d unread  %s\n", ++i, name.c_str(), c.unread,
+                ((c.last.outgoing ? "you: " : "") + printable(c.last.text)).c_str());
+  }
+  std::printf(chats->empty() ? "no conversations yet. Nickname to chat with (empty line quits): "
+                             : "number or nickname to chat with (empty line quits): ");
+  std::fflush(stdout);
+  std::string answer;
+  if (!std::getline(std::cin, answer)) return 0;
+  while (!answer.empty() && (answer.back() == ' ' || answer.back() == '\r')) answer.pop_back();
+  if (answer.empty()) return 0;
+  if (answer.find_first_not_of("0123456789") == std::string::npos) {
+    const std::size_t n = std::stoul(answer.substr(0, 9));
+    if (n < 1 || n > chats->size())
+      return fail("no chat number " + answer + ": pick 1 to " + std::to_string(chats->size()) + ", or type a nickname");
+    answer = (*chats)[n - 1].peer;
+  }
+  return run_chat(client, answer);
+}
+
+// Catches what the ring would only report as unreachable, later and less
+// clearly: a URL instead of HOST:PORT, or no port.
+std::string check_server(const std::string& s) {
+  if (s.find("://") != std::string::npos) {
+    std::string bare = s.substr(s.find("://") + 3);
+    while (!bare.empty() && bare.back() == '/') bare.pop_back();
+    return "--server takes HOST:PORT, not a URL: use --server " + bare;
+  }
+  const auto colon = s.rfind(':');
+  const auto bracket = s.rfind(']');
+  if (colon == std::string::npos || (bracket != std::string::npos && colon < bracket) ||
+      (s.find(':') != colon && s.front() != '['))
+    return "--server " + s + " needs a port: use HOST:PORT, e.g. " + s + ":7400 ([ADDR]:PORT for IPv6)";
+  const std::string port = s.substr(colon + 1);
+  if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5 ||
+      std::stoi(port) < 1 || std::stoi(port) > 65535)
+    return "--server " + s + ": the port must be a number from 1 to 65535";
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"dws-chat: end-to-end encrypted messages over a dwhatsapp ring"};
-  app.require_subcommand(1);
+  CLI::App app{"dws-chat: end-to-end encrypted messages over a dwhatsapp ring.\n"
+               "With no command: the chats, to pick one to open."};
+  app.require_subcommand(0, 1);
   // Global options may also follow the subcommand: `dws-chat inbox --data DIR`.
   app.fallthrough();
 
@@ -449,6 +313,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 65535));
 
+  const std::string global_help =
+      "Global options (before or after the command): --server HOST:PORT (repeatable), --data DIR, --ring NAME, "
+      "--discovery-port PORT; dws-chat --help describes them.";
+
   std::string nick;
   std::string alias;
   std::vector<std::string> words;
@@ -456,6 +324,7 @@ int main(int argc, char** argv) {
   bool json = false;
   int wait_s = 0;
   int limit = 50;
+  dws_chat::WebOptions web_options;
 
   CLI::App* reg = app.add_subcommand("register", "create an account on the ring and log in");
   reg->add_option("NICK", nick, "nickname: 1 to 32 of a-z, 0-9, '_', '.', '-'")->required();
@@ -466,33 +335,39 @@ int main(int argc, char** argv) {
   login->add_flag("--password-stdin", password_stdin, "read the password from the first line of standard input");
 
   CLI::App* logout = app.add_subcommand("logout", "lock the account in this data directory (history stays)");
-  CLI::App* whoami = app.add_subcommand("whoami", "print the logged-in nickname");
+  CLI::App* whoami = app.add_subcommand("whoami", "print the logged-in nickname and its safety number");
+  whoami->add_flag("--json", json, "a JSON object: nickname, safety_number");
 
   CLI::App* send = app.add_subcommand("send", "send a message; prints its id once the ring has stored it");
-  send->add_option("NICK", nick, "recipient")->required();
+  send->add_option("NICK", nick, "recipient (nickname or alias)")->required();
   send->add_option("TEXT", words, "the message (the words are joined with spaces)")->required();
 
   CLI::App* inbox = app.add_subcommand("inbox", "fetch, store and acknowledge new messages, and print them");
   inbox->add_option("--wait", wait_s, "wait up to SECONDS for a message when none is queued")
       ->capture_default_str()
       ->check(CLI::Range(0, 60));
-  inbox->add_flag("--json", json, "one JSON object per line: id, from, to, sent_at, text");
+  inbox->add_flag("--json", json, "one JSON object per line: id, from, to, sent_at, text, state, outgoing");
 
   CLI::App* chats = app.add_subcommand("chats", "every conversation: last message and unread count");
+  chats->add_flag("--json", json, "one JSON object per line: peer, alias, unread, last");
 
   CLI::App* history = app.add_subcommand("history", "the conversation with NICK, oldest first");
-  history->add_option("NICK", nick, "the other side")->required();
+  history->add_option("NICK", nick, "the other side (nickname or alias)")->required();
   history->add_option("--limit", limit, "at most N messages, the newest")->capture_default_str()->check(
       CLI::Range(1, 100000));
+  history->add_flag("--json", json, "one JSON object per line: id, from, to, sent_at, text, state, outgoing");
 
   CLI::App* contacts = app.add_subcommand("contacts", "contacts with pinned keys");
   contacts->require_subcommand(1);
   CLI::App* contacts_add = contacts->add_subcommand("add", "check that NICK exists and pin its key");
   contacts_add->add_option("NICK", nick, "nickname")->required();
-  contacts_add->add_option("--alias", alias, "a name of your own for the contact");
-  CLI::App* contacts_list = contacts->add_subcommand("list", "list the contacts");
+  contacts_add->add_option("--alias", alias, "a name of your own for the contact (accepted wherever NICK is)");
+  CLI::App* contacts_list = contacts->add_subcommand("list", "list the contacts with their safety numbers");
+  contacts_list->add_flag("--json", json,
+                          "one JSON object per line: nickname, alias, display_name, public_key, safety_number, "
+                          "key_changed");
   CLI::App* contacts_rm = contacts->add_subcommand("rm", "forget a contact");
-  contacts_rm->add_option("NICK", nick, "nickname")->required();
+  contacts_rm->add_option("NICK", nick, "nickname or alias")->required();
 
   CLI::App* passwd = app.add_subcommand("passwd", "change the password (old, then new)");
   passwd->add_flag("--password-stdin", password_stdin, "read the old and the new password from two lines of stdin");
@@ -501,7 +376,21 @@ int main(int argc, char** argv) {
   remove->add_flag("--password-stdin", password_stdin, "read the password from the first line of standard input");
 
   CLI::App* chat = app.add_subcommand("chat", "an interactive conversation with NICK");
-  chat->add_option("NICK", nick, "the other side")->required();
+  chat->add_option("NICK", nick, "the other side (nickname or alias)")->required();
+  chat->footer("In the chat: /help lists the commands; /quit leaves (Ctrl-D too); /history [N] shows the last N "
+               "messages; /chat NICK switches to someone else; //text sends a line that begins with '/'.\n"
+               "Keys: Left/Right, Home/End (Ctrl-A/Ctrl-E), Up/Down recall earlier lines, Ctrl-W deletes a word, "
+               "Ctrl-U the line before the cursor.\n" +
+               global_help);
+
+  CLI::App* web = app.add_subcommand("web", "serve the chat as a page on this machine and print its URL");
+  web->add_option("--listen", web_options.listen, "loopback HOST:PORT to serve on (port 0: any free one)")
+      ->capture_default_str();
+  web->add_flag("--open", web_options.open_browser, "also open the page in the default browser (xdg-open)");
+
+  for (CLI::App* sub : app.get_subcommands({})) {
+    if (sub != chat) sub->footer(global_help);
+  }
 
   try {
     app.parse(argc, argv);
@@ -509,15 +398,39 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    // A mistyped command arrives as an extra argument.
+    if (app.get_subcommands().empty() && argc > 1) {
+      std::string names;
+      for (const CLI::App* sub : app.get_subcommands({})) names += (names.empty() ? "" : ", ") + sub->get_name();
+      const std::string what = e.what();
+      const auto colon = what.rfind(": ");
+      const std::string word = colon == std::string::npos ? what : what.substr(colon + 2);
+      fail("'" + word + "' is not a command: the commands are " + names + " (dws-chat --help)");
+      return 2;
+    }
+    fail(std::string(e.what()) + " (dws-chat --help shows the usage)");
+    return 2;
   } catch (const CLI::ParseError& e) {
     // One line like every other error; the usage is a --help away.
     fail(std::string(e.what()) + " (dws-chat --help shows the usage)");
-    return e.get_exit_code();
+    return 2;
   }
 
+  for (const std::string& s : options.servers) {
+    if (std::string problem = check_server(s); !problem.empty()) {
+      fail(problem);
+      return 2;
+    }
+  }
   if (options.data_dir.empty()) return fail("no data directory: set HOME or XDG_DATA_HOME, or pass --data DIR");
   dws::Result<std::unique_ptr<dws::Client>> opened = dws::Client::open(options);
-  if (!opened.ok()) return fail(opened.status());
+  if (!opened.ok()) {
+    if (opened.status().code() == dws::Code::kUnavailable)
+      return fail("the data directory " + options.data_dir +
+                  " is in use by another dws-chat: close that one first, or use another --data DIR");
+    return fail(opened.status());
+  }
   dws::Client& client = **opened;
   Passwords passwords(password_stdin);
 
@@ -535,12 +448,19 @@ int main(int argc, char** argv) {
     std::printf("logged in as %s\n", client.whoami().value_or(nick).c_str());
     return 0;
   }
+  // The page has its own register and log-in screen.
+  if (*web) return dws_chat::run_web(client, web_options);
 
   const std::optional<std::string> me = client.whoami();
   if (!me) return fail(kNotLoggedIn);
 
   if (*whoami) {
-    std::printf("%s\n", me->c_str());
+    if (json) {
+      std::printf("{\"nickname\": %s, \"safety_number\": %s}\n", json_string(*me).c_str(),
+                  json_string(client.safety_number()).c_str());
+    } else {
+      std::printf("%s  safety number %s\n", me->c_str(), client.safety_number().c_str());
+    }
     return 0;
   }
   if (*logout) {
@@ -560,8 +480,13 @@ int main(int argc, char** argv) {
     dws::Result<std::vector<dws::Message>> messages = client.receive(wait_s);
     if (!messages.ok()) return fail(messages.status());
     std::vector<std::string> peers;
+    const auto names = aliases(client);
     for (const dws::Message& m : *messages) {
-      json ? print_message_json(m) : print_message_line(m);
+      if (json) {
+        std::printf("%s\n", message_json(m).c_str());
+      } else {
+        print_message_line(m, names);
+      }
       if (std::find(peers.begin(), peers.end(), m.from) == peers.end()) peers.push_back(m.from);
     }
     std::fflush(stdout);
@@ -571,17 +496,20 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  if (*chats) return print_chats(client);
-  if (*history) return print_history(client, nick, limit);
+  if (*chats) return print_chats(client, json);
+  if (*history) return print_history(client, nick, limit, json);
   if (*contacts_add) {
     if (dws::Status st = client.add_contact(nick, alias); !st.ok()) return fail(st);
-    std::printf("added %s\n", nick.c_str());
+    dws::Result<std::string> stored = client.resolve(nick);
+    std::printf("added %s%s\n", stored.ok() ? stored->c_str() : nick.c_str(),
+                alias.empty() ? "" : (" as " + printable(alias)).c_str());
     return 0;
   }
-  if (*contacts_list) return print_contacts(client);
+  if (*contacts_list) return print_contacts(client, json);
   if (*contacts_rm) {
+    dws::Result<std::string> stored = client.resolve(nick);
     if (dws::Status st = client.remove_contact(nick); !st.ok()) return fail(st);
-    std::printf("removed %s\n", nick.c_str());
+    std::printf("removed %s\n", stored.ok() ? stored->c_str() : nick.c_str());
     return 0;
   }
   if (*passwd) {
@@ -601,5 +529,5 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*chat) return run_chat(client, nick);
-  return fail("no subcommand");
+  return pick_chat(client);
 }

@@ -222,7 +222,22 @@ int main(int argc, char** argv) {
   std::string status_ca;
   status->add_option("--tls-ca", status_ca, "PEM ring CA: walk a ring that serves HTTPS");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line, like every other error: CLI11's own report is two lines and
+    // exit 106 for a mistyped subcommand.
+    if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-')
+      std::fprintf(stderr, "dws-node: '%s' is not a command: the commands are up, join and status (dws-node --help)\n",
+                   argv[1]);
+    else
+      std::fprintf(stderr, "dws-node: %s (dws-node --help shows the usage)\n", e.what());
+    return 2;
+  }
 
   if (*gen) return gen_cert(ca_dir, cert_hosts, cert_out);
 

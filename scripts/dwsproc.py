@@ -286,6 +286,88 @@ def closed_port():
         return s.getsockname()[1]
 
 
+# Node flags for tests: fast stabilization and sync, no UDP discovery.
+TEST_NODE_FLAGS = ["--stabilize-ms", "200", "--sync-ms", "500", "--discovery-port", "0"]
+
+
+def start_ring(node_exe, tmp, count=3, flags=TEST_NODE_FLAGS, timeout=90.0):
+    """Starts `count` dws-node processes on loopback (data in tmp/n0...),
+    waits until they form one ring, and returns their NodeProcs. The one
+    place tests start a ring, so node start-up changes in one place. The
+    ring is private: its secret is tmp/ring.secret unless one is set."""
+    if RING_SECRET is None:
+        set_ring_secret(os.path.join(tmp, "ring.secret"))
+    first = NodeProc(node_exe, ["up", "--listen", "127.0.0.1:0", "--data", os.path.join(tmp, "n0")] + list(flags),
+                     "n0", tmp).start()
+    nodes = [first]
+    first.wait_ready()
+    for i in range(1, count):
+        n = NodeProc(node_exe, ["join", "--listen", "127.0.0.1:0", "--peer", first.address,
+                                "--data", os.path.join(tmp, f"n{i}")] + list(flags), f"n{i}", tmp).start()
+        nodes.append(n)
+        n.wait_ready()
+    wait_for_ring(node_exe, first.address, {n.address: n.id for n in nodes}, timeout)
+    return nodes
+
+
+class PtySession:
+    """A program on a pseudo-terminal: what it prints is collected, what is
+    typed goes to it as keystrokes. `cols`/`rows` set the terminal size."""
+
+    ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]")
+
+    def __init__(self, argv, cols=80, rows=24, env=None):
+        import fcntl
+        import struct
+        import termios
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True, env=env)
+        os.close(slave)
+        self.output = b""
+        self.lock = threading.Lock()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while True:
+            try:
+                chunk = os.read(self.master, 4096)
+            except OSError:
+                return  # EIO: the program closed the terminal
+            if not chunk:
+                return
+            with self.lock:
+                self.output += chunk
+
+    def raw(self):
+        with self.lock:
+            return self.output.decode(errors="replace")
+
+    def screen(self):
+        return self.ANSI.sub("", self.raw()).replace("\r", "")
+
+    def wait_for_text(self, text, timeout):
+        wait_for(lambda: (text in self.screen(), self.screen()[-600:]), timeout,
+                 f"{text!r} on the chat terminal", interval=0.05)
+
+    def type(self, keys):
+        os.write(self.master, keys.encode())
+
+    def close(self):
+        """Ends the program, then the reader (EIO once no one has the slave
+        open), then closes the master: closed first, its descriptor number
+        could go to the next session's pseudo-terminal while the old reader
+        still reads from it, and take that session's output."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.reader.join(timeout=30)
+        if self.reader.is_alive():
+            raise NodeError("the pseudo-terminal reader did not end after its program did")
+        os.close(self.master)
+
+
 def finish(nodes, tmp, ok, kept="node logs and data"):
     """A test's last word: SIGKILLs the nodes still running (continuing any
     that a test stopped), then removes `tmp` after a pass or says where it

@@ -11,6 +11,11 @@ packages=(
   clang libclang-rt-14-dev
   golang-go
 )
+# The web test (tests/web): a browser and Node.js for Playwright. Looked up by
+# command, since Node.js may come from elsewhere than Debian (NodeSource).
+command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -20,7 +25,20 @@ for p in "${packages[@]}"; do
   fi
 done
 
+# playwright-core for the web test, as its lockfile pins it; skipped when
+# node_modules was installed from this very lockfile.
+web_modules() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/web"
+  if [[ -f "$dir/node_modules/.dws-lock" ]] && cmp -s "$dir/package-lock.json" "$dir/node_modules/.dws-lock"; then
+    return 0
+  fi
+  echo "install-deps: npm ci in tests/web (playwright-core for the web test)"
+  (cd "$dir" && npm ci --no-audit --no-fund) && cp "$dir/package-lock.json" "$dir/node_modules/.dws-lock"
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
+  web_modules
   exit 0
 fi
 
@@ -39,3 +57,4 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
   apt-get install -y --no-install-recommends "${missing[@]}"
+web_modules

@@ -1,6 +1,7 @@
 // dws::Client: an account on the ring, its contacts, chats and messages.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -48,7 +49,8 @@ enum class Delivery : int {
   kStored = 1,     ///< the ring acknowledged W copies
   kDelivered = 2,  ///< the recipient's client sent a receipt
   kReceived = 3,   ///< an incoming message (this client is the recipient)
-  kRead = 4,       ///< the recipient's client said it was read
+  kRead = 4,       ///< outgoing: the recipient's client said it was read;
+                   ///< incoming: shown here and marked by mark_read()
   kQueued = 5,     ///< no server was reachable: kept in the outbox, sent later
 };
 
@@ -74,6 +76,9 @@ struct Contact {
   /// key is kept and messages from the new key are refused until the user
   /// re-adds the contact.
   bool key_changed = false;
+  /// A short fingerprint of the pinned key (20 digits in groups of five),
+  /// to compare with the peer's own `safety_number()` out of band.
+  std::string safety_number;
 };
 
 /// @brief A conversation: the peer, its last message and the unread count.
@@ -81,6 +86,8 @@ struct Chat {
   std::string peer;
   Message last;
   int unread = 0;
+  std::string alias;         ///< the contact's alias, if any
+  std::string display_name;  ///< the name the peer registered with, if known
 };
 
 /// @brief What the background receiver hands to the application. Each runs
@@ -96,13 +103,21 @@ struct ReceiveHandlers {
   std::function<void(const Status&)> on_error;
 };
 
+/// @brief The safety number of a public key (base64): 20 decimal digits in
+/// four groups of five, from a hash of the key. Two people compare theirs
+/// out of band to know that no one sits between them. "" for a malformed key.
+DWS_API std::string safety_number_of(const std::string& public_key);
+
 /// @brief An account's view of the ring. A Client is safe for concurrent use
 /// from multiple threads without external synchronization. Callbacks run on
 /// the client's receiver thread; they must not call stop_receiving().
 class DWS_API Client {
  public:
-  /// @brief Opens (or creates) the data directory. Does not contact any server.
-  /// @return kInvalidArgument (no data_dir), kInternal (cannot open the store).
+  /// @brief Opens (or creates) the data directory and locks it (<data_dir>/LOCK)
+  /// for the Client's life. Does not contact any server.
+  /// @return kInvalidArgument (no data_dir), kUnavailable (another Client,
+  /// in this or another process, has the directory open), kInternal (cannot
+  /// open the store).
   static Result<std::unique_ptr<Client>> open(ClientOptions options);
   ~Client();
   Client(const Client&) = delete;
@@ -112,18 +127,21 @@ class DWS_API Client {
 
   /// @brief Creates the account on the ring and logs in.
   /// @return kInvalidArgument (bad nickname/password/display name), kExists
-  /// (nickname taken), kUnavailable (no server reachable: the message lists
+  /// (nickname taken, or the data directory holds another account's history), kUnavailable (no server reachable: the message lists
   /// the servers tried).
   Status register_account(const std::string& nickname, const std::string& password,
                           const std::string& display_name = "");
   /// @brief Recovers the account from the ring with the password (any device).
-  /// @return kUnauthenticated "wrong nickname or password", kRateLimited
+  /// @return kExists (the data directory holds another account's history),
+  /// kUnauthenticated "wrong nickname or password", kRateLimited
   /// (too many failures: retry later), kUnavailable.
   Status login(const std::string& nickname, const std::string& password);
   /// @brief Forgets the unlocked key; local history stays.
   Status logout();
   /// The logged-in nickname, if any.
   std::optional<std::string> whoami() const;
+  /// The safety number of the logged-in account's key ("" when logged out).
+  std::string safety_number() const;
   /// @brief Re-seals the key under a new password (signed update).
   Status change_password(const std::string& old_password, const std::string& new_password);
   /// @brief Deletes the account and its mailbox from the ring, then logs out.
@@ -133,7 +151,10 @@ class DWS_API Client {
 
   /// @brief Encrypts, signs and stores a text message for `to` on the ring.
   /// @param[out] — returns the message id once the ring holds W copies.
-  /// @return kNotFound (no such user), kPayloadTooLarge, kUnavailable,
+  /// `to` may be a contact's alias (see resolve()).
+  /// @return kInvalidArgument (blank text: only spaces, tabs and newlines; a
+  /// bad nickname), kNotFound (no such user), kPayloadTooLarge (more than
+  /// max_text_bytes(): the message says how many characters), kUnavailable,
   /// kForbidden (contact's key changed), kUnauthenticated (not logged in).
   Result<std::string> send(const std::string& to, const std::string& text);
   /// @brief One receive cycle: fetch the mailbox (waiting up to `wait_s`
@@ -147,11 +168,32 @@ class DWS_API Client {
   Status start_receiving(ReceiveHandlers handlers);
   /// @brief Stops the background receiver and waits for it. Idempotent.
   void stop_receiving();
+  /// @brief Called (on the receiver thread) when a receipt moves one of the
+  /// outgoing messages with `peer` to kDelivered or kRead. Replaces any
+  /// earlier callback; an empty function removes it.
+  void on_delivery(std::function<void(const std::string& peer, const std::string& id, Delivery state)> callback);
+  /// @brief Called when the ring stops or starts answering (a receive cycle
+  /// or a send failing with kUnavailable, then one succeeding again).
+  void on_connection(std::function<void(bool reachable)> callback);
+  /// False after the last attempt to reach the ring found no server.
+  bool reachable() const;
+  /// The longest text send() accepts, in bytes of UTF-8.
+  static std::size_t max_text_bytes();
 
   // --- Contacts, chats, history ------------------------------------------------
 
   /// @brief Checks that the user exists and pins its key.
   Status add_contact(const std::string& nickname, const std::string& alias = "");
+  /// @brief Checks with the ring that `name` (a nickname or a contact's
+  /// alias) is a user, pins its key on first sight (which makes it a
+  /// contact), and returns what is known of it.
+  /// @return kNotFound "no user 'dave' on the ring", kForbidden (key
+  /// changed), kUnavailable.
+  Result<Contact> check_user(const std::string& name);
+  /// @brief The nickname `name` stands for: a contact's nickname, else the
+  /// contact whose alias it is (ignoring case), else `name` as a nickname.
+  /// Every call below that takes a peer accepts an alias the same way.
+  Result<std::string> resolve(const std::string& name) const;
   Result<std::vector<Contact>> contacts() const;
   Status remove_contact(const std::string& nickname);
   /// Every conversation, most recent first.
@@ -160,8 +202,14 @@ class DWS_API Client {
   /// message id `before` when it is not empty.
   Result<std::vector<Message>> history(const std::string& peer, const std::string& before = "",
                                        int limit = 50) const;
-  /// Sets the unread count of the chat with `peer` to zero.
+  /// Sets the unread count of the chat with `peer` to zero and marks its
+  /// incoming messages kRead; with read receipts on, tells the peer so.
+  /// Ok when there is no chat with `peer` yet.
   Status mark_read(const std::string& peer);
+  /// @brief Turns read receipts on or off (saved in the data directory:
+  /// off there or in ClientOptions::read_receipts means off).
+  Status set_read_receipts(bool on);
+  bool read_receipts() const;
 
   /// Servers known, most recently successful first.
   std::vector<std::string> servers() const;

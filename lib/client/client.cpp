@@ -1,15 +1,22 @@
 #include "dwhatsapp/client.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
-#include <unordered_set>
+#include <tuple>
 
 #include "client/api_client.hpp"
 #include "client/client_json.hpp"
@@ -21,6 +28,7 @@
 #include "core/nickname.hpp"
 #include "core/validation.hpp"
 #include "crypto/encoding.hpp"
+#include "crypto/hash.hpp"
 #include "net/system_env.hpp"
 
 namespace dws {
@@ -37,6 +45,36 @@ constexpr std::int64_t kRecheckKeyMs = 30'000;
 // recipient can be that fast) wait here; bounded against a peer that sends
 // receipts for ids that never existed.
 constexpr std::size_t kMaxEarlyReceipts = 100'000;
+// What an envelope holds besides the text: header, nicknames of up to 32
+// bytes, nonce, MAC and signature stay under this, so a text of
+// kMaxEnvelopeSize - kEnvelopeOverhead bytes always fits.
+constexpr std::size_t kEnvelopeOverhead = 256;
+// How far back mark_read looks for incoming messages not yet marked read.
+constexpr int kReadScan = 500;
+
+// Receipts only ever move a message forward: a "delivered" that arrives
+// after a "read" changes nothing.
+int rank(Delivery d) {
+  switch (d) {
+    case Delivery::kQueued: return 0;
+    case Delivery::kSending: return 1;
+    case Delivery::kStored: return 2;
+    case Delivery::kDelivered: return 3;
+    case Delivery::kRead: return 4;
+    case Delivery::kReceived: return -1;
+  }
+  return -1;
+}
+
+std::size_t utf8_length(const std::string& s) {
+  std::size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xc0) != 0x80;
+  return n;
+}
+
+bool blank(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
+}
 
 Status not_logged_in() {
   return Status::Unauthenticated("not logged in: register an account or log in first");
@@ -54,6 +92,16 @@ Status key_changed_error(const std::string& nick) {
 }  // namespace
 
 struct Client::Impl {
+  // <data_dir>/LOCK, held with flock for the Client's life: two clients on
+  // one directory would split the incoming messages between them. First
+  // member, so it is released after everything else has closed.
+  struct DataLock {
+    int fd = -1;
+    ~DataLock() {
+      if (fd >= 0) ::close(fd);
+    }
+  } data_lock;
+
   // What a login unlocks. Immutable once made, shared with requests in
   // flight so that a logout never pulls a key from under them.
   struct Session {
@@ -80,13 +128,17 @@ struct Client::Impl {
   // there directly and skip the entry node's forwarding hop.
   std::map<std::string, std::pair<std::string, std::int64_t>> peer_primary;
   std::map<std::string, std::int64_t> checked;  // peer -> monotonic ms of the last ring check
-  std::unordered_set<std::string> early_receipts;
+  std::map<std::string, Delivery> early_receipts;  // id -> the furthest state a receipt said
   std::function<void(const Message&)> callback;
   // What start_receiving(ReceiveHandlers) adds; state changes wait in
   // `state_changes` for the next background cycle to hand them out.
   std::function<void(const Message&)> on_state;
   std::function<void(const Status&)> on_error;
   std::vector<Message> state_changes;
+  std::function<void(const std::string&, const std::string&, Delivery)> delivery_callback;
+  std::function<void(bool)> connection_callback;
+  bool is_reachable = true;
+  std::atomic<bool> read_receipts{true};
 
   // Serializes receive cycles (background and explicit) so that the
   // application sees messages in mailbox order. Held across HTTP, but it
@@ -100,7 +152,7 @@ struct Client::Impl {
   // one peer travel in one envelope.
   std::mutex receipt_mu;
   std::condition_variable receipt_cv;
-  std::map<std::string, std::vector<std::string>> receipts_due;  // peer -> ids
+  std::map<std::pair<std::string, bool>, std::vector<std::string>> receipts_due;  // (peer, read) -> ids
   bool receipt_stop = false;
   std::thread receipt_thread;
 
@@ -170,8 +222,15 @@ struct Client::Impl {
     auto pin = store->pin(nick);
     if (!pin.ok()) return pin.status();
     if (!*pin) {
+      // First sight, by either side's first message: the peer becomes a
+      // contact, so contacts() shows whom this account talks to.
       client::Pin p{user->public_key, user->display_name, false};
       if (Status s = store->put_pin(nick, p); !s.ok()) return s;
+      auto alias = store->contact_alias(nick);
+      if (!alias.ok()) return alias.status();
+      if (!*alias) {
+        if (Status s = store->put_contact(nick, ""); !s.ok()) return s;
+      }
     } else if ((*pin)->key != user->public_key) {
       client::Pin p = **pin;
       p.key_changed = true;
@@ -237,7 +296,7 @@ struct Client::Impl {
   // REQUIRES: mu held.
   Status record_outgoing_locked(const std::string& peer, Message m) {
     if (auto it = early_receipts.find(m.id); it != early_receipts.end()) {
-      m.state = Delivery::kDelivered;
+      if (rank(it->second) > rank(m.state)) m.state = it->second;
       early_receipts.erase(it);
       note_state_locked(m);
     }
@@ -255,16 +314,27 @@ struct Client::Impl {
   Result<std::string> send(const std::string& typed_to, const std::string& text) {
     SessionPtr s = current();
     if (!s) return not_logged_in();
-    auto to = core::fold_nickname(typed_to);
+    if (blank(text)) return Status::InvalidArgument("the message is blank: type some text to send");
+    if (text.size() > max_text_bytes())
+      return Status::PayloadTooLarge(fmt::format(
+          "the message is {} characters ({} bytes): at most {} bytes fit, that is {} characters of plain ASCII; "
+          "send it in parts",
+          utf8_length(text), text.size(), max_text_bytes(), max_text_bytes()));
+    auto to = resolve(typed_to);
     if (!to.ok()) return to.status();
     auto key = peer_key(*to, true);
+    note_reachable(key.status());
     if (!key.ok()) return key.status();
     const core::MessageId id = ids.next();
     const std::int64_t sent_at = clock.wall_ms();
     auto envelope = core::seal_envelope(s->secret_key, s->nick, *to, *key, core::Kind::kText, text, id, sent_at,
                                         s->cache.get());
     if (!envelope.ok()) return envelope.status();
-    if (Status st = post_envelope(s, *envelope); !st.ok()) return st;
+    if (Status st = post_envelope(s, *envelope); !st.ok()) {
+      note_reachable(st);
+      return st;
+    }
+    note_reachable(Status::Ok());
 
     Message m;
     m.id = id.hex();
@@ -281,29 +351,69 @@ struct Client::Impl {
     return id.hex();
   }
 
-  // Marks the outgoing messages a receipt from `peer` lists as delivered.
-  Status apply_receipt(const std::string& peer, const std::vector<std::string>& listed) {
+  // Moves the outgoing messages a receipt from `peer` lists to delivered
+  // (or read), never backwards; returns the ids that moved.
+  Result<std::vector<std::string>> apply_receipt(const std::string& peer, const client::Receipt& receipt) {
+    const Delivery target = receipt.read ? Delivery::kRead : Delivery::kDelivered;
+    std::vector<std::string> moved;
     std::lock_guard lock(mu);
     core::WriteBatch b;
     std::vector<Message> changed;
-    for (const auto& id : listed) {
+    for (const auto& id : receipt.ids) {
       if (!core::MessageId::parse(id).ok()) continue;
       auto m = store->message(peer, id);
       if (!m.ok()) return m.status();
       if (!*m) {
         if (early_receipts.size() >= kMaxEarlyReceipts) early_receipts.clear();
-        early_receipts.insert(id);
+        Delivery& early = early_receipts.try_emplace(id, target).first->second;
+        if (rank(target) > rank(early)) early = target;
         continue;
       }
-      if (!(*m)->outgoing || (*m)->state == Delivery::kDelivered) continue;
-      (*m)->state = Delivery::kDelivered;
+      if (!(*m)->outgoing || rank((*m)->state) >= rank(target)) continue;
+      (*m)->state = target;
       client::LocalStore::put_message(b, peer, **m);
+      moved.push_back(id);
       changed.push_back(**m);
     }
-    Status st = store->raw().apply(b);
-    if (st.ok())
-      for (auto& m : changed) note_state_locked(std::move(m));
-    return st;
+    if (Status st = store->raw().apply(b); !st.ok()) return st;
+    for (auto& m : changed) note_state_locked(std::move(m));
+    return moved;
+  }
+
+  // Records whether the ring answered, and tells the application when that
+  // changes. A non-network error (a refusal) still means the ring answered.
+  void note_reachable(const Status& st) {
+    const bool now = st.code() != Code::kUnavailable;
+    std::function<void(bool)> cb;
+    {
+      std::lock_guard lock(mu);
+      if (now == is_reachable) return;
+      is_reachable = now;
+      cb = connection_callback;
+    }
+    if (cb) cb(now);
+  }
+
+  Result<std::string> resolve(const std::string& name) const {
+    auto nick = core::fold_nickname(name);
+    std::lock_guard lock(mu);
+    if (nick.ok()) {
+      auto alias = store->contact_alias(*nick);
+      if (!alias.ok()) return alias.status();
+      if (*alias) return *nick;
+    }
+    auto list = store->contact_list();
+    if (!list.ok()) return list.status();
+    auto lower = [](std::string v) {
+      for (char& c : v) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+      return v;
+    };
+    const std::string wanted = lower(name);
+    for (const auto& [n, alias] : *list)
+      if (!alias.empty() && lower(alias) == wanted) return n;
+    if (!nick.ok())
+      return Status::InvalidArgument(nick.status().message() + " (and no contact has it as alias)");
+    return *nick;
   }
 
   Result<std::string> find_primary(const SessionPtr& s) {
@@ -370,6 +480,7 @@ struct Client::Impl {
     // Verify and open outside the lock: a sender's key may need the ring.
     std::vector<client::AckJson> ack;
     std::vector<Opened> texts;
+    std::vector<std::tuple<std::string, std::string, bool>> delivered;  // (peer, id, read)
     std::map<std::string, std::vector<std::string>> receipts;
     for (const auto& view : box->messages) {
       // Every entry handled is acknowledged, each with our signature over
@@ -394,9 +505,11 @@ struct Client::Impl {
         continue;
       }
       if (envelope->kind == core::Kind::kReceipt) {
-        auto listed = client::parse_ids(*text);
-        if (listed.ok()) {
-          if (Status st = apply_receipt(envelope->from, *listed); !st.ok()) return st;
+        auto receipt = client::parse_receipt(*text);
+        if (receipt.ok()) {
+          auto moved = apply_receipt(envelope->from, *receipt);
+          if (!moved.ok()) return moved.status();
+          for (auto& id : *moved) delivered.emplace_back(envelope->from, std::move(id), receipt->read);
         }
         continue;
       }
@@ -456,15 +569,24 @@ struct Client::Impl {
       auto r = where.empty() ? api->call_any(req) : api->call(where, req);
       if (!r.ok() && !where.empty()) (void)api->call_any(req);
     }
-    if (!receipts.empty()) queue_receipts(receipts);
+    if (!receipts.empty()) queue_receipts(receipts, false);
+    if (!delivered.empty()) {
+      std::function<void(const std::string&, const std::string&, Delivery)> cb;
+      {
+        std::lock_guard lock(mu);
+        cb = delivery_callback;
+      }
+      if (cb)
+        for (const auto& [peer, id, read] : delivered) cb(peer, id, read ? Delivery::kRead : Delivery::kDelivered);
+    }
     return fresh;
   }
 
-  void queue_receipts(const std::map<std::string, std::vector<std::string>>& due) {
+  void queue_receipts(const std::map<std::string, std::vector<std::string>>& due, bool read) {
     std::lock_guard lock(receipt_mu);
     if (receipt_stop) return;
     for (const auto& [peer, listed] : due) {
-      auto& v = receipts_due[peer];
+      auto& v = receipts_due[{peer, read}];
       v.insert(v.end(), listed.begin(), listed.end());
     }
     if (!receipt_thread.joinable()) receipt_thread = std::thread([this] { receipt_loop(); });
@@ -484,12 +606,14 @@ struct Client::Impl {
       lock.unlock();
       SessionPtr s = current();
       if (s) {
-        for (auto& [peer, listed] : due) {
+        for (auto& [where, listed] : due) {
           // One envelope stays far below the size limit at this count.
           for (std::size_t i = 0; i < listed.size(); i += 500) {
-            std::vector<std::string> part(listed.begin() + static_cast<std::ptrdiff_t>(i),
-                                          listed.begin() + static_cast<std::ptrdiff_t>(std::min(i + 500, listed.size())));
-            send_receipt(s, peer, part);
+            client::Receipt part;
+            part.read = where.second;
+            part.ids.assign(listed.begin() + static_cast<std::ptrdiff_t>(i),
+                            listed.begin() + static_cast<std::ptrdiff_t>(std::min(i + 500, listed.size())));
+            send_receipt(s, where.first, part);
           }
         }
       }
@@ -510,11 +634,11 @@ struct Client::Impl {
     if (t.joinable()) t.join();
   }
 
-  void send_receipt(const SessionPtr& s, const std::string& peer, const std::vector<std::string>& listed) {
+  void send_receipt(const SessionPtr& s, const std::string& peer, const client::Receipt& receipt) {
     auto key = peer_key(peer, false);
     if (!key.ok()) return;
     auto envelope = core::seal_envelope(s->secret_key, s->nick, peer, *key, core::Kind::kReceipt,
-                                        client::ids_json(listed), ids.next(), clock.wall_ms(), s->cache.get());
+                                        client::receipt_json(receipt), ids.next(), clock.wall_ms(), s->cache.get());
     if (!envelope.ok()) return;
     // A lost receipt leaves the sender's message at kStored; nothing else
     // depends on it, so it is not retried beyond the server failover.
@@ -523,6 +647,7 @@ struct Client::Impl {
 
   Status cycle(client::Cancel& cancel) {
     auto got = receive(options.poll_wait_s, &cancel);
+    if (!cancel.cancelled()) note_reachable(got.status());
     std::function<void(const Message&)> cb, state_cb;
     std::function<void(const Status&)> error_cb;
     std::vector<Message> changes;
@@ -559,6 +684,18 @@ Client::~Client() { impl_->stop_receiver(); }
 
 Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
   auto impl = std::make_unique<Impl>();
+  if (options.data_dir.empty()) return Status::InvalidArgument("no data directory given");
+  // The lock comes before LMDB, which must not be opened twice in one process.
+  if (Status st = client::LocalStore::make_data_dir(options.data_dir); !st.ok()) return st;
+  const std::string lock_path = options.data_dir + "/LOCK";
+  impl->data_lock.fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (impl->data_lock.fd < 0)
+    return Status::Internal(fmt::format("cannot open {}: {}", lock_path, std::strerror(errno)));
+  if (::flock(impl->data_lock.fd, LOCK_EX | LOCK_NB) != 0)
+    return Status::Unavailable(fmt::format(
+        "the data directory {} is in use by another dws-chat (or another program on this account): close that "
+        "one first, or use another data directory",
+        options.data_dir));
   auto store = client::LocalStore::open(options.data_dir);
   if (!store.ok()) return store.status();
   impl->store = std::move(store).value();
@@ -575,6 +712,10 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
   ao.request_timeout_ms = options.request_timeout_ms;
   ao.tls_ca = options.tls_ca;
   impl->api = std::make_unique<client::ApiClient>(*impl->store, std::move(ao));
+  impl->read_receipts = options.read_receipts;
+  auto setting = impl->store->raw().get_meta("read_receipts");
+  if (!setting.ok()) return setting.status();
+  if (*setting && **setting == "off") impl->read_receipts = false;
   impl->options = std::move(options);
 
   // A previous login on this data directory is still unlocked.
@@ -588,8 +729,28 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 
+namespace {
+
+// A data directory keeps one account's history, contacts and chats:
+// another account there would show them as its own.
+Status check_same_account(client::LocalStore& store, const std::string& typed) {
+  auto nick = core::fold_nickname(typed);
+  if (!nick.ok()) return nick.status();
+  auto account = store.account();
+  if (!account.ok()) return account.status();
+  if (*account && (*account)->nickname != *nick)
+    return Status::Exists(fmt::format(
+        "the data directory {} holds the account '{}' (its chats and contacts): use another data directory for "
+        "'{}'",
+        store.data_dir(), (*account)->nickname, *nick));
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status Client::register_account(const std::string& nickname, const std::string& password,
                                 const std::string& display_name) {
+  if (Status st = check_same_account(*impl_->store, nickname); !st.ok()) return st;
   auto made = core::make_account(nickname, password, display_name, 1, impl_->new_limits);
   if (!made.ok()) return made.status();
   auto r = impl_->api->call_any({"POST", "/v1/users", client::account_json(made->record), nullptr, 0});
@@ -599,6 +760,7 @@ Status Client::register_account(const std::string& nickname, const std::string& 
 }
 
 Status Client::login(const std::string& nickname, const std::string& password) {
+  if (Status st = check_same_account(*impl_->store, nickname); !st.ok()) return st;
   auto nick = core::fold_nickname(nickname);
   if (!nick.ok()) return nick.status();
   const Status wrong = Status::Unauthenticated("wrong nickname or password");
@@ -666,6 +828,26 @@ std::optional<std::string> Client::whoami() const {
   return s->nick;
 }
 
+std::string Client::safety_number() const {
+  auto s = impl_->current();
+  if (!s) return "";
+  return safety_number_of(crypto::to_base64(s->account.public_key));
+}
+
+std::string safety_number_of(const std::string& public_key) {
+  auto key = crypto::from_base64_fixed<crypto::kPublicKeySize>(public_key, "public key");
+  if (!key.ok()) return "";
+  const std::string_view bytes(reinterpret_cast<const char*>(key->data()), key->size());
+  const crypto::Hash256 h = crypto::blake2b_256(std::string("dwhatsapp safety number\n") + std::string(bytes));
+  std::string out;
+  for (int group = 0; group < 4; ++group) {
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v = (v << 8) | h[static_cast<std::size_t>(group * 4 + i)];
+    out += fmt::format("{}{:05}", group == 0 ? "" : " ", v % 100000);
+  }
+  return out;
+}
+
 Status Client::change_password(const std::string& old_password, const std::string& new_password) {
   auto s = impl_->current();
   if (!s) return not_logged_in();
@@ -729,6 +911,51 @@ Status Client::start_receiving(ReceiveHandlers handlers) {
 
 void Client::stop_receiving() { impl_->stop_receiver(); }
 
+void Client::on_delivery(std::function<void(const std::string&, const std::string&, Delivery)> callback) {
+  std::lock_guard lock(impl_->mu);
+  impl_->delivery_callback = std::move(callback);
+}
+
+void Client::on_connection(std::function<void(bool)> callback) {
+  std::lock_guard lock(impl_->mu);
+  impl_->connection_callback = std::move(callback);
+}
+
+bool Client::reachable() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->is_reachable;
+}
+
+std::size_t Client::max_text_bytes() { return core::kMaxEnvelopeSize - kEnvelopeOverhead; }
+
+Result<std::string> Client::resolve(const std::string& name) const { return impl_->resolve(name); }
+
+Result<Contact> Client::check_user(const std::string& name) {
+  auto nick = impl_->resolve(name);
+  if (!nick.ok()) return nick.status();
+  auto key = impl_->peer_key(*nick, true);
+  impl_->note_reachable(key.status());
+  if (!key.ok()) {
+    if (key.status().code() == Code::kNotFound) return Status::NotFound("no user '" + *nick + "' on the ring");
+    return key.status();
+  }
+  std::lock_guard lock(impl_->mu);
+  Contact c;
+  c.nickname = *nick;
+  auto alias = impl_->store->contact_alias(*nick);
+  if (!alias.ok()) return alias.status();
+  c.alias = alias->value_or("");
+  auto pin = impl_->store->pin(*nick);
+  if (!pin.ok()) return pin.status();
+  if (*pin) {
+    c.public_key = crypto::to_base64((*pin)->key);
+    c.display_name = (*pin)->display_name;
+    c.key_changed = (*pin)->key_changed;
+    c.safety_number = safety_number_of(c.public_key);
+  }
+  return c;
+}
+
 Status Client::add_contact(const std::string& nickname, const std::string& alias) {
   auto nick = core::fold_nickname(nickname);
   if (!nick.ok()) return nick.status();
@@ -765,6 +992,7 @@ Result<std::vector<Contact>> Client::contacts() const {
       c.public_key = crypto::to_base64((*pin)->key);
       c.display_name = (*pin)->display_name;
       c.key_changed = (*pin)->key_changed;
+      c.safety_number = safety_number_of(c.public_key);
     }
     out.push_back(std::move(c));
   }
@@ -772,7 +1000,7 @@ Result<std::vector<Contact>> Client::contacts() const {
 }
 
 Status Client::remove_contact(const std::string& nickname) {
-  auto nick = core::fold_nickname(nickname);
+  auto nick = impl_->resolve(nickname);
   if (!nick.ok()) return nick.status();
   std::lock_guard lock(impl_->mu);
   auto alias = impl_->store->contact_alias(*nick);
@@ -796,6 +1024,12 @@ Result<std::vector<Chat>> Client::chats() const {
     Chat c;
     c.peer = peer;
     c.unread = row.unread;
+    auto alias = impl_->store->contact_alias(peer);
+    if (!alias.ok()) return alias.status();
+    c.alias = alias->value_or("");
+    auto pin = impl_->store->pin(peer);
+    if (!pin.ok()) return pin.status();
+    if (*pin) c.display_name = (*pin)->display_name;
     auto last = impl_->store->message(peer, row.last_id);
     if (!last.ok()) return last.status();
     if (*last) c.last = **last;
@@ -805,7 +1039,7 @@ Result<std::vector<Chat>> Client::chats() const {
 }
 
 Result<std::vector<Message>> Client::history(const std::string& peer, const std::string& before, int limit) const {
-  auto nick = core::fold_nickname(peer);
+  auto nick = impl_->resolve(peer);
   if (!nick.ok()) return nick.status();
   if (!before.empty() && !core::MessageId::parse(before).ok())
     return Status::InvalidArgument("'before' must be a message id (32 hex digits), got '" + before + "'");
@@ -813,18 +1047,39 @@ Result<std::vector<Message>> Client::history(const std::string& peer, const std:
 }
 
 Status Client::mark_read(const std::string& peer) {
-  auto nick = core::fold_nickname(peer);
+  auto nick = impl_->resolve(peer);
   if (!nick.ok()) return nick.status();
-  std::lock_guard lock(impl_->mu);
-  auto row = impl_->store->chat(*nick);
-  if (!row.ok()) return row.status();
-  if (!*row) return Status::NotFound("no chat with '" + *nick + "'");
-  client::ChatRow r = **row;
-  r.unread = 0;
-  core::WriteBatch b;
-  client::LocalStore::put_chat(b, *nick, r);
-  return impl_->store->raw().apply(b);
+  std::vector<std::string> read;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto row = impl_->store->chat(*nick);
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::Ok();  // nothing to read yet
+    client::ChatRow r = **row;
+    r.unread = 0;
+    core::WriteBatch b;
+    client::LocalStore::put_chat(b, *nick, r);
+    auto recent = impl_->store->history(*nick, "", kReadScan);
+    if (!recent.ok()) return recent.status();
+    for (Message& m : *recent) {
+      if (m.outgoing || m.state != Delivery::kReceived) continue;
+      m.state = Delivery::kRead;
+      client::LocalStore::put_message(b, *nick, m);
+      read.push_back(m.id);
+    }
+    if (Status st = impl_->store->raw().apply(b); !st.ok()) return st;
+  }
+  if (impl_->read_receipts && !read.empty()) impl_->queue_receipts({{*nick, read}}, true);
+  return Status::Ok();
 }
+
+Status Client::set_read_receipts(bool on) {
+  if (Status st = impl_->store->raw().put_meta("read_receipts", on ? "on" : "off"); !st.ok()) return st;
+  impl_->read_receipts = on && impl_->options.read_receipts;
+  return Status::Ok();
+}
+
+bool Client::read_receipts() const { return impl_->read_receipts; }
 
 std::vector<std::string> Client::servers() const { return impl_->api->servers(); }
 

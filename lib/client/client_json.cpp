@@ -178,6 +178,33 @@ Result<std::vector<std::string>> parse_ids(std::string_view body) {
   return out;
 }
 
+std::string receipt_json(const Receipt& receipt) {
+  return to_json([&](Writer& w) {
+    w.StartObject();
+    w.Key("ids");
+    w.StartArray();
+    for (const auto& id : receipt.ids) str(w, id);
+    w.EndArray();
+    if (receipt.read) {
+      w.Key("read");
+      w.Bool(true);
+    }
+    w.EndObject();
+  });
+}
+
+Result<Receipt> parse_receipt(std::string_view body) {
+  auto ids = parse_ids(body);
+  if (!ids.ok()) return ids.status();
+  Receipt r;
+  r.ids = std::move(ids).value();
+  auto doc = parse_object(body);
+  if (!doc.ok()) return doc.status();
+  auto it = doc->FindMember("read");
+  r.read = it != doc->MemberEnd() && it->value.IsBool() && it->value.GetBool();
+  return r;
+}
+
 Result<core::AccountView> parse_account_view(std::string_view body) {
   auto doc = parse_object(body);
   if (!doc.ok()) return doc.status();
@@ -270,9 +297,11 @@ ErrorReply parse_error(int http_status, std::string_view body) {
       return out;
     }
   }
-  std::string excerpt(body.substr(0, 200));
-  out.status = Status(net::code_for_http_status(http_status),
-                      fmt::format("HTTP {} without a JSON error body: {}", http_status, excerpt));
+  // Not a dws-node (a web server, a proxy's error page): its body is not
+  // shown, since it may be a page of HTML or hold terminal escapes.
+  out.status = Status::Unavailable(fmt::format(
+      "the server answered HTTP {} with a body that is not a dwhatsapp answer: is the address that of a dws-node?",
+      http_status));
   return out;
 }
 

@@ -37,6 +37,15 @@ std::string acks_json(const std::vector<AckJson>& acks);
 std::string deletion_json(std::uint64_t version, std::string_view sig_b64);
 
 Result<std::vector<std::string>> parse_ids(std::string_view body);
+
+/// A receipt's plaintext: {"ids":[...]} says delivered, {"ids":[...],
+/// "read":true} says read. Older clients read the ids and ignore "read".
+struct Receipt {
+  std::vector<std::string> ids;
+  bool read = false;
+};
+std::string receipt_json(const Receipt& receipt);
+Result<Receipt> parse_receipt(std::string_view body);
 Result<core::AccountView> parse_account_view(std::string_view body);
 Result<core::KdfParams> parse_kdf(std::string_view body);
 

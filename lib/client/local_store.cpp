@@ -76,6 +76,8 @@ Result<std::unique_ptr<LocalStore>> LocalStore::open(const std::string& data_dir
   return out;
 }
 
+Status LocalStore::make_data_dir(const std::string& data_dir) { return make_private_dir(data_dir); }
+
 LocalStore::~LocalStore() = default;
 
 std::string LocalStore::secret_path() const { return (std::filesystem::path(data_dir_) / "secret.key").string(); }

@@ -54,6 +54,9 @@ class LocalStore {
   /// LMDB files in it (0600). kInvalidArgument for an empty path, kInternal
   /// naming the path otherwise.
   static Result<std::unique_ptr<LocalStore>> open(const std::string& data_dir);
+  /// Creates <data_dir> (and missing parents) and makes it mode 0700, as
+  /// open() does; for what must exist before the store opens (the lock).
+  static Status make_data_dir(const std::string& data_dir);
   ~LocalStore();
 
   const std::string& data_dir() const { return data_dir_; }

@@ -1,5 +1,9 @@
 #include "dwhatsapp/node.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -456,6 +460,22 @@ struct Node::Impl {
     return RecordCounts{held.primary, held.replica};
   }
 
+  // Two nodes on one data directory would each think the LMDB records are
+  // theirs alone; <data_dir>/LOCK (flock, released by the kernel however the
+  // process ends) refuses the second one.
+  Status lock_data_dir() {
+    std::error_code ec;
+    std::filesystem::create_directories(options.data_dir, ec);
+    const std::string path = options.data_dir + "/LOCK";
+    data_lock.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (data_lock.fd < 0) return Status::Internal(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+    if (::flock(data_lock.fd, LOCK_EX | LOCK_NB) != 0)
+      return Status::Unavailable(fmt::format("another dws-node is using the data directory {}: stop it first, or "
+                                             "give this one another --data",
+                                             options.data_dir));
+    return Status::Ok();
+  }
+
   // The record store: LMDB under <data_dir>/store, or memory without a data dir.
   Status open_store() {
     if (options.data_dir.empty()) {
@@ -470,6 +490,7 @@ struct Node::Impl {
       if (ec)
         return Status::Internal(
             fmt::format("cannot create the data directory {} with mode 0700: {}", options.data_dir, ec.message()));
+      if (Status s = lock_data_dir(); !s.ok()) return s;
       store::LmdbOptions lo;
       lo.fsync = options.fsync;
       if (options.map_size != 0) lo.map_size = options.map_size;
@@ -784,6 +805,13 @@ struct Node::Impl {
 
   NodeOptions options;
   Level level;
+  // Held for the node's life, released last (after the store closes).
+  struct DataLock {
+    int fd = -1;
+    ~DataLock() {
+      if (fd >= 0) ::close(fd);
+    }
+  } data_lock;
   std::string secret_path;  // where the ring secret is kept; empty: open or in memory
   bool secret_created = false;
   RingInfo info;
