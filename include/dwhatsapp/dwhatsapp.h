@@ -512,7 +512,7 @@ DWS_API dws_status dws_client_history(const dws_client_t *client, const char *pe
 
 /**
  * @brief Sets the unread count of the chat with @p peer to zero.
- * @return #DWS_OK, #DWS_ERR_INVALID_ARGUMENT or #DWS_ERR_NOT_FOUND (no chat with peer).
+ * @return #DWS_OK (also when there is no chat with peer yet: nothing to mark), #DWS_ERR_INVALID_ARGUMENT.
  */
 DWS_API dws_status dws_client_mark_read(dws_client_t *client, const char *peer);
 
