@@ -292,4 +292,68 @@ dws_status dws_client_servers(const dws_client_t* client, dws_string_list** serv
   });
 }
 
+dws_status dws_client_check_user(dws_client_t* client, const char* name, dws_contact** contact) {
+  return guard([&]() -> Status {
+    if (Status s = require({{client, "client"}, {name, "name"}, {contact, "contact"}}); !s.ok()) return s;
+    auto c = client->client->check_user(name);
+    if (!c.ok()) return c.status();
+    *contact = const_cast<dws_contact*>(dws::capi::copy_one_contact(*c));
+    return Status::Ok();
+  });
+}
+
+dws_status dws_client_resolve(const dws_client_t* client, const char* name, char** nickname) {
+  return guard([&]() -> Status {
+    if (Status s = require({{client, "client"}, {name, "name"}, {nickname, "nickname"}}); !s.ok()) return s;
+    auto n = client->client->resolve(name);
+    if (!n.ok()) return n.status();
+    *nickname = dws::capi::malloc_string(*n);
+    return Status::Ok();
+  });
+}
+
+dws_status dws_client_safety_number(const dws_client_t* client, char** number) {
+  return guard([&]() -> Status {
+    if (Status s = require({{client, "client"}, {number, "number"}}); !s.ok()) return s;
+    const std::string n = client->client->safety_number();
+    *number = n.empty() ? nullptr : dws::capi::malloc_string(n);
+    return Status::Ok();
+  });
+}
+
+dws_status dws_safety_number_of(const char* public_key, char** number) {
+  return guard([&]() -> Status {
+    if (Status s = require({{public_key, "public_key"}, {number, "number"}}); !s.ok()) return s;
+    const std::string n = dws::safety_number_of(public_key);
+    if (n.empty()) return Status::InvalidArgument("public_key is not the base64 of an Ed25519 public key");
+    *number = dws::capi::malloc_string(n);
+    return Status::Ok();
+  });
+}
+
+dws_status dws_client_set_read_receipts(dws_client_t* client, int on) {
+  return guard([&]() -> Status {
+    if (Status s = require({{client, "client"}}); !s.ok()) return s;
+    return client->client->set_read_receipts(on != 0);
+  });
+}
+
+dws_status dws_client_read_receipts(const dws_client_t* client, int* on) {
+  return guard([&]() -> Status {
+    if (Status s = require({{client, "client"}, {on, "on"}}); !s.ok()) return s;
+    *on = client->client->read_receipts() ? 1 : 0;
+    return Status::Ok();
+  });
+}
+
+dws_status dws_client_reachable(const dws_client_t* client, int* reachable) {
+  return guard([&]() -> Status {
+    if (Status s = require({{client, "client"}, {reachable, "reachable"}}); !s.ok()) return s;
+    *reachable = client->client->reachable() ? 1 : 0;
+    return Status::Ok();
+  });
+}
+
+size_t dws_client_max_text_bytes(void) { return dws::Client::max_text_bytes(); }
+
 }  // extern "C"

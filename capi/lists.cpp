@@ -49,6 +49,7 @@ void free_contact(const dws_contact* c) {
   delete[] c->alias;
   delete[] c->public_key;
   delete[] c->display_name;
+  delete[] c->safety_number;
   delete c;
 }
 
@@ -59,12 +60,15 @@ const dws_contact* copy_contact(const Contact& from) {
   c->alias = copy(from.alias);
   c->public_key = copy(from.public_key);
   c->display_name = copy(from.display_name);
+  c->safety_number = copy(from.safety_number);
   return c.release();
 }
 
 void free_chat(const dws_chat* c) {
   if (c == nullptr) return;
   delete[] c->peer;
+  delete[] c->alias;
+  delete[] c->display_name;
   free_message(c->last);
   delete c;
 }
@@ -73,6 +77,8 @@ const dws_chat* copy_chat(const Chat& from) {
   std::unique_ptr<dws_chat, decltype(&free_chat)> c(new dws_chat{}, &free_chat);
   c->unread = from.unread;
   c->peer = copy(from.peer);
+  c->alias = copy(from.alias);
+  c->display_name = copy(from.display_name);
   if (!from.last.id.empty()) c->last = copy_message(from.last);
   return c.release();
 }
@@ -160,12 +166,15 @@ dws_ring_view* make_ring_view(const RingView& view) {
   return out.release();
 }
 
+const dws_contact* copy_one_contact(const Contact& from) { return copy_contact(from); }
+
 }  // namespace dws::capi
 
 extern "C" {
 
 void dws_message_list_free(dws_message_list* list) { dws::capi::free_list(list, dws::capi::free_message); }
 void dws_contact_list_free(dws_contact_list* list) { dws::capi::free_list(list, dws::capi::free_contact); }
+void dws_contact_free(dws_contact* contact) { dws::capi::free_contact(contact); }
 void dws_chat_list_free(dws_chat_list* list) { dws::capi::free_list(list, dws::capi::free_chat); }
 void dws_string_list_free(dws_string_list* list) { dws::capi::free_list(list, dws::capi::free_string); }
 

@@ -206,6 +206,7 @@ class _Contact(ctypes.Structure):
         ("public_key", ctypes.c_char_p),
         ("display_name", ctypes.c_char_p),
         ("key_changed", ctypes.c_int),
+        ("safety_number", ctypes.c_char_p),
     ]
 
 
@@ -282,6 +283,7 @@ _declare("dws_client_register_named", _c_status, _vp, _str, _str, _str)
 _declare("dws_client_login", _c_status, _vp, _str, _str)
 _declare("dws_client_logout", _c_status, _vp)
 _declare("dws_client_whoami", _c_status, _vp, _out_str)
+_declare("dws_client_safety_number", _c_status, _vp, _out_str)
 _declare("dws_client_change_password", _c_status, _vp, _str, _str)
 _declare("dws_client_delete_account", _c_status, _vp, _str)
 _declare("dws_client_send", _c_status, _vp, _str, _str, _out_str)
@@ -373,6 +375,7 @@ class Contact:
     public_key: str
     display_name: str
     key_changed: bool
+    safety_number: str = ""
 
 
 @dataclass(frozen=True)
@@ -585,6 +588,12 @@ class Client:
         _check(_lib.dws_client_whoami(self._h(), ctypes.byref(out)))
         return _take_string(out)
 
+    def safety_number(self) -> Optional[str]:
+        """The logged-in account's safety number (compare it with a contact's out of band), or None."""
+        out = ctypes.c_void_p()
+        _check(_lib.dws_client_safety_number(self._h(), ctypes.byref(out)))
+        return _take_string(out)
+
     def change_password(self, old_password: str, new_password: str) -> None:
         _check(_lib.dws_client_change_password(self._h(), _bytes(old_password), _bytes(new_password)))
 
@@ -701,7 +710,7 @@ class Client:
             for i in range(p.contents.count):
                 c = p.contents.items[i].contents
                 out.append(Contact(_text(c.nickname), _text(c.alias), _text(c.public_key), _text(c.display_name),
-                                   bool(c.key_changed)))
+                                   bool(c.key_changed), _text(c.safety_number)))
             return out
         finally:
             _lib.dws_contact_list_free(p)

@@ -444,6 +444,7 @@ typedef struct dws_contact {
   const char *display_name; /* "" when none */
   int key_changed;          /* nonzero: the ring shows another key; messages from it are refused
                                until the contact is added again */
+  const char *safety_number; /* 20 digits in four groups, from the pinned key: compare out of band */
 } dws_contact;
 
 /** @brief Contacts handed out by the library. May grow at its end. */
@@ -454,6 +455,56 @@ typedef struct dws_contact_list {
 
 /** @brief Releases a list of contacts. NULL is ignored. */
 DWS_API void dws_contact_list_free(dws_contact_list *list);
+
+/** @brief Releases one contact (from dws_client_check_user()). NULL is ignored. */
+DWS_API void dws_contact_free(dws_contact *contact);
+
+/**
+ * @brief Checks with the ring that @p name (a nickname or a contact's alias)
+ * is a user, pins its key on first sight (which makes it a contact), and
+ * returns what is known of it, for the caller to dws_contact_free().
+ * @return #DWS_OK, #DWS_ERR_NOT_FOUND ("no user 'dave' on the ring"),
+ * #DWS_ERR_FORBIDDEN (its key changed), #DWS_ERR_INVALID_ARGUMENT, #DWS_ERR_UNAVAILABLE.
+ */
+DWS_API dws_status dws_client_check_user(dws_client_t *client, const char *name, dws_contact **contact);
+
+/**
+ * @brief The nickname @p name stands for: a contact's nickname, else the
+ * contact whose alias it is (ignoring case), else @p name as a nickname.
+ * Every call that takes a peer accepts an alias the same way.
+ * @param[out] nickname dws_free() it.
+ * @return #DWS_OK, #DWS_ERR_INVALID_ARGUMENT (neither a nickname nor an alias).
+ */
+DWS_API dws_status dws_client_resolve(const dws_client_t *client, const char *name, char **nickname);
+
+/**
+ * @brief The safety number of the logged-in account's key, to compare with
+ * a contact's dws_contact::safety_number out of band.
+ * @param[out] number dws_free() it; NULL when nobody is logged in.
+ */
+DWS_API dws_status dws_client_safety_number(const dws_client_t *client, char **number);
+
+/**
+ * @brief The safety number of any public key (base64).
+ * @param[out] number dws_free() it.
+ * @return #DWS_OK, #DWS_ERR_INVALID_ARGUMENT (NULL or not a public key).
+ */
+DWS_API dws_status dws_safety_number_of(const char *public_key, char **number);
+
+/**
+ * @brief Turns "read" receipts on or off (saved in the data directory; off
+ * there or in dws_client_options::read_receipts means off).
+ */
+DWS_API dws_status dws_client_set_read_receipts(dws_client_t *client, int on);
+
+/** @brief Whether read receipts are on (*on nonzero). */
+DWS_API dws_status dws_client_read_receipts(const dws_client_t *client, int *on);
+
+/** @brief Whether the last attempt to reach the ring found a server (*reachable nonzero). */
+DWS_API dws_status dws_client_reachable(const dws_client_t *client, int *reachable);
+
+/** @brief The longest text dws_client_send() accepts, in bytes of UTF-8. */
+DWS_API size_t dws_client_max_text_bytes(void);
 
 /**
  * @brief Checks that the user exists on the ring and pins its key; adding a
@@ -482,6 +533,8 @@ typedef struct dws_chat {
   const char *peer;
   const dws_message *last; /* the last message; NULL when there is none */
   int unread;
+  const char *alias;        /* the contact's alias, "" when none */
+  const char *display_name; /* the peer's display name, "" when unknown */
 } dws_chat;
 
 /** @brief Chats handed out by the library. May grow at its end. */

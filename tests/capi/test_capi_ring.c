@@ -507,6 +507,41 @@ int main(void) {
             cl->items[0]->key_changed == 0,
         "alice's contacts: expected bob (Bobby, \"Bob B.\", a key, unchanged), got %zu", cl->count);
   dws_contact_list_free(cl);
+
+  /* Aliases, safety numbers, the user check, settings. */
+  {
+    char *nick = NULL, *bobs_own = NULL, *of_key = NULL;
+    dws_contact *c = NULL;
+    int on = -1, up = -1;
+    MUST(dws_client_resolve(alice, "BOBBY", &nick));
+    CHECK(nick != NULL && strcmp(nick, "bob") == 0, "resolve(BOBBY): expected bob, got %s", nick ? nick : "NULL");
+    dws_free(nick);
+    MUST(dws_client_safety_number(bob, &bobs_own));
+    MUST(dws_client_contacts(alice, &cl));
+    CHECK(bobs_own != NULL && cl->count == 1 && strcmp(cl->items[0]->safety_number, bobs_own) == 0,
+          "bob's own safety number %s should be what alice pinned: %s", bobs_own ? bobs_own : "NULL",
+          cl->count ? cl->items[0]->safety_number : "(no contact)");
+    MUST(dws_safety_number_of(cl->items[0]->public_key, &of_key));
+    CHECK(strcmp(of_key, bobs_own) == 0, "dws_safety_number_of(bob's key) = %s, expected %s", of_key, bobs_own);
+    dws_contact_list_free(cl);
+    dws_free(of_key);
+    dws_free(bobs_own);
+    EXPECT_ERROR(dws_safety_number_of("not a key", &of_key), DWS_ERR_INVALID_ARGUMENT, "public_key");
+    MUST(dws_client_check_user(alice, "Bobby", &c));
+    CHECK(strcmp(c->nickname, "bob") == 0 && strlen(c->safety_number) > 0, "check_user(Bobby): expected bob");
+    dws_contact_free(c);
+    EXPECT_ERROR(dws_client_check_user(alice, "nobody_here", &c), DWS_ERR_NOT_FOUND, "nobody_here");
+    MUST(dws_client_read_receipts(alice, &on));
+    CHECK(on == 1, "read receipts: expected on by default");
+    MUST(dws_client_set_read_receipts(alice, 0));
+    MUST(dws_client_read_receipts(alice, &on));
+    CHECK(on == 0, "read receipts: expected off after turning them off");
+    MUST(dws_client_set_read_receipts(alice, 1));
+    MUST(dws_client_reachable(alice, &up));
+    CHECK(up == 1, "reachable: expected the ring to answer");
+    CHECK(dws_client_max_text_bytes() >= 60000, "max text bytes %zu", dws_client_max_text_bytes());
+  }
+
   MUST(dws_client_remove_contact(alice, "bob"));
   EXPECT_ERROR(dws_client_remove_contact(alice, "bob"), DWS_ERR_NOT_FOUND, "bob");
   MUST(dws_client_contacts(alice, &cl));

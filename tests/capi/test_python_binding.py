@@ -165,6 +165,8 @@ def scenario(dws, tmp):
             contacts = alice.contacts()
             expect(len(contacts) == 1 and contacts[0].alias == "B" and contacts[0].display_name == "Bob"
                    and not contacts[0].key_changed, f"alice's contacts: got {contacts}")
+            expect(contacts[0].safety_number and contacts[0].safety_number == bob.safety_number(),
+                   f"bob's safety number {bob.safety_number()!r} should be what alice pinned: {contacts[0]}")
             alice.remove_contact("bob")
             raises(dws.NotFound, lambda: alice.remove_contact("bob"), "bob")
             expect(alice.servers() and ":" in alice.servers()[0], f"servers: got {alice.servers()}")
