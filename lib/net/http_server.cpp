@@ -16,7 +16,12 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+// GCC 12 with -fsanitize=address reports a false -Wmaybe-uninitialized
+// inside <regex> (std::function moved in _NFA::_M_insert_subexpr_*).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <regex>
+#pragma GCC diagnostic pop
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
