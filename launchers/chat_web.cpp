@@ -57,18 +57,6 @@ bool same_secret(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-const char* state_name(dws::Delivery d) {
-  switch (d) {
-    case dws::Delivery::kSending: return "sending";
-    case dws::Delivery::kStored: return "stored";
-    case dws::Delivery::kDelivered: return "delivered";
-    case dws::Delivery::kReceived: return "received";
-    case dws::Delivery::kRead: return "read";
-    case dws::Delivery::kQueued: return "queued";
-  }
-  return "";
-}
-
 void put(Writer& w, const char* key, const std::string& value) {
   w.Key(key);
   w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
@@ -84,7 +72,7 @@ void write_message(Writer& w, const dws::Message& m) {
   w.Key("received_at");
   w.Int64(m.received_at);
   put(w, "text", m.text);
-  put(w, "state", state_name(m.state));
+  put(w, "state", dws::delivery_name(m.state));
   w.Key("outgoing");
   w.Bool(m.outgoing);
   w.EndObject();
@@ -198,7 +186,7 @@ class WebChat {
                      w.StartObject();
                      put(w, "peer", peer);
                      put(w, "id", id);
-                     put(w, "state", state_name(state));
+                     put(w, "state", dws::delivery_name(state));
                      w.EndObject();
                    }));
     });

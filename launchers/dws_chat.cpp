@@ -149,22 +149,10 @@ std::string shown(const std::map<std::string, std::string>& names, const std::st
   return it == names.end() ? nick : printable(it->second);
 }
 
-const char* state_word(dws::Delivery d) {
-  switch (d) {
-    case dws::Delivery::kSending: return "sending";
-    case dws::Delivery::kStored: return "stored";
-    case dws::Delivery::kDelivered: return "delivered";
-    case dws::Delivery::kReceived: return "received";
-    case dws::Delivery::kRead: return "read";
-    case dws::Delivery::kQueued: return "queued";
-  }
-  return "";
-}
-
 std::string message_json(const dws::Message& m) {
   return "{\"id\": " + json_string(m.id) + ", \"from\": " + json_string(m.from) + ", \"to\": " + json_string(m.to) +
          ", \"sent_at\": " + std::to_string(m.sent_at) + ", \"text\": " + json_string(m.text) +
-         ", \"state\": " + json_string(state_word(m.state)) + ", \"outgoing\": " + (m.outgoing ? "true" : "false") +
+         ", \"state\": " + json_string(dws::delivery_name(m.state)) + ", \"outgoing\": " + (m.outgoing ? "true" : "false") +
          "}";
 }
 

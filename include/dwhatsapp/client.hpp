@@ -108,6 +108,11 @@ struct ReceiveHandlers {
 /// out of band to know that no one sits between them. "" for a malformed key.
 DWS_API std::string safety_number_of(const std::string& public_key);
 
+/// @brief The name of a delivery state, as the JSON outputs of dws-chat and
+/// its web page spell it: "sending", "stored", "delivered", "received",
+/// "read", "queued".
+DWS_API const char* delivery_name(Delivery state);
+
 /// @brief An account's view of the ring. A Client is safe for concurrent use
 /// from multiple threads without external synchronization. Callbacks run on
 /// the client's receiver thread; they must not call stop_receiving().

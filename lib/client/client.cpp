@@ -834,6 +834,18 @@ std::string Client::safety_number() const {
   return safety_number_of(crypto::to_base64(s->account.public_key));
 }
 
+const char* delivery_name(Delivery state) {
+  switch (state) {
+    case Delivery::kSending: return "sending";
+    case Delivery::kStored: return "stored";
+    case Delivery::kDelivered: return "delivered";
+    case Delivery::kReceived: return "received";
+    case Delivery::kRead: return "read";
+    case Delivery::kQueued: return "queued";
+  }
+  return "";
+}
+
 std::string safety_number_of(const std::string& public_key) {
   auto key = crypto::from_base64_fixed<crypto::kPublicKeySize>(public_key, "public key");
   if (!key.ok()) return "";
