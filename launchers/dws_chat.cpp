@@ -27,6 +27,9 @@
 namespace {
 
 constexpr const char* kNotLoggedIn = "not logged in: run dws-chat login NICK first";
+// `send` when no server was reachable: the message is in the outbox and
+// leaves with the next dws-chat command that reaches the ring (EX_TEMPFAIL).
+constexpr int kExitQueued = 75;
 
 int fail(const std::string& message) {
   std::fprintf(stderr, "dws-chat: %s\n", message.c_str());
@@ -332,15 +335,17 @@ int run_chat(dws::Client& client, const std::string& peer) {
 
   auto send_line = [&](const std::string& line) {
     if (line.empty()) return;
-    dws::Result<std::string> id = client.send(peer, line);
-    if (id.ok()) {
+    dws::Result<dws::SendResult> sent = client.send_message(peer, line);
+    if (sent.ok()) {
       dws::Message shown;
+      shown.state = sent->state;
       shown.outgoing = true;
       shown.text = line;
       shown.sent_at = static_cast<std::int64_t>(std::time(nullptr)) * 1000;
-      screen.show(chat_line(shown, peer));
+      const bool queued = sent->state == dws::Delivery::kQueued;
+      screen.show(chat_line(shown, peer) + (queued ? std::string("  (") + delivery_mark(sent->state) + ")" : ""));
     } else {
-      screen.show("dws-chat: " + id.status().message());
+      screen.show("dws-chat: " + sent.status().message());
     }
   };
 
@@ -468,7 +473,10 @@ int main(int argc, char** argv) {
   CLI::App* logout = app.add_subcommand("logout", "lock the account in this data directory (history stays)");
   CLI::App* whoami = app.add_subcommand("whoami", "print the logged-in nickname");
 
-  CLI::App* send = app.add_subcommand("send", "send a message; prints its id once the ring has stored it");
+  CLI::App* send = app.add_subcommand(
+      "send",
+      "send a message; prints its id once the ring has stored it, or 'queued ID' and exits with status 75 when no "
+      "server was reachable (the next command that reaches the ring sends it)");
   send->add_option("NICK", nick, "recipient")->required();
   send->add_option("TEXT", words, "the message (the words are joined with spaces)")->required();
 
@@ -477,6 +485,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0, 60));
   inbox->add_flag("--json", json, "one JSON object per line: id, from, to, sent_at, text");
+  bool show_rejected = false;
+  inbox->add_flag("--rejected", show_rejected,
+                  "list the envelopes set aside because they did not verify or open (id, sender, reason); no fetch");
 
   CLI::App* chats = app.add_subcommand("chats", "every conversation: last message and unread count");
 
@@ -551,9 +562,24 @@ int main(int argc, char** argv) {
   if (*send) {
     std::string text;
     for (const std::string& w : words) text += (text.empty() ? "" : " ") + w;
-    dws::Result<std::string> id = client.send(nick, text);
-    if (!id.ok()) return fail(id.status());
-    std::printf("%s\n", id->c_str());
+    dws::Result<dws::SendResult> sent = client.send_message(nick, text);
+    if (!sent.ok()) return fail(sent.status());
+    if (sent->state == dws::Delivery::kQueued) {
+      std::printf("queued %s\n", sent->id.c_str());
+      std::fprintf(stderr, "dws-chat: no server reachable: the message is queued and leaves with the next command "
+                           "that reaches the ring\n");
+      return kExitQueued;
+    }
+    std::printf("%s\n", sent->id.c_str());
+    return 0;
+  }
+  if (*inbox && show_rejected) {
+    dws::Result<std::vector<dws::RejectedEnvelope>> listed = client.rejected();
+    if (!listed.ok()) return fail(listed.status());
+    for (const dws::RejectedEnvelope& r : *listed)
+      std::printf("%s  %s  %s: %s\n", local_time(r.at_ms, kDateTime).c_str(), r.id.c_str(), r.from.c_str(),
+                  printable(r.reason).c_str());
+    std::printf("%zu rejected\n", listed->size());
     return 0;
   }
   if (*inbox) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "client/client_json.hpp"
 #include "client/local_store.hpp"
@@ -182,26 +183,50 @@ std::vector<std::string> ApiClient::candidates() {
   return order_;
 }
 
+int ApiClient::backoff_ms(int round) {
+  if (round <= 0) return 0;
+  return std::min(1000, 50 << std::min(round - 1, 5));
+}
+
+int ApiClient::retry_budget_ms() const {
+  return options_.retry_budget_ms > 0 ? options_.retry_budget_ms : options_.request_timeout_ms;
+}
+
 Result<ApiReply> ApiClient::call_any(const ApiRequest& req) {
   const std::vector<std::string> servers = candidates();
   if (servers.empty())
     return Status::Unavailable(fmt::format(
         "no server known and none answered discovery of ring '{}' on UDP port {}: give a server (host:port)",
         options_.ring_name, options_.discovery_port));
+  // A dead node answers "refused" at once and a settling ring "retry": both
+  // pass within seconds, so a failed round is worth another after a pause,
+  // until the budget is spent. The rounds are bounded by the budget and by
+  // kMaxRounds (a refused connection costs almost nothing).
+  constexpr int kMaxRounds = 64;
+  const auto start = std::chrono::steady_clock::now();
+  const auto budget = std::chrono::milliseconds(retry_budget_ms());
   std::string tried;
-  for (const auto& server : servers) {
-    auto r = call(server, req);
-    std::string why;
-    if (!r.ok()) {
-      why = r.status().message();
-    } else if (r->status == 503) {
-      why = parse_error(r->status, r->body).status.message();
-    } else {
-      note_success(server);
-      return r;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    if (round > 0) {
+      const auto pause = std::chrono::milliseconds(backoff_ms(round));
+      if (std::chrono::steady_clock::now() + pause - start > budget) break;
+      std::this_thread::sleep_for(pause);
     }
-    if (!tried.empty()) tried += "; ";
-    tried += why.rfind(server, 0) == 0 ? why : server + ": " + why;
+    tried.clear();
+    for (const auto& server : servers) {
+      auto r = call(server, req);
+      std::string why;
+      if (!r.ok()) {
+        why = r.status().message();
+      } else if (r->status == 503) {
+        why = parse_error(r->status, r->body).status.message();
+      } else {
+        note_success(server);
+        return r;
+      }
+      if (!tried.empty()) tried += "; ";
+      tried += why.rfind(server, 0) == 0 ? why : server + ": " + why;
+    }
   }
   return Status::Unavailable("no server reachable (tried " + tried + ")");
 }
