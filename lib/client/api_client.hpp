@@ -90,7 +90,8 @@ class ApiClient {
   /// Tries the known servers in order until one answers with anything but
   /// 503; the one that answered moves to the front. When a whole round
   /// fails it waits (backoff from 50 ms, doubling, at most 1 s) and tries
-  /// again, for at most retry_budget_ms in all. kUnavailable "no server
+  /// again, for at most retry_budget_ms in all while some server answers
+  /// 503, for three rounds when none answers at all. kUnavailable "no server
   /// reachable: tried a (why), b (why)" when none did.
   Result<ApiReply> call_any(const ApiRequest& request);
 
