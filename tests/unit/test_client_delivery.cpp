@@ -8,6 +8,7 @@
 
 #include "client/api_client.hpp"
 #include "client/local_store.hpp"
+#include "net/json_codec.hpp"
 #include "support/test_support.hpp"
 
 using dws::client::ApiClient;
@@ -102,4 +103,34 @@ TEST_CASE("retry policy: no pause before the first round, then doubling from 50 
   CHECK(ApiClient::backoff_ms(5) == 800);
   CHECK(ApiClient::backoff_ms(6) == 1000);
   CHECK(ApiClient::backoff_ms(60) == 1000);
+}
+
+TEST_CASE("codec: a write-through put names the unreachable primary; a replica copy cannot") {
+  dws::core::Record rec;
+  rec.key = 0x42;
+  rec.sub = "m/1";
+  rec.version = 1;
+  rec.expires_at = 1'900'000'000'000LL;
+  rec.payload = "x";
+  dws::core::StorePutReq put{rec, false};
+  put.takeover = 0x0123456789abcdefULL;
+  const dws::net::WireRequest wire = dws::net::encode_request(put);
+  CHECK(wire.body.find("\"takeover\":\"0123456789abcdef\"") != std::string::npos);
+  auto back = dws::net::decode_request(wire);
+  REQUIRE_MESSAGE(back.ok(), back.status().to_string());
+  const auto& got = std::get<dws::core::StorePutReq>(*back);
+  REQUIRE(got.takeover.has_value());
+  CHECK(*got.takeover == 0x0123456789abcdefULL);
+
+  dws::core::StorePutReq plain{rec, false};
+  auto none = dws::net::decode_request(dws::net::encode_request(plain));
+  REQUIRE(none.ok());
+  CHECK(!std::get<dws::core::StorePutReq>(*none).takeover.has_value());
+
+  dws::core::StorePutReq replica{rec, true};
+  dws::net::WireRequest bad = dws::net::encode_request(replica);
+  bad.body.insert(bad.body.size() - 1, ",\"takeover\":\"0123456789abcdef\"");
+  auto refused = dws::net::decode_request(bad);
+  REQUIRE(!refused.ok());
+  CHECK(refused.status().message().find("takeover") != std::string::npos);
 }
