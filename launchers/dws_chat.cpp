@@ -37,6 +37,9 @@ using dws_chat::local_time;
 using dws_chat::printable;
 using dws_chat::run_chat;
 using dws_chat::TerminalMode;
+// `send` when no server was reachable: the message is in the outbox and
+// leaves with the next dws-chat command that reaches the ring (EX_TEMPFAIL).
+constexpr int kExitQueued = 75;
 
 constexpr const char* kNotLoggedIn = "not logged in: run dws-chat login NICK first (or register NICK)";
 
@@ -326,7 +329,10 @@ int main(int argc, char** argv) {
   CLI::App* whoami = app.add_subcommand("whoami", "print the logged-in nickname and its safety number");
   whoami->add_flag("--json", json, "a JSON object: nickname, safety_number");
 
-  CLI::App* send = app.add_subcommand("send", "send a message; prints its id once the ring has stored it");
+  CLI::App* send = app.add_subcommand(
+      "send",
+      "send a message; prints its id once the ring has stored it, or 'queued ID' and exits with status 75 when no "
+      "server was reachable (the next command that reaches the ring sends it)");
   send->add_option("NICK", nick, "recipient (nickname or alias)")->required();
   send->add_option("TEXT", words, "the message (the words are joined with spaces)")->required();
 
@@ -335,6 +341,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0, 60));
   inbox->add_flag("--json", json, "one JSON object per line: id, from, to, sent_at, text, state, outgoing");
+  bool show_rejected = false;
+  inbox->add_flag("--rejected", show_rejected,
+                  "list the envelopes set aside because they did not verify or open (id, sender, reason); no fetch");
 
   CLI::App* chats = app.add_subcommand("chats", "every conversation: last message and unread count");
   chats->add_flag("--json", json, "one JSON object per line: peer, alias, unread, last");
@@ -459,9 +468,24 @@ int main(int argc, char** argv) {
   if (*send) {
     std::string text;
     for (const std::string& w : words) text += (text.empty() ? "" : " ") + w;
-    dws::Result<std::string> id = client.send(nick, text);
-    if (!id.ok()) return fail(id.status());
-    std::printf("%s\n", id->c_str());
+    dws::Result<dws::SendResult> sent = client.send_message(nick, text);
+    if (!sent.ok()) return fail(sent.status());
+    if (sent->state == dws::Delivery::kQueued) {
+      std::printf("queued %s\n", sent->id.c_str());
+      std::fprintf(stderr, "dws-chat: no server reachable: the message is queued and leaves with the next command "
+                           "that reaches the ring\n");
+      return kExitQueued;
+    }
+    std::printf("%s\n", sent->id.c_str());
+    return 0;
+  }
+  if (*inbox && show_rejected) {
+    dws::Result<std::vector<dws::RejectedEnvelope>> listed = client.rejected();
+    if (!listed.ok()) return fail(listed.status());
+    for (const dws::RejectedEnvelope& r : *listed)
+      std::printf("%s  %s  %s: %s\n", local_time(r.at_ms, kDateTime).c_str(), r.id.c_str(), r.from.c_str(),
+                  printable(r.reason).c_str());
+    std::printf("%zu rejected\n", listed->size());
     return 0;
   }
   if (*inbox) {

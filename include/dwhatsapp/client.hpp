@@ -66,6 +66,25 @@ struct Message {
   bool outgoing = false;
 };
 
+/// @brief What send_message() did with a message.
+struct SendResult {
+  std::string id;
+  /// kStored: the ring holds W copies. kQueued: no server was reachable; the
+  /// message waits in the outbox and leaves, with this id, on the next call
+  /// (or background receive cycle) that reaches the ring.
+  Delivery state = Delivery::kStored;
+};
+
+/// @brief An incoming envelope that did not verify or open: kept aside
+/// (committed locally) and only then acknowledged, so it never reaches the
+/// application and is never lost without a trace.
+struct RejectedEnvelope {
+  std::string id;
+  std::string from;    ///< as the envelope claims; unverified
+  std::string reason;
+  std::int64_t at_ms = 0;  ///< unix ms, when this client set it aside
+};
+
 /// @brief A contact: a nickname with the public key pinned on first use.
 struct Contact {
   std::string nickname;
@@ -95,8 +114,9 @@ struct Chat {
 struct ReceiveHandlers {
   /// Once per new text message, in mailbox order.
   std::function<void(const Message&)> on_message;
-  /// An outgoing message changed state (a receipt came back): the message
-  /// as the history now shows it. After the cycle's new messages.
+  /// An outgoing message changed state (a receipt came back, or a queued
+  /// message left the outbox): the message as the history now shows it.
+  /// After the cycle's new messages.
   std::function<void(const Message&)> on_state;
   /// A receive cycle failed (the ring unreachable, ...); the receiver backs
   /// off and tries again. Not called for the cancellation stop_receiving() makes.
@@ -161,7 +181,19 @@ class DWS_API Client {
   /// bad nickname), kNotFound (no such user), kPayloadTooLarge (more than
   /// max_text_bytes(): the message says how many characters), kUnavailable,
   /// kForbidden (contact's key changed), kUnauthenticated (not logged in).
+  /// With no server reachable the message is queued (see send_message) and
+  /// its id returned too: history() shows it as Delivery::kQueued.
   Result<std::string> send(const std::string& to, const std::string& text);
+  /// @brief As send(), saying whether the ring stored the message or it was
+  /// queued in the outbox because no server was reachable (the recipient's
+  /// key must be pinned already for that: a first message needs the ring).
+  Result<SendResult> send_message(const std::string& to, const std::string& text);
+  /// @brief Sends what the outbox holds, oldest first, each with its id.
+  /// @return how many left the outbox; kUnavailable when the ring is still
+  /// out of reach (what is left stays queued).
+  Result<int> flush_outbox();
+  /// @brief Envelopes set aside by receive cycles, oldest id first.
+  Result<std::vector<RejectedEnvelope>> rejected() const;
   /// @brief One receive cycle: fetch the mailbox (waiting up to `wait_s`
   /// seconds when it is empty), verify, decrypt, store locally, acknowledge,
   /// send receipts, and return the new text messages (each id exactly once).
@@ -222,6 +254,7 @@ class DWS_API Client {
   struct Impl;
 
  private:
+  friend struct ClientTestAccess;  // lib/client/test_access.hpp: tests only
   explicit Client(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

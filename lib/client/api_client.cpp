@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "client/client_json.hpp"
 #include "client/local_store.hpp"
@@ -182,26 +183,58 @@ std::vector<std::string> ApiClient::candidates() {
   return order_;
 }
 
+int ApiClient::backoff_ms(int round) {
+  if (round <= 0) return 0;
+  return std::min(1000, 50 << std::min(round - 1, 5));
+}
+
+int ApiClient::retry_budget_ms() const {
+  return options_.retry_budget_ms > 0 ? options_.retry_budget_ms : options_.request_timeout_ms;
+}
+
 Result<ApiReply> ApiClient::call_any(const ApiRequest& req) {
   const std::vector<std::string> servers = candidates();
   if (servers.empty())
     return Status::Unavailable(fmt::format(
         "no server known and none answered discovery of ring '{}' on UDP port {}: give a server (host:port)",
         options_.ring_name, options_.discovery_port));
+  // A settling ring answers "retry", and an entry node whose forward met a
+  // dead primary answers 503 until the ring has noticed (a stabilization
+  // round or two): a round that got a 503 is worth another after a pause,
+  // until the budget is spent. A round where no server answered at all
+  // looks like the whole ring (or this host's network) down: that gets
+  // kUnreachableRounds rounds only, so a send reaches the outbox quickly.
+  constexpr int kMaxRounds = 64;
+  constexpr int kUnreachableRounds = 3;
+  const auto start = std::chrono::steady_clock::now();
+  const auto budget = std::chrono::milliseconds(retry_budget_ms());
   std::string tried;
-  for (const auto& server : servers) {
-    auto r = call(server, req);
-    std::string why;
-    if (!r.ok()) {
-      why = r.status().message();
-    } else if (r->status == 503) {
-      why = parse_error(r->status, r->body).status.message();
-    } else {
-      note_success(server);
-      return r;
+  int unreachable_rounds = 0;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    if (round > 0) {
+      if (unreachable_rounds >= kUnreachableRounds) break;
+      const auto pause = std::chrono::milliseconds(backoff_ms(round));
+      if (std::chrono::steady_clock::now() + pause - start > budget) break;
+      std::this_thread::sleep_for(pause);
     }
-    if (!tried.empty()) tried += "; ";
-    tried += why.rfind(server, 0) == 0 ? why : server + ": " + why;
+    tried.clear();
+    bool answered = false;
+    for (const auto& server : servers) {
+      auto r = call(server, req);
+      std::string why;
+      if (!r.ok()) {
+        why = r.status().message();
+      } else if (r->status == 503) {
+        answered = true;
+        why = parse_error(r->status, r->body).status.message();
+      } else {
+        note_success(server);
+        return r;
+      }
+      if (!tried.empty()) tried += "; ";
+      tried += why.rfind(server, 0) == 0 ? why : server + ": " + why;
+    }
+    unreachable_rounds = answered ? 0 : unreachable_rounds + 1;
   }
   return Status::Unavailable("no server reachable (tried " + tried + ")");
 }

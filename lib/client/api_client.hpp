@@ -27,6 +27,9 @@ struct ApiOptions {
   std::string ring_name = "dwhatsapp";
   int discovery_port = 37020;
   int request_timeout_ms = 5000;
+  /// How long call_any keeps asking again, with backoff, while every server
+  /// fails or says the ring is settling (503); 0: request_timeout_ms.
+  int retry_budget_ms = 0;
   /// PEM CA bundle: HTTPS to servers whose certificate chains to it and
   /// names the address called. Empty: plain HTTP.
   std::string tls_ca;
@@ -85,9 +88,18 @@ class ApiClient {
   Result<ApiReply> call(const std::string& server, const ApiRequest& request, Cancel* cancel = nullptr);
 
   /// Tries the known servers in order until one answers with anything but
-  /// 503; the one that answered moves to the front. kUnavailable "no server
+  /// 503; the one that answered moves to the front. When a whole round
+  /// fails it waits (backoff from 50 ms, doubling, at most 1 s) and tries
+  /// again, for at most retry_budget_ms in all while some server answers
+  /// 503, for three rounds when none answers at all. kUnavailable "no server
   /// reachable: tried a (why), b (why)" when none did.
   Result<ApiReply> call_any(const ApiRequest& request);
+
+  /// The retry policy call_any follows, for callers that retry a sequence of
+  /// their own (a primary, then any server): the wait before attempt
+  /// `round` (0-based; 0 for the first), and the total budget.
+  static int backoff_ms(int round);
+  int retry_budget_ms() const;
 
   /// Servers known, most recently successful first.
   std::vector<std::string> servers() const;

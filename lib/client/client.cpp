@@ -22,6 +22,7 @@
 #include "client/client_json.hpp"
 #include "client/local_store.hpp"
 #include "client/receiver.hpp"
+#include "client/test_access.hpp"
 #include "core/account.hpp"
 #include "core/auth.hpp"
 #include "core/envelope.hpp"
@@ -144,6 +145,10 @@ struct Client::Impl {
   // application sees messages in mailbox order. Held across HTTP, but it
   // guards no state.
   std::mutex receive_mu;
+  std::mutex outbox_mu;  // serializes outbox flushes; held across HTTP
+  // Test hook: runs after a receive cycle's local commit (and callbacks),
+  // before the ack; false aborts the cycle there, as a crash would.
+  std::function<bool()> before_ack;
   std::mutex receiver_mu;  // guards `receiver`
   std::unique_ptr<client::Receiver> receiver;
 
@@ -217,7 +222,16 @@ struct Client::Impl {
       }
     }
     auto user = fetch_user(nick);
-    if (!user.ok()) return user.status();
+    if (!user.ok()) {
+      // Out of reach is not a change: the pinned key still seals a message
+      // for the outbox, and the check happens on a later send.
+      if (user.status().code() == Code::kUnavailable) {
+        std::lock_guard lock(mu);
+        auto pin = store->pin(nick);
+        if (pin.ok() && *pin && !(*pin)->key_changed) return (*pin)->key;
+      }
+      return user.status();
+    }
     std::lock_guard lock(mu);
     auto pin = store->pin(nick);
     if (!pin.ok()) return pin.status();
@@ -246,15 +260,20 @@ struct Client::Impl {
   // Posts one envelope, trying the servers in turn; a retry carries the same
   // envelope (same id), so the mailbox stores it once.
   Status post_envelope(const SessionPtr& s, const core::Envelope& envelope) {
-    const client::ApiRequest req{"POST", "/v1/messages", client::envelope_json(envelope), signer(s), 0};
+    return post_body(s, envelope.to, client::envelope_json(envelope));
+  }
+
+  Status post_body(const SessionPtr& s, const std::string& to, const std::string& body) {
+    const client::ApiRequest req{"POST", "/v1/messages", body, signer(s), 0};
     // Straight to the recipient's primary when known; any trouble there
-    // (gone, moved, busy) falls back to any server, which forwards.
-    if (const std::string where = recipient_primary(envelope.to); !where.empty()) {
+    // (gone, moved, busy) drops the cached address and falls back to any
+    // server, which forwards (call_any retries with backoff).
+    if (const std::string where = recipient_primary(to); !where.empty()) {
       auto direct = api->call(where, req);
       if (direct.ok() && (direct->status == 200 || direct->status == 201)) return Status::Ok();
       if (direct.ok() && direct->status != 503 && direct->status != 421) return reply_status(*direct);
       std::lock_guard lock(mu);
-      peer_primary.erase(envelope.to);
+      peer_primary.erase(to);
     }
     auto r = api->call_any(req);
     if (!r.ok()) return r.status();
@@ -294,7 +313,7 @@ struct Client::Impl {
 
   // Records an outgoing message and its chat, in one transaction.
   // REQUIRES: mu held.
-  Status record_outgoing_locked(const std::string& peer, Message m) {
+  Status record_outgoing_locked(const std::string& peer, Message m, core::WriteBatch* extra = nullptr) {
     if (auto it = early_receipts.find(m.id); it != early_receipts.end()) {
       if (rank(it->second) > rank(m.state)) m.state = it->second;
       early_receipts.erase(it);
@@ -305,13 +324,14 @@ struct Client::Impl {
     client::ChatRow chat = row->value_or(client::ChatRow{});
     chat.last_id = std::max(chat.last_id, m.id);
     chat.activity_ms = std::max(chat.activity_ms, clock.wall_ms());
-    core::WriteBatch b;
+    core::WriteBatch local;
+    core::WriteBatch& b = extra != nullptr ? *extra : local;
     client::LocalStore::put_message(b, peer, m);
     client::LocalStore::put_chat(b, peer, chat);
     return store->raw().apply(b);
   }
 
-  Result<std::string> send(const std::string& typed_to, const std::string& text) {
+  Result<SendResult> send(const std::string& typed_to, const std::string& text) {
     SessionPtr s = current();
     if (!s) return not_logged_in();
     if (blank(text)) return Status::InvalidArgument("the message is blank: type some text to send");
@@ -330,11 +350,6 @@ struct Client::Impl {
     auto envelope = core::seal_envelope(s->secret_key, s->nick, *to, *key, core::Kind::kText, text, id, sent_at,
                                         s->cache.get());
     if (!envelope.ok()) return envelope.status();
-    if (Status st = post_envelope(s, *envelope); !st.ok()) {
-      note_reachable(st);
-      return st;
-    }
-    note_reachable(Status::Ok());
 
     Message m;
     m.id = id.hex();
@@ -342,13 +357,69 @@ struct Client::Impl {
     m.to = *to;
     m.sent_at = sent_at;
     m.text = text;
-    m.state = Delivery::kStored;
     m.outgoing = true;
+    const std::string body = client::envelope_json(*envelope);
+    // What is queued leaves first, so a conversation keeps its order: while
+    // the outbox cannot drain, this message joins it.
+    auto flushed = flush_outbox(s);
+    Status posted = flushed.ok() ? post_body(s, *to, body) : flushed.status();
+    note_reachable(posted);
+    if (!posted.ok() && posted.code() != Code::kUnavailable) return posted;
+
     std::lock_guard lock(mu);
+    if (!posted.ok()) {
+      m.state = Delivery::kQueued;
+      core::WriteBatch b;
+      client::LocalStore::put_outbox(b, {m.id, *to, body});
+      if (Status st = record_outgoing_locked(*to, m, &b); !st.ok())
+        return Status::Internal("no server was reachable and message " + m.id +
+                                " could not be queued either: " + st.message());
+      return SendResult{m.id, Delivery::kQueued};
+    }
+    m.state = Delivery::kStored;
     if (Status st = record_outgoing_locked(*to, std::move(m)); !st.ok())
       return Status::Internal("the ring stored message " + id.hex() + " but the local history did not: " +
                               st.message());
-    return id.hex();
+    return SendResult{id.hex(), Delivery::kStored};
+  }
+
+  // Sends the outbox, oldest first; stops at the first entry the ring cannot
+  // take now. One flush at a time: two would post the same envelopes twice
+  // (harmless, the mailbox keeps one per id, but wasteful).
+  Result<int> flush_outbox(const SessionPtr& s) {
+    std::lock_guard flush(outbox_mu);
+    std::vector<client::OutboxEntry> due;
+    {
+      std::lock_guard lock(mu);
+      auto listed = store->outbox();
+      if (!listed.ok()) return listed.status();
+      due = std::move(listed).value();
+    }
+    int sent = 0;
+    for (const auto& e : due) {
+      Status st = post_body(s, e.peer, e.body);
+      if (!st.ok() && st.code() == Code::kUnavailable) return st;
+      // Refused for good (the recipient deleted the account, the envelope
+      // expired in the queue): it can never leave, so it leaves the outbox
+      // and its history entry stays kQueued.
+      std::lock_guard lock(mu);
+      core::WriteBatch b;
+      client::LocalStore::remove_outbox(b, e.id);
+      std::optional<Message> changed;
+      if (st.ok()) {
+        auto m = store->message(e.peer, e.id);
+        if (!m.ok()) return m.status();
+        if (*m && (*m)->state == Delivery::kQueued) {
+          (*m)->state = Delivery::kStored;
+          client::LocalStore::put_message(b, e.peer, **m);
+          changed = **m;
+        }
+        ++sent;
+      }
+      if (Status w = store->raw().apply(b); !w.ok()) return w;
+      if (changed) note_state_locked(std::move(*changed));
+    }
+    return sent;
   }
 
   // Moves the outgoing messages a receipt from `peer` lists to delivered
@@ -436,11 +507,20 @@ struct Client::Impl {
     primary = address;
   }
 
-  // GET /v1/mailbox at the primary, following one 421 or one failover.
+  // GET /v1/mailbox at the primary, following 421s and failovers and
+  // waiting out a settling ring, with backoff, within the retry budget.
   Result<client::MailboxReply> fetch_mailbox(const SessionPtr& s, int wait_s, client::Cancel* cancel) {
     const std::string target = fmt::format("/v1/mailbox?wait={}&limit={}", wait_s, kMailboxLimit);
+    constexpr int kMaxAttempts = 8;
     Status last;
-    for (int attempt = 0; attempt < 3; ++attempt) {
+    const std::int64_t start = clock.monotonic_ms();
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+      if (attempt > 0) {
+        const int pause = client::ApiClient::backoff_ms(attempt);
+        if (clock.monotonic_ms() + pause - start > api->retry_budget_ms()) break;
+        if (cancel != nullptr && cancel->cancelled()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(pause));
+      }
       auto where = find_primary(s);
       if (!where.ok()) return where.status();
       client::ApiRequest req{"GET", target, "", signer(s), wait_s * 1000 + options.request_timeout_ms};
@@ -457,6 +537,11 @@ struct Client::Impl {
         set_primary(err.primary);
         continue;
       }
+      if (r->status == 503) {  // settling, or a range moving: ask again shortly
+        last = reply_status(*r);
+        set_primary("");
+        continue;
+      }
       if (r->status != 200) return reply_status(*r);
       api->note_success(*where);
       return client::parse_mailbox(r->body);
@@ -469,11 +554,26 @@ struct Client::Impl {
     std::string text;
   };
 
-  Result<std::vector<Message>> receive(int wait_s, client::Cancel* cancel) {
+  // One cycle. `deliver` (the application's callback) runs once per new
+  // message after the local commit and before the ack: a crash in between
+  // brings the entries back, and the seen set hides them.
+  Result<std::vector<Message>> receive(int wait_s, client::Cancel* cancel,
+                                       const std::function<void(const Message&)>& deliver = {}) {
     std::lock_guard cycle(receive_mu);
     SessionPtr s = current();
     if (!s) return not_logged_in();
     wait_s = std::clamp(wait_s, 0, kMaxPollWaitS);
+    {
+      // Any call that reaches the ring drains the outbox; this one is the
+      // background receiver's way back after an outage.
+      bool queued = false;
+      {
+        std::lock_guard lock(mu);
+        auto pending = store->outbox();
+        queued = pending.ok() && !pending->empty();
+      }
+      if (queued) (void)flush_outbox(s);
+    }
     auto box = fetch_mailbox(s, wait_s, cancel);
     if (!box.ok()) return box.status();
 
@@ -481,20 +581,32 @@ struct Client::Impl {
     std::vector<client::AckJson> ack;
     std::vector<Opened> texts;
     std::vector<std::tuple<std::string, std::string, bool>> delivered;  // (peer, id, read)
+    std::vector<RejectedEnvelope> rejected;
     std::map<std::string, std::vector<std::string>> receipts;
+    const std::int64_t now_ms = clock.wall_ms();
     for (const auto& view : box->messages) {
       // Every entry handled is acknowledged, each with our signature over
-      // its mailbox key, which every replica checks before it drops it.
-      if (auto id = core::MessageId::parse(view.id); id.ok() && core::check_nickname(view.from).ok()) {
-        const std::string sub = core::mailbox_entry_sub(*id, view.from);
-        ack.push_back({view.id, view.from,
-                       crypto::to_base64(crypto::sign(s->secret_key, core::ack_signing_bytes(s->nick, sub)))});
-      }
+      // its mailbox key, which every replica checks before it drops it; an
+      // entry without a valid id and sender cannot be, and expires.
+      auto id = core::MessageId::parse(view.id);
+      if (!id.ok() || !core::check_nickname(view.from).ok()) continue;
+      const std::string sub = core::mailbox_entry_sub(*id, view.from);
+      ack.push_back({view.id, view.from,
+                     crypto::to_base64(crypto::sign(s->secret_key, core::ack_signing_bytes(s->nick, sub)))});
+      auto reject = [&](std::string why) { rejected.push_back({view.id, view.from, std::move(why), now_ms}); };
       auto envelope = core::from_view(view);
-      if (!envelope.ok() || envelope->to != s->nick) continue;
+      if (!envelope.ok()) {
+        reject("malformed envelope: " + envelope.status().message());
+        continue;
+      }
+      if (envelope->to != s->nick) {
+        reject("addressed to '" + envelope->to + "', not to '" + s->nick + "'");
+        continue;
+      }
       auto key = peer_key(envelope->from, false);
       if (!key.ok()) {
         if (key.status().code() == Code::kUnavailable) return key.status();  // try again later, unacked
+        reject("the sender's key cannot be had: " + key.status().message());
         continue;
       }
       auto text = core::open_envelope(*envelope, s->secret_key, *key, s->cache.get());
@@ -502,6 +614,7 @@ struct Client::Impl {
         // Signed by another key than the pinned one: see whether the ring
         // shows a new key, so contacts() can report it.
         (void)peer_key(envelope->from, true);
+        reject("does not verify or open: " + text.status().message());
         continue;
       }
       if (envelope->kind == core::Kind::kReceipt) {
@@ -519,7 +632,10 @@ struct Client::Impl {
     }
 
     // Store every new message, its chat and its seen mark in one
-    // transaction before anything is acknowledged or handed out.
+    // transaction before anything is acknowledged or handed out. With a
+    // callback the mark is "pending" until the callback returns: a crash in
+    // between brings the entry back (unacked) and the callback runs again,
+    // without a second copy in the history.
     std::vector<Message> fresh;
     {
       std::lock_guard lock(mu);
@@ -529,9 +645,18 @@ struct Client::Impl {
       const std::int64_t now = clock.wall_ms();
       for (auto& o : texts) {
         const std::string id = o.envelope.id.hex();
-        auto seen = store->seen(id);
+        auto seen = store->seen_mark(id);
         if (!seen.ok()) return seen.status();
-        if (*seen || !in_batch.insert(id).second) continue;
+        if ((*seen && **seen) || !in_batch.insert(id).second) continue;
+        if (*seen) {  // stored by a cycle that did not finish: hand it out again
+          auto kept = store->message(o.envelope.from, id);
+          if (!kept.ok()) return kept.status();
+          if (*kept) {
+            if (!deliver) client::LocalStore::put_seen(b, id);
+            fresh.push_back(std::move(**kept));
+            continue;
+          }
+        }
         Message m;
         m.id = id;
         m.from = o.envelope.from;
@@ -550,12 +675,30 @@ struct Client::Impl {
         it->second.unread += 1;
         it->second.activity_ms = std::max(it->second.activity_ms, now);
         client::LocalStore::put_message(b, m.from, m);
-        client::LocalStore::put_seen(b, id);
+        if (deliver)
+          client::LocalStore::put_pending(b, id);
+        else
+          client::LocalStore::put_seen(b, id);
         fresh.push_back(std::move(m));
       }
       for (const auto& [peer, row] : chats) client::LocalStore::put_chat(b, peer, row);
+      // Kept aside in the same transaction, before the ack drops them.
+      for (const auto& r : rejected) client::LocalStore::put_rejected(b, r);
       if (Status st = store->raw().apply(b); !st.ok()) return st;
     }
+    if (deliver && !fresh.empty()) {
+      for (const auto& m : fresh) deliver(m);
+      std::lock_guard lock(mu);
+      core::WriteBatch b;
+      for (const auto& m : fresh) client::LocalStore::put_seen(b, m.id);
+      if (Status st = store->raw().apply(b); !st.ok()) return st;
+    }
+    std::function<bool()> hook;
+    {
+      std::lock_guard lock(mu);
+      hook = before_ack;
+    }
+    if (hook && !hook()) return Status::Internal("receive cycle aborted before the ack (test hook)");
 
     if (!ack.empty()) {
       client::ApiRequest req{"POST", "/v1/mailbox/ack", client::acks_json(ack), signer(s), 0};
@@ -567,7 +710,7 @@ struct Client::Impl {
       // Any node accepts an ack; a failed one only means the entries come
       // back and the seen set drops them.
       auto r = where.empty() ? api->call_any(req) : api->call(where, req);
-      if (!r.ok() && !where.empty()) (void)api->call_any(req);
+      if (!where.empty() && (!r.ok() || r->status == 503)) (void)api->call_any(req);
     }
     if (!receipts.empty()) queue_receipts(receipts, false);
     if (!delivered.empty()) {
@@ -646,22 +789,24 @@ struct Client::Impl {
   }
 
   Status cycle(client::Cancel& cancel) {
-    auto got = receive(options.poll_wait_s, &cancel);
+    std::function<void(const Message&)> cb;
+    {
+      std::lock_guard lock(mu);
+      cb = callback;
+    }
+    auto got = receive(options.poll_wait_s, &cancel, cb);
     if (!cancel.cancelled()) note_reachable(got.status());
-    std::function<void(const Message&)> cb, state_cb;
+    std::function<void(const Message&)> state_cb;
     std::function<void(const Status&)> error_cb;
     std::vector<Message> changes;
     {
       std::lock_guard lock(mu);
-      cb = callback;
       state_cb = on_state;
       error_cb = on_error;
       changes.swap(state_changes);
     }
     if (!got.ok()) {
       if (error_cb && !cancel.cancelled()) error_cb(got.status());
-    } else if (cb) {
-      for (const auto& m : *got) cb(m);
     }
     if (state_cb)
       for (const auto& m : changes) state_cb(m);
@@ -895,7 +1040,31 @@ Status Client::delete_account(const std::string& password) {
   return logout();
 }
 
-Result<std::string> Client::send(const std::string& to, const std::string& text) { return impl_->send(to, text); }
+Result<std::string> Client::send(const std::string& to, const std::string& text) {
+  auto r = impl_->send(to, text);
+  if (!r.ok()) return r.status();
+  return r->id;
+}
+
+Result<SendResult> Client::send_message(const std::string& to, const std::string& text) {
+  return impl_->send(to, text);
+}
+
+Result<int> Client::flush_outbox() {
+  auto s = impl_->current();
+  if (!s) return not_logged_in();
+  return impl_->flush_outbox(s);
+}
+
+Result<std::vector<RejectedEnvelope>> Client::rejected() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->store->rejected();
+}
+
+void ClientTestAccess::set_before_ack(Client& c, std::function<bool()> hook) {
+  std::lock_guard lock(c.impl_->mu);
+  c.impl_->before_ack = std::move(hook);
+}
 
 Result<std::vector<Message>> Client::receive(int wait_s) { return impl_->receive(wait_s, nullptr); }
 

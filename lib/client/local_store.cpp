@@ -21,6 +21,8 @@ namespace {
 constexpr std::uint8_t kMessageFormat = 1;
 constexpr std::uint8_t kPinFormat = 1;
 constexpr std::uint8_t kChatFormat = 1;
+constexpr std::uint8_t kOutboxFormat = 1;
+constexpr std::uint8_t kRejectedFormat = 1;
 
 std::string errno_text() { return std::strerror(errno); }
 
@@ -345,5 +347,77 @@ void LocalStore::put_chat(core::WriteBatch& batch, const std::string& peer, cons
 }
 
 void LocalStore::put_seen(core::WriteBatch& batch, const std::string& id) { batch.put("h/" + id, "1"); }
+
+void LocalStore::put_pending(core::WriteBatch& batch, const std::string& id) { batch.put("h/" + id, "p"); }
+
+Result<std::optional<bool>> LocalStore::seen_mark(const std::string& id) {
+  auto raw = store_->get("h/" + id);
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) return std::optional<bool>();
+  return std::optional<bool>(**raw != "p");
+}
+
+Result<std::vector<OutboxEntry>> LocalStore::outbox() {
+  std::vector<OutboxEntry> out;
+  Status bad = Status::Ok();
+  Status s = store_->scan("o/", "o0", [&](std::string_view key, std::string_view value) {
+    core::wire::Reader r(value);
+    std::uint8_t format = 0;
+    OutboxEntry e;
+    e.id = std::string(key.substr(2));
+    if (!r.byte(format, "format") || format != kOutboxFormat || !r.str(e.peer, 64, "peer") ||
+        !r.str(e.body, 1 << 20, "body")) {
+      bad = corrupt("outbox entry " + e.id, "unreadable");
+      return false;
+    }
+    out.push_back(std::move(e));
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (!bad.ok()) return bad;
+  return out;
+}
+
+void LocalStore::put_outbox(core::WriteBatch& batch, const OutboxEntry& entry) {
+  core::wire::Writer w;
+  w.byte(kOutboxFormat);
+  w.str(entry.peer);
+  w.str(entry.body);
+  batch.put("o/" + entry.id, std::move(w.out()));
+}
+
+void LocalStore::remove_outbox(core::WriteBatch& batch, const std::string& id) { batch.del("o/" + id); }
+
+Result<std::vector<RejectedEnvelope>> LocalStore::rejected() {
+  std::vector<RejectedEnvelope> out;
+  Status bad = Status::Ok();
+  Status s = store_->scan("x/", "x0", [&](std::string_view key, std::string_view value) {
+    core::wire::Reader r(value);
+    std::uint8_t format = 0;
+    std::uint64_t at = 0;
+    RejectedEnvelope e;
+    e.id = std::string(key.substr(2));
+    if (!r.byte(format, "format") || format != kRejectedFormat || !r.str(e.from, 256, "from") ||
+        !r.str(e.reason, 4096, "reason") || !r.be64(at, "at")) {
+      bad = corrupt("rejected entry " + e.id, "unreadable");
+      return false;
+    }
+    e.at_ms = static_cast<std::int64_t>(at);
+    out.push_back(std::move(e));
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (!bad.ok()) return bad;
+  return out;
+}
+
+void LocalStore::put_rejected(core::WriteBatch& batch, const RejectedEnvelope& entry) {
+  core::wire::Writer w;
+  w.byte(kRejectedFormat);
+  w.str(entry.from.substr(0, 256));
+  w.str(entry.reason.substr(0, 4096));
+  w.be64(static_cast<std::uint64_t>(entry.at_ms));
+  batch.put("x/" + entry.id, std::move(w.out()));
+}
 
 }  // namespace dws::client

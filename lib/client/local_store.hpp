@@ -9,7 +9,12 @@
 //   t/<peer>              -> last message id, unread, activity ms (chats)
 //   m/<peer>/<32 hex id>  -> one message                          (history)
 //   h/<32 hex id>         -> "1": an incoming id already handed to the
-//                            application (the seen set behind exactly-once)
+//                            application (the seen set behind exactly-once);
+//                            "p": in the history, its callback not yet done
+//   o/<32 hex id>         -> peer and the POST /v1/messages body of an
+//                            outgoing message no server took yet (outbox)
+//   x/<32 hex id>         -> sender, reason, unix ms: an incoming envelope
+//                            that did not verify or open (kept aside)
 // and meta "account" -> core::encode_account of the logged-in (or last)
 // account.
 //
@@ -39,6 +44,14 @@ struct Pin {
   std::string display_name;
   /// The ring was seen showing another key for this nickname.
   bool key_changed = false;
+};
+
+/// An outgoing message waiting for the ring: the envelope as it will be
+/// posted, so a later attempt carries the same id and signature.
+struct OutboxEntry {
+  std::string id;
+  std::string peer;
+  std::string body;
 };
 
 /// The summary of one conversation.
@@ -95,6 +108,19 @@ class LocalStore {
   /// `limit` of them, oldest first.
   Result<std::vector<Message>> history(const std::string& peer, const std::string& before, int limit);
   Result<bool> seen(const std::string& id);
+  /// nullopt: never seen; false: stored, the application's callback not yet
+  /// run to its end ("p"); true: handed to the application.
+  Result<std::optional<bool>> seen_mark(const std::string& id);
+  static void put_pending(core::WriteBatch& batch, const std::string& id);
+
+  /// The outbox, oldest first (ids are time-ordered).
+  Result<std::vector<OutboxEntry>> outbox();
+  static void put_outbox(core::WriteBatch& batch, const OutboxEntry& entry);
+  static void remove_outbox(core::WriteBatch& batch, const std::string& id);
+
+  /// Envelopes kept aside, oldest id first.
+  Result<std::vector<RejectedEnvelope>> rejected();
+  static void put_rejected(core::WriteBatch& batch, const RejectedEnvelope& entry);
 
   // Batch builders, so one transaction can hold a message, its chat and its
   // seen mark.

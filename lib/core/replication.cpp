@@ -214,19 +214,31 @@ Result<StorePutResp> Replicator::put(const Record& record, const PutCondition& c
       last = primary.status();
       continue;
     }
-    auto r = primary->node.id == ring_.self().id ? put_as_primary(record, condition, "this node")
-                                                 : put_at(primary->node, record, condition);
+    const bool here = primary->node.id == ring_.self().id;
+    auto r = here ? put_as_primary(record, condition, "this node") : put_at(primary->node, record, condition);
     if (r.ok()) return r;
     last = r.status();
     if (last.code() != Code::kNotResponsible && last.code() != Code::kUnavailable) return last;
+    if (here || last.code() != Code::kUnavailable) continue;
+    // The primary does not answer (or not with W copies): write through the
+    // node after it, which holds a replica and takes the primary's role for
+    // this write once it cannot reach the primary either. A live primary
+    // keeps its role: the holder refuses.
+    auto next = ring_.lookup(primary->node.id + 1);
+    if (!next.ok() || next->node.id == primary->node.id) continue;
+    auto t = next->node.id == ring_.self().id ? put_as_primary(record, condition, "this node", primary->node.id)
+                                              : put_at(next->node, record, condition, primary->node.id);
+    if (t.ok()) return t;
+    if (t.status().code() != Code::kNotResponsible && t.status().code() != Code::kUnavailable) return t.status();
   }
   return last;
 }
 
-Result<StorePutResp> Replicator::put_at(const PeerInfo& node, const Record& record, const PutCondition& condition) {
-  return expect<StorePutResp>(
-      transport_.call(node.address, Request{StorePutReq{record, false, false, condition}}, opt_.deadline), node,
-      "put");
+Result<StorePutResp> Replicator::put_at(const PeerInfo& node, const Record& record, const PutCondition& condition,
+                                        std::optional<Id> takeover) {
+  StorePutReq req{record, false, false, condition};
+  req.takeover = takeover;
+  return expect<StorePutResp>(transport_.call(node.address, Request{std::move(req)}, opt_.deadline), node, "put");
 }
 
 Status Replicator::check_condition(const Record& record, const PutCondition& c, std::int64_t now) {
@@ -275,8 +287,8 @@ void Replicator::notify_stored(std::span<const Record> records, const std::vecto
 }
 
 Result<StorePutResp> Replicator::put_as_primary(const Record& record, const PutCondition& condition,
-                                                const std::string& source) {
-  if (!ring_.responsible_for(record.key))
+                                                const std::string& source, std::optional<Id> takeover) {
+  if (!ring_.responsible_for(record.key) && !(takeover && ring_.may_take_over(record.key, *takeover)))
     return Status::NotResponsible("node " + describe(ring_.self()) + " is not the primary of key " +
                                   to_hex(record.key) + ": look it up again");
   const std::int64_t now = clock_.wall_ms();
@@ -534,7 +546,8 @@ Result<Response> Replicator::handle(const Request& request, const std::string& s
   return std::visit(
       Overloaded{
           [&](const StorePutReq& r) -> Result<Response> {
-            auto out = r.replica ? put_as_replica(r.record, source) : put_as_primary(r.record, r.condition, source);
+            auto out = r.replica ? put_as_replica(r.record, source)
+                                 : put_as_primary(r.record, r.condition, source, r.takeover);
             if (!out.ok()) return out.status();
             return Response{*out};
           },

@@ -165,10 +165,13 @@ class Replicator {
   // The first min(n-1, known) successors: the other copies of this node's range.
   std::vector<PeerInfo> replica_peers() const;
 
+  // `takeover`: the unreachable primary whose role an entry node asks this
+  // node to take for the write (Ring::may_take_over decides).
   Result<StorePutResp> put_as_primary(const Record& record, const PutCondition& condition,
-                                      const std::string& source);
+                                      const std::string& source, std::optional<Id> takeover = {});
   Result<StorePutResp> put_as_replica(const Record& record, const std::string& source);
-  Result<StorePutResp> put_at(const PeerInfo& node, const Record& record, const PutCondition& condition);
+  Result<StorePutResp> put_at(const PeerInfo& node, const Record& record, const PutCondition& condition,
+                              std::optional<Id> takeover = {});
   // REQUIRES: cond_mu_ held. Ok when `record` may be merged under `condition`.
   Status check_condition(const Record& record, const PutCondition& condition, std::int64_t now_ms);
   Result<StoreScanResp> scan_local(const StoreScanReq& req);

@@ -776,6 +776,18 @@ bool Ring::responsible_for(Id key) const {
   return pred_ && in_half_open(pred_->id, key, self_.id);
 }
 
+bool Ring::may_take_over(Id key, Id gone) {
+  std::optional<PeerInfo> p;
+  {
+    std::lock_guard lock(mu_);
+    if (!joined_ || !pred_ || pred_->id != gone) return false;
+    // Ours already, or past our own id: not the range `gone` held for us.
+    if (in_half_open(pred_->id, key, self_.id)) return false;
+    p = pred_;
+  }
+  return !answers_as(*p);
+}
+
 bool Ring::joined() const {
   std::lock_guard lock(mu_);
   return joined_;

@@ -108,6 +108,11 @@ class Ring {
   /// key in (predecessor, self]: this node is the key's primary. With no
   /// predecessor known, only when the node is alone.
   bool responsible_for(Id key) const;
+  /// Whether this node may act as `key`'s primary in place of `gone`: `gone`
+  /// is its predecessor, owns `key` (key in (?, gone]), and does not answer
+  /// this node either (a ping, bounded by the call deadline). The write-
+  /// through of an entry node that could not reach a key's primary.
+  bool may_take_over(Id key, Id gone);
   bool joined() const;
   RingMetrics metrics() const;
 

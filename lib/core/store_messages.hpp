@@ -43,6 +43,9 @@ struct StorePutReq {
   // by the node to Replicator::put; Replicator::handle never sees it.
   bool forward = false;
   PutCondition condition{};  // checked by the primary only
+  // From an entry node that could not reach the key's primary to the node
+  // after it: take the primary's role for this write (Ring::may_take_over).
+  std::optional<Id> takeover{};
 };
 struct StorePutResp {
   int copies = 0;              // copies known to hold the record (or a newer one)

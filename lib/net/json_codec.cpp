@@ -785,6 +785,10 @@ void encode_store_put(const core::StorePutReq& req, WireRequest& wire) {
       w.Key("quota_prefix");
       write_string(w, req.condition.quota_prefix);
     }
+    if (req.takeover) {
+      w.Key("takeover");
+      write_string(w, core::to_hex(*req.takeover));
+    }
     w.EndObject();
   });
 }
@@ -805,6 +809,10 @@ Result<core::StorePutReq> decode_store_put(const WireRequest& wire) {
   }
   if (!r.failed() && req.condition.active() && req.replica)
     r.fail("replica", "must be false when a condition is set: only the primary checks conditions");
+  // Optional: the unreachable primary whose role this write asks for.
+  if (doc.HasMember("takeover")) req.takeover = r.id(doc, "", "takeover");
+  if (!r.failed() && req.takeover && req.replica)
+    r.fail("takeover", "must be absent when 'replica' is true: only a primary's role is taken over");
   if (!r.failed() && req.forward && req.replica)
     r.fail("forward", "must be false when 'replica' is true: a replica copy goes to its node, never forwarded");
   return r.finish(std::move(req));
