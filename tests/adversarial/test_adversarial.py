@@ -233,6 +233,8 @@ class Ring:
         self.queued = {}    # recipient -> {message id: text}
         self.records = {}   # nick -> its user record as a member reads it
         self.fresh = 0
+        self.attacker_node = None
+        self.attacker_records = []
 
     def members(self):
         return {n.address: n.id for n in self.nodes}
@@ -292,6 +294,30 @@ class Ring:
             STORED_PAYLOADS.extend(r["payload"] for r in self.mailbox(to))
         print(f"ring of 3 ({', '.join(n.address for n in self.by_id())}); accounts {', '.join(ACCOUNTS)}; "
               f"{sum(len(q) for q in self.queued.values())} messages queued for carol and dave", flush=True)
+
+    def start_attacker_ring(self):
+        """The attacker's own one-node ring (its own secret), where it
+        registers alice and carol with its own password: the records it
+        will try to pass off on the real ring."""
+        secret = os.path.join(self.tmp, "attacker-ring.secret")
+        node = NodeProc(self.node_exe, ["up", "--listen", "127.0.0.1:0", "--data", os.path.join(self.tmp, "attacker"),
+                                        "--ring-secret", secret] + COMMON, "attacker", self.tmp).start()
+        self.attacker_node = node
+        node.wait_ready()
+        self.attacker_records = []
+        for nick in ("alice", "carol"):
+            Chat(self.chat_exe, os.path.join(self.tmp, f"attacker-{nick}"), [node.address]).ok(
+                "register", nick, "--password-stdin", stdin=ATTACKER_PASSWORD + "\n")
+            target = f"/v1/store/get?key={hex_id(user_key(nick))}&sub=&forward=1"
+            status, body, _ = request(node.address, "GET", target, None,
+                                      dwsproc.peer_headers("GET", target, b"", secret=secret))
+            expect(status == 200, f"reading {nick} on the attacker's own ring: expected 200, got {status} {body}")
+            self.attacker_records.append(json.loads(body)["record"])
+        NodeProc.stop_all([node])
+
+    @staticmethod
+    def attacker_nick(rec):
+        return next(n for n in ACCOUNTS if hex_id(user_key(n)) == rec["key"])
 
     def read_record(self, nick):
         status, body, _ = member(self.nodes[0].address, "GET", f"/v1/store/get?key={hex_id(user_key(nick))}&sub=&forward=1")
@@ -405,6 +431,10 @@ def forged_records(ring):
         for nick in ("carol", "alice"):
             rec = json.loads(ring.forge_lines("user", nick, str(version))[0])
             out.append((f"{nick}'s account under the attacker's key at version {version}", rec))
+    for rec in ring.attacker_records:
+        nick = ring.attacker_nick(rec)
+        out.append((f"{nick}'s account from the attacker's own ring, put at version 2", dict(rec, version=2)))
+        out.append((f"{nick}'s account from the attacker's own ring, as it is there", rec))
     return out
 
 
@@ -478,7 +508,8 @@ def attack_member_records(ring, forgeries):
     """Every forgery on every storing path a member reaches; counted by reason."""
     before = rejected(ring.nodes)
     key_nodes = {}
-    refused = 0
+    refused = stale = 0
+    real_by_key = {hex_id(user_key(n)): r for n, r in ring.records.items()}
     for label, rec in forgeries:
         key = int(rec["key"], 16)
         primary = ring.primary_of(key)
@@ -487,9 +518,20 @@ def attack_member_records(ring, forgeries):
         paths += [(n, {"replica": True}, "replica copy") for n in ring.nodes]
         for node, flags, path in paths:
             status, text, _ = member(node.address, "POST", "/v1/store/put", put_body(rec, **flags))
-            expect(status >= 400, f"member {path} of '{label}' to {node.address}: expected a refusal, "
-                                  f"got {status} {text[:300]}")
-            refused += 1
+            if status < 400:
+                # A record no newer than the stored one loses the merge and
+                # is answered like a retry: harmless if nothing changed.
+                real = real_by_key.get(rec["key"])
+                expect(real is not None and rec["sub"] == "" and rec["version"] <= real["version"],
+                       f"member {path} of '{label}' to {node.address}: expected a refusal, got {status} {text[:300]}")
+                for n in ring.holders(key) + [node]:
+                    got_status, body, _ = member(n.address, "GET", f"/v1/store/get?key={rec['key']}&sub=&local=1")
+                    got = json.loads(body).get("record") if got_status == 200 else body
+                    expect(got == real, f"member {path} of '{label}' to {node.address} answered {status} {text[:100]}; "
+                                        f"expected {n.address} to keep the real record {real}, it holds {got}")
+                stale += 1
+            else:
+                refused += 1
         key_nodes.setdefault(primary.address, (primary, []))[1].append(rec)
     # Sync pushes, posing as each key's primary, to each of its replicas.
     pushes = 0
@@ -513,8 +555,11 @@ def attack_member_records(ring, forgeries):
     for reason in ("wrong_key", "bad_version", "bad_expiry", "bad_signature", "misaddressed", "malformed"):
         expect(grew.get(reason, 0) > 0, f"dws_records_rejected_total{{reason=\"{reason}\"}}: expected it to grow "
                                         f"with the forgeries, grew by {grew}")
-    print(f"member: {refused} forged puts ({len(forgeries)} forgeries on {len(paths)} paths each) and {pushes} sync "
-          f"pushes refused; dws_records_rejected_total grew by {{{', '.join(f'{k}: {v:.0f}' for k, v in grew.items() if v)}}}",
+    # The never-expiring tombstones did not squat the free nickname.
+    ring.chat("squatter").ok("register", "squatter", "--password-stdin", stdin="the squatter's victim\n")
+    print(f"member: {refused} forged puts refused and {stale} stale ones changed nothing ({len(forgeries)} forgeries "
+          f"on {len(paths)} paths each); 'squatter' still registers; {pushes} sync "
+          f"pushes merged nothing; dws_records_rejected_total grew by {{{', '.join(f'{k}: {v:.0f}' for k, v in grew.items() if v)}}}",
           flush=True)
 
 
@@ -834,6 +879,7 @@ def main():
     ok = False
     try:
         ring.start()
+        ring.start_attacker_ring()
         ports = {}
         for n in ring.nodes:
             ports[n.address] = listening_ports(n.proc.pid)
@@ -861,7 +907,7 @@ def main():
         print("\n".join(n.log_tail() for n in ring.nodes), file=sys.stderr)
         return 1
     finally:
-        dwsproc.finish(ring.nodes, tmp, ok)
+        dwsproc.finish(ring.nodes + ([ring.attacker_node] if ring.attacker_node else []), tmp, ok)
 
 
 if __name__ == "__main__":
