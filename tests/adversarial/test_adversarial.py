@@ -550,6 +550,19 @@ def attack_member_records(ring, forgeries):
                    f"member sync push of {len(recs)} forgeries as {primary.address} to {replica.address}: expected "
                    f"a refusal or nothing merged, got {status} {text[:300]}")
             pushes += 1
+    # A sync claiming a range that holds the receiver (it would keep what is
+    # not its own, and count it as held), and a sync posing as the receiver.
+    for receiver in ring.nodes:
+        claimant = ring.successor_of(receiver)
+        claims = [(claimant, ring.predecessor_of(receiver).id, "a range holding the receiver"),
+                  (receiver, ring.predecessor_of(receiver).id, "the receiver's own range, as the receiver")]
+        for who, a, what in claims:
+            for phase in ("compare", "push"):
+                body = {"phase": phase, "from": {"id": who.id, "address": who.address}, "a": a, "b": who.id}
+                body.update({"digests": ["0" * 32] * 64} if phase == "compare" else {"buckets": [], "records": ""})
+                status, text, _ = member(receiver.address, "POST", "/v1/store/sync", json.dumps(body))
+                expect(400 <= status < 500, f"member sync {phase} of {what} to {receiver.address}: expected a 4xx "
+                                            f"refusal, got {status} {text[:200]}")
     after = rejected(ring.nodes)
     grew = {r: after.get(r, 0) - before.get(r, 0) for r in after}
     for reason in ("wrong_key", "bad_version", "bad_expiry", "bad_signature", "misaddressed", "malformed"):
