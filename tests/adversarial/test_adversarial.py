@@ -16,7 +16,8 @@ dws-chat, messages queued for two recipients who stay offline. Then:
   copied into another mailbox; every one is refused and counted by reason
   in /metrics; its forged notifies (a dead address, a stranger that answers
   without the secret, a live node under a false id) and a forged leave of a
-  live node change nothing;
+  live node change nothing; and a lying member that becomes a primary and
+  falsely confirms every copy to the garbage collector loses nobody's data;
 - the abuse limits: 300 connections sending one header byte at a time while
   /v1/health answers every request; wrong passwords from one source address
   while the owner logs in from another; 10,000 failures on junk nicknames
@@ -338,26 +339,36 @@ class Ring:
         first = self.primary_of(key)
         return [first, self.successor_of(first), self.successor_of(self.successor_of(first))]
 
+    def copy_problems(self):
+        """How the holders' copies differ from the real records and the
+        entries queued (member reads of each holder's own copy)."""
+        problems = []
+        for nick in ACCOUNTS:
+            key = user_key(nick)
+            for n in self.holders(key):
+                status, body, _ = member(n.address, "GET", f"/v1/store/get?key={hex_id(key)}&sub=&local=1")
+                got = json.loads(body).get("record") if status == 200 else body
+                if got != self.records[nick]:
+                    problems.append(f"{n.address}'s copy of {nick}'s record: expected {self.records[nick]}, got {got}")
+        for to, msgs in self.queued.items():
+            for n in self.holders(user_key(to)):
+                subs = {r["sub"] for r in self.mailbox(to, n)}
+                ids = {s.split("/")[1] for s in subs}
+                if ids != set(msgs) or len(subs) != len(msgs):
+                    problems.append(f"{to}'s mailbox on {n.address}: expected exactly the entries {sorted(msgs)}, "
+                                    f"got {sorted(subs)}")
+        return problems
+
     def check_intact(self, stage, read_mail=False):
         """Everything an attack must not have changed (see the module docstring)."""
         for n in self.nodes:
             status, body, _ = request(n.address, "GET", "/v1/health")
             expect(status == 200, f"{stage}: /v1/health on {n.address}: expected 200, got {status} {body}")
         wait_for_ring(self.node_exe, self.nodes[0].address, self.members(), HANG_GUARD_S)
-        for nick in ACCOUNTS:
-            key = user_key(nick)
-            for n in self.holders(key):
-                status, body, _ = member(n.address, "GET", f"/v1/store/get?key={hex_id(key)}&sub=&local=1")
-                got = json.loads(body).get("record") if status == 200 else body
-                expect(got == self.records[nick],
-                       f"{stage}: {n.address}'s copy of {nick}'s record: expected {self.records[nick]}, got {got}")
-        for to, msgs in self.queued.items():
-            for n in self.holders(user_key(to)):
-                subs = {r["sub"] for r in self.mailbox(to, n)}
-                ids = {s.split("/")[1] for s in subs}
-                expect(ids == set(msgs) and len(subs) == len(msgs),
-                       f"{stage}: {to}'s mailbox on {n.address}: expected exactly the entries {sorted(msgs)}, "
-                       f"got {sorted(subs)}")
+        # Copies may still be coming back (repair after a member left):
+        # wait for them, with a deadline, and name what is still wrong.
+        wait_for(lambda: (not (p := self.copy_problems()), "; ".join(p)), HANG_GUARD_S,
+                 f"every holder to keep the real records and queued entries ({stage})", interval=0.25)
         for nick, password in ACCOUNTS.items():
             c = self.chat(nick + "-check")
             code, _, err = c.run("login", nick, "--password-stdin", stdin=ATTACKER_PASSWORD + "\n")
@@ -686,6 +697,144 @@ def attack_member_membership(ring):
           "a misnamed live node, and a forged leave of a live node: nothing adopted, the ring unchanged", flush=True)
 
 
+class LyingMember:
+    """A ring member (it holds the secret and proves its answers) that
+    joins just before carol's primary, so that it becomes her primary, and
+    lies in every answer about storage: it stores nothing, merges nothing,
+    and to every read, the direct reads garbage collection makes to
+    confirm a copy included, says "held, at version 2^48"."""
+
+    def __init__(self, ring, lo, hi):
+        import hashlib
+        import http.server
+        self.ring = ring
+        with open(dwsproc.RING_SECRET, "rb") as f:
+            secret = f.read()
+        self.answer_key = hashlib.blake2b(b"dwhatsapp ring v1: answer mac key", key=secret, digest_size=32).digest()
+        self.confirmations = []
+        self.requests = 0
+        liar = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                self.answer()
+
+            def do_POST(self):
+                self.answer()
+
+            def answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                status, out = liar.route(self.command, self.path, body)
+                data = json.dumps(out).encode()
+                proof = (self.headers.get("X-Dws-Peer-Proof") or "").split()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                # No keep-alive: once the server closes, the liar is gone.
+                self.send_header("Connection", "close")
+                self.close_connection = True
+                if len(proof) == 4:
+                    text = f"{proof[2]}\n{status}\n{hashlib.blake2b(data, digest_size=32).hexdigest()}"
+                    self.send_header("X-Dws-Peer-Answer",
+                                     hashlib.blake2b(text.encode(), key=liar.answer_key, digest_size=32).hexdigest())
+                self.end_headers()
+                self.wfile.write(data)
+
+        for _ in range(4000):
+            probe = socket.socket()
+            probe.bind(("127.0.0.1", 0))
+            addr = f"127.0.0.1:{probe.getsockname()[1]}"
+            port = probe.getsockname()[1]
+            probe.close()
+            if between(lo, node_id(addr), hi):
+                try:
+                    self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+                except OSError:
+                    continue
+                self.address, self.id = addr, hex_id(node_id(addr))
+                break
+        else:
+            raise Failure(f"no free loopback port has a node id in ({hex_id(lo)}, {hex_id(hi)})")
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def me(self):
+        return {"id": self.id, "address": self.address}
+
+    def order(self):
+        peers = [{"id": n.id, "address": n.address} for n in self.ring.nodes] + [self.me()]
+        return sorted(peers, key=lambda p: int(p["id"], 16))
+
+    def route(self, method, target, body):
+        self.requests += 1
+        path, _, query = target.partition("?")
+        params = dict(kv.split("=", 1) for kv in query.split("&") if "=" in kv)
+        order = self.order()
+        mine = next(i for i, p in enumerate(order) if p["id"] == self.id)
+        if path == "/v1/ring/ping":
+            return 200, self.me()
+        if path == "/v1/ring/state":
+            succ = [order[(mine + k) % len(order)] for k in range(1, len(order))]
+            return 200, dict(self.me(), predecessor=order[mine - 1], successors=succ, fingers=[])
+        if path == "/v1/ring/closest":
+            key = int(params.get("key", "0"), 16)
+            node = next((p for p in order if int(p["id"], 16) >= key), order[0])
+            return 200, {"done": True, "node": node}
+        if path in ("/v1/ring/notify", "/v1/ring/leave"):
+            return 200, {}
+        if path == "/v1/store/get":
+            import urllib.parse
+            if params.get("local") == "1":
+                self.confirmations.append(params.get("key"))
+            return 200, {"record": {"key": params.get("key", "0" * 16), "sub": urllib.parse.unquote(params.get("sub", "")),
+                                    "version": 1 << 48, "tombstone": False, "expires_at": 0, "payload": ""}}
+        if path == "/v1/store/put":
+            return 200, {"copies": 1, "version": 1 << 48}
+        if path == "/v1/store/sync":
+            return 200, {"differing": [], "records": "", "more": False, "merged": 0}
+        if path == "/v1/store/scan":
+            return 200, {"records": "", "more": False}
+        return 404, {"error": {"code": "not_found", "message": f"no {method} {path}"}}
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def attack_lying_member(ring):
+    """A member that becomes carol's primary and confirms every copy
+    falsely: the nodes that stop holding her range erase only what the
+    honest holders still have, and once the liar is gone nothing is lost."""
+    carol = user_key("carol")
+    primary = ring.primary_of(carol)
+    before = sum(dwsproc.metric(n.address, "dws_gc_records_total") for n in ring.nodes)
+    liar = LyingMember(ring, carol, int(primary.id, 16))
+    try:
+        status, text, _ = member(primary.address, "POST", "/v1/ring/notify", json.dumps(liar.me()))
+        expect(status == 200, f"the lying member's notify to {primary.address}: expected 200, got {status} {text[:200]}")
+
+        def adopted():
+            views = dwsproc.ring_status(ring.node_exe, primary.address)
+            preds = {v["address"]: (v["predecessor"] or {}).get("address") for v in views}
+            return preds.get(primary.address) == liar.address, preds
+        wait_for(adopted, HANG_GUARD_S, f"{primary.address} to adopt the lying member {liar.address} as predecessor")
+        wait_for(lambda: (bool(liar.confirmations), f"{liar.requests} requests, no confirmation read"), HANG_GUARD_S,
+                 "a node collecting garbage to ask the lying member to confirm a copy")
+        erased = sum(dwsproc.metric(n.address, "dws_gc_records_total") for n in ring.nodes) - before
+    finally:
+        liar.close()
+    wait_for_ring(ring.node_exe, ring.nodes[0].address, ring.members(), HANG_GUARD_S)
+    print(f"lying member {liar.address} became carol's primary, answered {len(liar.confirmations)} confirmation "
+          f"reads with 'held at 2^48' ({erased:.0f} copies erased meanwhile) and vanished", flush=True)
+
+
 def attack_slow_headers(ring, ports):
     """300 connections to each port of each node, one header byte each every 2 s, while
     /v1/health is asked again and again: every health request answered,
@@ -904,6 +1053,7 @@ def main():
         ring.check_intact("after the outsider's attacks")
         attack_member_records(ring, forgeries)
         attack_member_membership(ring)
+        attack_lying_member(ring)
         ring.check_intact("after the member's attacks")
         attack_slow_headers(ring, ports)
         attack_logins(ring)
