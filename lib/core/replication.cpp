@@ -454,14 +454,18 @@ Result<std::optional<Record>> Replicator::get(Id key, const std::string& sub) {
       continue;
     }
     auto r = read_at(primary->node, key, sub, false);
-    if (r.ok()) return r;
-    last = r.status();
-    if (last.code() == Code::kNotResponsible) continue;
-    if (last.code() != Code::kUnavailable) return last;
+    if (r.ok() && answer_passes(*r, primary->node)) return r;
+    if (r.ok()) {
+      last = Status::Unavailable("the primary of " + to_hex(key) + " answered a record that fails the checks");
+    } else {
+      last = r.status();
+      if (last.code() == Code::kNotResponsible) continue;
+      if (last.code() != Code::kUnavailable) return last;
+    }
 
-    // The primary does not answer: ask the nodes after it, which hold the
-    // replicas (and the first of which takes over if the primary is gone),
-    // and return the newest copy any of them has.
+    // The primary does not answer, or answers a forgery: ask the nodes
+    // after it, which hold the replicas (and the first of which takes over
+    // if the primary is gone), and return the newest good copy any has.
     std::optional<Record> best;
     bool answered = false;
     Id after = primary->node.id;
@@ -470,13 +474,24 @@ Result<std::optional<Record>> Replicator::get(Id key, const std::string& sub) {
       if (!next.ok() || next->node.id == primary->node.id) break;
       after = next->node.id;
       auto c = read_at(next->node, key, sub, true);
-      if (!c.ok()) continue;
+      if (!c.ok() || !answer_passes(*c, next->node)) continue;
       answered = true;
       if (c->has_value()) best = best ? merge(*best, **c) : **c;
     }
     if (answered) return best;
   }
   return last;
+}
+
+bool Replicator::answer_passes(const std::optional<Record>& answer, const PeerInfo& from) {
+  if (!validator_ || !answer) return true;
+  const std::int64_t now = clock_.wall_ms();
+  if (answer->expired(now)) return true;
+  const Verdict v = validator_->check_alone(*answer, now);
+  // A key that cannot be fetched now is no proof of forgery.
+  if (v.ok() || v.reason == RejectReason::kUnverifiable) return true;
+  rejected(*answer, v, "the read answer of " + describe(from));
+  return false;
 }
 
 Result<StoreScanResp> Replicator::scan_local(const StoreScanReq& req) {

@@ -88,7 +88,7 @@ class Replicator {
   /// record by record. Same errors as put(); kInvalidArgument when the keys differ.
   Result<StorePutResp> put_batch(std::span<const Record> records);
   /// Reads from the primary, then from the replicas in order if it does not
-  /// answer. nullopt: no such item on any reachable copy (expired records
+  /// answer or answers a record that fails the validator. nullopt: no such item on any reachable copy (expired records
   /// count as absent; a tombstone is returned as a record).
   Result<std::optional<Record>> get(Id key, const std::string& sub);
 
@@ -156,6 +156,9 @@ class Replicator {
   Result<std::vector<MergeOutcome>> merge_checked(std::span<const Record> records, const std::string& source,
                                                   std::vector<Verdict>* refused = nullptr);
   void rejected(const Record& record, const Verdict& verdict, const std::string& source);
+  // Whether a read answer from `from` may be believed: it passes the
+  // checks a stored record passes (else it is counted as rejected).
+  bool answer_passes(const std::optional<Record>& answer, const PeerInfo& from);
   // The records of `in` that admit() accepts.
   std::vector<Record> admitted(std::vector<Record> in, const std::string& source, bool cross);
   // Whether every holder of `r` by this node's view (its primary and the

@@ -269,3 +269,43 @@ TEST_CASE("replication checks: garbage collection erases a copy only once every 
   CHECK_FALSE(gone->has_value());
   CHECK(stray.repl->metrics().gc_erased == 1);
 }
+
+TEST_CASE("replication checks: a read the primary answers with a forgery is served by the replicas") {
+  Cluster c({1000, 1'000'000, 2'000'000'000});
+  const Person alice("alice");
+  const Record real = alice.record();
+  for (auto& n : c.nodes) REQUIRE(n->records->merge(real, c.clock.wall_ms()).ok());
+  CheckedNode& primary = c.primary_of(real.key);
+  CheckedNode* reader = nullptr;
+  for (auto& n : c.nodes)
+    if (n.get() != &primary) reader = n.get();
+  REQUIRE(reader != nullptr);
+
+  // The primary answers every read with a record that does not decode, one
+  // whose signature was tampered with, and one at version 2^64-1. (An
+  // account that is well signed under another key passes every check a
+  // lone record can face; clients, which pin keys, see it as a changed key.)
+  Record tampered = real;
+  tampered.payload.back() = static_cast<char>(tampered.payload.back() ^ 1);
+  const auto refusals = [&] {
+    return reader->rejected(RejectReason::kMalformed) + reader->rejected(RejectReason::kBadSignature) +
+           reader->rejected(RejectReason::kBadVersion);
+  };
+  for (const Record& lie : {Record{real.key, "", kMaxVersion, false, 0, ""}, tampered, forged_alice(UINT64_MAX)}) {
+    int lies = 0;
+    c.net.nodes[primary.ring.self().address] = [&](const Request& req) -> Result<Response> {
+      if (std::holds_alternative<StoreGetReq>(req)) {
+        ++lies;
+        return Response{StoreGetResp{lie}};
+      }
+      return primary.handle(req);
+    };
+    const std::uint64_t refused = refusals();
+    auto got = reader->repl->get(real.key, "");
+    REQUIRE(got.ok());
+    CHECK(lies >= 1);
+    REQUIRE(got->has_value());
+    CHECK_MESSAGE(**got == real, "the reader believed the primary's forged answer");
+    CHECK(refusals() > refused);
+  }
+}
