@@ -430,6 +430,9 @@ int print_contacts(const dws::Client& client) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // cpp-httplib's TLS client writes with SSL_write on a plain socket: a peer
+  // that closed must be an error returned, not a SIGPIPE that kills us.
+  signal(SIGPIPE, SIG_IGN);
   CLI::App app{"dws-chat: end-to-end encrypted messages over a dwhatsapp ring"};
   app.require_subcommand(1);
   // Global options may also follow the subcommand: `dws-chat inbox --data DIR`.
