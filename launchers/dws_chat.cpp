@@ -284,6 +284,9 @@ std::string check_server(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // cpp-httplib's TLS client writes with SSL_write on a plain socket: a peer
+  // that closed must be an error returned, not a SIGPIPE that kills us.
+  signal(SIGPIPE, SIG_IGN);
   CLI::App app{"dws-chat: end-to-end encrypted messages over a dwhatsapp ring.\n"
                "With no command: the chats, to pick one to open."};
   app.require_subcommand(0, 1);

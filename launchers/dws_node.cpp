@@ -179,6 +179,9 @@ void print_table(const std::vector<dws::RingView>& ring) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // cpp-httplib's TLS client writes with SSL_write on a plain socket: a peer
+  // that closed must be an error returned, not a SIGPIPE that kills us.
+  signal(SIGPIPE, SIG_IGN);
   CLI::App app{"dws-node: a member of a dwhatsapp ring"};
   app.require_subcommand(1);
 
