@@ -205,9 +205,10 @@ class DWS_API Client {
   Status start_receiving(ReceiveHandlers handlers);
   /// @brief Stops the background receiver and waits for it. Idempotent.
   void stop_receiving();
-  /// @brief Called (on the receiver thread) when a receipt moves one of the
-  /// outgoing messages with `peer` to kDelivered or kRead. Replaces any
-  /// earlier callback; an empty function removes it.
+  /// @brief Called when a receipt moves one of the outgoing messages with
+  /// `peer` to kDelivered or kRead (on the receiver thread), or when the
+  /// outbox sends a queued one, kStored (on the thread whose call reached
+  /// the ring). Replaces any earlier callback; an empty function removes it.
   void on_delivery(std::function<void(const std::string& peer, const std::string& id, Delivery state)> callback);
   /// @brief Called when the ring stops or starts answering (a receive cycle
   /// or a send failing with kUnavailable, then one succeeding again).

@@ -402,22 +402,30 @@ struct Client::Impl {
       // Refused for good (the recipient deleted the account, the envelope
       // expired in the queue): it can never leave, so it leaves the outbox
       // and its history entry stays kQueued.
-      std::lock_guard lock(mu);
-      core::WriteBatch b;
-      client::LocalStore::remove_outbox(b, e.id);
-      std::optional<Message> changed;
-      if (st.ok()) {
-        auto m = store->message(e.peer, e.id);
-        if (!m.ok()) return m.status();
-        if (*m && (*m)->state == Delivery::kQueued) {
-          (*m)->state = Delivery::kStored;
-          client::LocalStore::put_message(b, e.peer, **m);
-          changed = **m;
+      std::function<void(const std::string&, const std::string&, Delivery)> cb;
+      {
+        std::lock_guard lock(mu);
+        core::WriteBatch b;
+        client::LocalStore::remove_outbox(b, e.id);
+        std::optional<Message> changed;
+        if (st.ok()) {
+          auto m = store->message(e.peer, e.id);
+          if (!m.ok()) return m.status();
+          if (*m && (*m)->state == Delivery::kQueued) {
+            (*m)->state = Delivery::kStored;
+            client::LocalStore::put_message(b, e.peer, **m);
+            changed = **m;
+          }
+          ++sent;
         }
-        ++sent;
+        if (Status w = store->raw().apply(b); !w.ok()) return w;
+        if (changed) {
+          note_state_locked(std::move(*changed));
+          cb = delivery_callback;
+        }
       }
-      if (Status w = store->raw().apply(b); !w.ok()) return w;
-      if (changed) note_state_locked(std::move(*changed));
+      // The chat views move the queued tick in place, as they do for receipts.
+      if (cb) cb(e.peer, e.id, Delivery::kStored);
     }
     return sent;
   }
