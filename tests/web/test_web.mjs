@@ -243,15 +243,15 @@ async function main() {
     check(get.status === 404, `a GET on the send endpoint got ${get.status}`);
     check(!(await bubbles(alice, "in")).includes("csrf"), "the refused request sent a message");
 
-    // No server left: the page says so.
+    // No server left: the page says so, and what is typed waits in the
+    // outbox with the queued tick, to leave once the ring answers again.
     for (const n of cfg.nodes) {
       try { process.kill(n.pid, "SIGKILL"); } catch (e) { /* already gone */ }
     }
     await alice.locator("#text").fill("into the void");
     await alice.locator("#text").press("Enter");
     await alice.locator("#offline").waitFor({ state: "visible", timeout: WAIT_MS });
-    await until("the failed send's error", async () => (await text(alice, "#send-error")).length > 0);
-    check(!(await bubbles(alice, "out")).includes("into the void"), "a failed send shows as a bubble");
+    await until("the queued tick of a send with no server", async () => (await tickOf(alice, "into the void")) === "queued");
     console.log("web: chat, ticks, badges, order, contacts, receipts setting, node stop, guards: ok");
   } catch (e) {
     for (const [name, url] of [["alice", cfg.alice], ["bob", cfg.bob]]) {
