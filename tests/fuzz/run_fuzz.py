@@ -20,6 +20,10 @@ def main():
     seeds = os.path.join(src, "corpus", name)
     regressions = os.path.join(src, "regressions", name)
     os.makedirs(artifacts, exist_ok=True)
+    # Third-party findings that are not ours (each explained in the file).
+    supp = os.path.join(src, "ubsan.supp")
+    ub = os.environ.get("UBSAN_OPTIONS", "")
+    os.environ["UBSAN_OPTIONS"] = (ub + ":" if ub else "") + f"suppressions={supp}"
     common = ["-timeout=10", "-rss_limit_mb=2048", f"-artifact_prefix={artifacts}/{name}-"]
 
     saved = sorted(os.path.join(regressions, f) for f in os.listdir(regressions)) if os.path.isdir(regressions) else []
