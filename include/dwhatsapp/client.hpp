@@ -41,6 +41,9 @@ struct ClientOptions {
   std::string tls_ca;
   /// Send "read" receipts when mark_read() is called (as WhatsApp's setting).
   bool read_receipts = true;
+  /// What devices() shows for this device (at most 64 bytes of UTF-8).
+  /// Empty: the host's name.
+  std::string device_name;
 };
 
 /// @brief Where a message is in its life, as the sender's history shows it.
@@ -83,6 +86,15 @@ struct RejectedEnvelope {
   std::string from;    ///< as the envelope claims; unverified
   std::string reason;
   std::int64_t at_ms = 0;  ///< unix ms, when this client set it aside
+};
+
+/// @brief One device of the account: every device logged in to it receives
+/// every message, and sees what the others sent.
+struct DeviceInfo {
+  std::string id;             ///< 16 hex digits, made once per data directory
+  std::string name;           ///< ClientOptions::device_name when it was added
+  std::int64_t added_at = 0;  ///< unix ms, when it was added (its own clock)
+  bool this_device = false;
 };
 
 /// @brief A contact: a nickname with the public key pinned on first use.
@@ -156,12 +168,19 @@ class DWS_API Client {
   /// the servers tried).
   Status register_account(const std::string& nickname, const std::string& password,
                           const std::string& display_name = "");
-  /// @brief Recovers the account from the ring with the password (any device).
+  /// @brief Recovers the account from the ring with the password (any device)
+  /// and adds this device to the account's devices: from then on it receives
+  /// every message sent to the account and copies of what the other devices
+  /// send. Messages from before the login stay on the devices that had them
+  /// (devices() says whether there are others).
   /// @return kExists (the data directory holds another account's history),
   /// kUnauthenticated "wrong nickname or password", kRateLimited
-  /// (too many failures: retry later), kUnavailable.
+  /// (too many failures: retry later), kForbidden (the account already has
+  /// 16 devices: remove one first), kUnavailable.
   Status login(const std::string& nickname, const std::string& password);
-  /// @brief Forgets the unlocked key; local history stays.
+  /// @brief Removes this device from the account's devices (when the ring
+  /// answers: otherwise another device can, with remove_device()) and
+  /// forgets the unlocked key; local history stays.
   Status logout();
   /// The logged-in nickname, if any.
   std::optional<std::string> whoami() const;
@@ -171,6 +190,19 @@ class DWS_API Client {
   Status change_password(const std::string& old_password, const std::string& new_password);
   /// @brief Deletes the account and its mailbox from the ring, then logs out.
   Status delete_account(const std::string& password);
+
+  // --- Devices ----------------------------------------------------------------
+  /// @brief The account's devices as the ring lists them (signed by the
+  /// account's key, checked here), oldest first.
+  /// @return kUnauthenticated (not logged in), kUnavailable.
+  Result<std::vector<DeviceInfo>> devices();
+  /// @brief Removes a device from the account: the ring gives it nothing
+  /// new, and it is logged out at its next mailbox fetch. Removing this
+  /// device logs it out at once.
+  /// @return kNotFound (no such device), kUnauthenticated, kUnavailable.
+  Status remove_device(const std::string& id);
+  /// This data directory's device id (16 hex digits).
+  std::string device_id() const;
 
   // --- Messages ---------------------------------------------------------------
 

@@ -25,11 +25,13 @@
 #include "client/test_access.hpp"
 #include "core/account.hpp"
 #include "core/auth.hpp"
+#include "core/devices.hpp"
 #include "core/envelope.hpp"
 #include "core/nickname.hpp"
 #include "core/validation.hpp"
 #include "crypto/encoding.hpp"
 #include "crypto/hash.hpp"
+#include "net/devices_json.hpp"
 #include "net/system_env.hpp"
 
 namespace dws {
@@ -49,7 +51,7 @@ constexpr std::size_t kMaxEarlyReceipts = 100'000;
 // What an envelope holds besides the text: header, nicknames of up to 32
 // bytes, nonce, MAC and signature stay under this, so a text of
 // kMaxEnvelopeSize - kEnvelopeOverhead bytes always fits.
-constexpr std::size_t kEnvelopeOverhead = 256;
+constexpr std::size_t kEnvelopeOverhead = 256 + client::kSentCopyOverhead;
 // How far back mark_read looks for incoming messages not yet marked read.
 constexpr int kReadScan = 500;
 
@@ -140,6 +142,13 @@ struct Client::Impl {
   std::function<void(bool)> connection_callback;
   bool is_reachable = true;
   std::atomic<bool> read_receipts{true};
+  // This data directory's device (made once, kept in the store's meta) and
+  // how many devices the account listed when last seen: with more than one,
+  // every send also posts a copy to the account's own mailbox.
+  std::string device_id;
+  std::string device_name;
+  std::atomic<std::uint32_t> device_count{0};
+  std::atomic<bool> joined{false};  // this session listed the device (or found it listed)
 
   // Serializes receive cycles (background and explicit) so that the
   // application sees messages in mailbox order. Held across HTTP, but it
@@ -185,7 +194,94 @@ struct Client::Impl {
     if (Status st = store->save_secret(secret_key); !st.ok()) return st;
     session = std::move(s);
     primary.clear();
+    joined = false;
     return Status::Ok();
+  }
+
+  // --- Devices ----------------------------------------------------------------
+
+  // The list as the ring holds it, checked: signed by the account's own
+  // key, for this account. nullopt: the account lists no devices yet.
+  Result<std::optional<core::DeviceList>> fetch_devices(const SessionPtr& s) {
+    auto r = api->call_any({"GET", "/v1/devices", "", signer(s), 0});
+    if (!r.ok()) return r.status();
+    if (r->status != 200) return reply_status(*r);
+    auto doc = r->body;
+    if (doc == R"({"list":null})") return std::optional<core::DeviceList>();
+    constexpr std::string_view kOpen = R"({"list":)";
+    if (doc.size() < kOpen.size() + 1 || doc.compare(0, kOpen.size(), kOpen) != 0 || doc.back() != '}')
+      return Status::Unavailable("the answer of " + r->server + " to GET /v1/devices is malformed");
+    auto list = net::parse_device_list_json(std::string_view(doc).substr(kOpen.size(), doc.size() - kOpen.size() - 1));
+    if (!list.ok()) return Status::Unavailable("the answer of " + r->server + ": " + list.status().message());
+    if (list->owner != s->nick || list->public_key != s->account.public_key ||
+        !core::verify_device_list(*list).ok())
+      return Status::Unauthenticated("the device list " + r->server + " answered is not signed by '" + s->nick + "'");
+    return std::optional<core::DeviceList>(std::move(list).value());
+  }
+
+  void note_device_count(std::size_t n) {
+    device_count = static_cast<std::uint32_t>(n);
+    std::lock_guard lock(mu);
+    (void)store->raw().put_meta("device_count", std::to_string(n));
+  }
+
+  // Reads the list, applies `change` (false: nothing to write), signs and
+  // stores it; another device's change in between (the version did not
+  // rise) starts over from the new list.
+  Result<core::DeviceList> change_devices(const SessionPtr& s,
+                                          const std::function<Result<bool>(core::DeviceList&)>& change) {
+    Status last;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      auto current = fetch_devices(s);
+      if (!current.ok()) return current.status();
+      core::DeviceList list = current->value_or(core::DeviceList{});
+      list.owner = s->nick;
+      auto changed = change(list);
+      if (!changed.ok()) return changed.status();
+      if (!*changed) return list;
+      list.version += 1;
+      core::sign_device_list(list, s->secret_key);
+      auto r = api->call_any({"PUT", "/v1/devices", net::device_list_json(list), signer(s), 0});
+      if (!r.ok()) return r.status();
+      if (r->status == 200) return list;
+      last = reply_status(*r);
+      if (last.code() != Code::kForbidden || last.message().find("does not raise") == std::string::npos) return last;
+    }
+    return Status::Unavailable("the device list of '" + s->nick + "' kept changing while this device wrote it: " +
+                               last.message());
+  }
+
+  // Lists this device in the account's devices (a login's last step).
+  Status join_devices(const SessionPtr& s) {
+    auto list = change_devices(s, [&](core::DeviceList& l) -> Result<bool> {
+      if (l.has(device_id)) return false;
+      if (l.devices.size() >= core::kMaxDevices)
+        return Status::Forbidden(fmt::format(
+            "'{}' already has {} devices, the most an account can have: remove one on another device "
+            "(dws-chat devices --remove ID) and log in again",
+            s->nick, l.devices.size()));
+      l.devices.push_back(core::Device{device_id, device_name, clock.wall_ms()});
+      return true;
+    });
+    if (!list.ok()) return list.status();
+    note_device_count(list->devices.size());
+    joined = true;
+    return Status::Ok();
+  }
+
+  // The device was removed by another: forget the key, as a logout does
+  // (the receiver, if any, finds no session on its next cycle).
+  Status removed(const SessionPtr& s, const Status& why) {
+    {
+      std::lock_guard lock(mu);
+      if (session == s) {
+        session.reset();
+        primary.clear();
+        (void)store->remove_secret();
+      }
+    }
+    return Status::Forbidden("this device (" + device_id + ") was removed from the account '" + s->nick +
+                             "' and is logged out; log in again to add it back (" + why.message() + ")");
   }
 
   // --- Users ------------------------------------------------------------------
@@ -359,18 +455,35 @@ struct Client::Impl {
     m.text = text;
     m.outgoing = true;
     const std::string body = client::envelope_json(*envelope);
+    // The account's other devices get a copy through its own mailbox.
+    std::optional<client::OutboxEntry> copy;
+    if (device_count > 1 && *to != s->nick) {
+      auto sealed = core::seal_envelope(s->secret_key, s->nick, s->nick, s->account.public_key, core::Kind::kCopy,
+                                        client::encode_sent_copy({*to, id, sent_at, text}), ids.next(), sent_at,
+                                        s->cache.get());
+      if (!sealed.ok()) return sealed.status();
+      copy = client::OutboxEntry{sealed->id.hex(), s->nick, client::envelope_json(*sealed)};
+    }
     // What is queued leaves first, so a conversation keeps its order: while
     // the outbox cannot drain, this message joins it.
     auto flushed = flush_outbox(s);
     Status posted = flushed.ok() ? post_body(s, *to, body) : flushed.status();
     note_reachable(posted);
     if (!posted.ok() && posted.code() != Code::kUnavailable) return posted;
+    // The copy waits in the outbox when it cannot leave now.
+    const bool copy_waits = copy && (!posted.ok() || !post_body(s, s->nick, copy->body).ok());
 
     std::lock_guard lock(mu);
+    if (copy_waits && posted.ok()) {
+      core::WriteBatch b;
+      client::LocalStore::put_outbox(b, *copy);
+      (void)store->raw().apply(b);
+    }
     if (!posted.ok()) {
       m.state = Delivery::kQueued;
       core::WriteBatch b;
       client::LocalStore::put_outbox(b, {m.id, *to, body});
+      if (copy) client::LocalStore::put_outbox(b, *copy);
       if (Status st = record_outgoing_locked(*to, m, &b); !st.ok())
         return Status::Internal("no server was reachable and message " + m.id +
                                 " could not be queued either: " + st.message());
@@ -518,7 +631,7 @@ struct Client::Impl {
   // GET /v1/mailbox at the primary, following 421s and failovers and
   // waiting out a settling ring, with backoff, within the retry budget.
   Result<client::MailboxReply> fetch_mailbox(const SessionPtr& s, int wait_s, client::Cancel* cancel) {
-    const std::string target = fmt::format("/v1/mailbox?wait={}&limit={}", wait_s, kMailboxLimit);
+    const std::string target = fmt::format("/v1/mailbox?wait={}&limit={}&device={}", wait_s, kMailboxLimit, device_id);
     constexpr int kMaxAttempts = 8;
     Status last;
     const std::int64_t start = clock.monotonic_ms();
@@ -550,9 +663,12 @@ struct Client::Impl {
         set_primary("");
         continue;
       }
+      if (r->status == 403) return removed(s, reply_status(*r));
       if (r->status != 200) return reply_status(*r);
       api->note_success(*where);
-      return client::parse_mailbox(r->body);
+      auto box = client::parse_mailbox(r->body);
+      if (box.ok() && box->devices != device_count) note_device_count(box->devices);
+      return box;
     }
     return Status::Unavailable("cannot reach the mailbox's primary: " + last.message());
   }
@@ -582,12 +698,17 @@ struct Client::Impl {
       }
       if (queued) (void)flush_outbox(s);
     }
+    // Listed first: the ring keeps entries for listed devices only.
+    if (!joined) {
+      if (Status st = join_devices(s); !st.ok()) return st;
+    }
     auto box = fetch_mailbox(s, wait_s, cancel);
     if (!box.ok()) return box.status();
 
     // Verify and open outside the lock: a sender's key may need the ring.
     std::vector<client::AckJson> ack;
     std::vector<Opened> texts;
+    std::vector<client::SentCopy> copies;  // what the account's other devices sent
     std::vector<std::tuple<std::string, std::string, bool>> delivered;  // (peer, id, read)
     std::vector<RejectedEnvelope> rejected;
     std::map<std::string, std::vector<std::string>> receipts;
@@ -611,7 +732,10 @@ struct Client::Impl {
         reject("addressed to '" + envelope->to + "', not to '" + s->nick + "'");
         continue;
       }
-      auto key = peer_key(envelope->from, false);
+      // The account's own envelopes (copies from its other devices) are
+      // checked with its own key, which is no contact.
+      auto key = envelope->from == s->nick ? Result<crypto::PublicKey>(s->account.public_key)
+                                           : peer_key(envelope->from, false);
       if (!key.ok()) {
         if (key.status().code() == Code::kUnavailable) return key.status();  // try again later, unacked
         reject("the sender's key cannot be had: " + key.status().message());
@@ -632,6 +756,19 @@ struct Client::Impl {
           if (!moved.ok()) return moved.status();
           for (auto& id : *moved) delivered.emplace_back(envelope->from, std::move(id), receipt->read);
         }
+        continue;
+      }
+      if (envelope->kind == core::Kind::kCopy) {
+        if (envelope->from != s->nick) {
+          reject("a copy of a sent message must come from '" + s->nick + "' itself, not from '" + envelope->from + "'");
+          continue;
+        }
+        auto copy = client::decode_sent_copy(*text);
+        if (!copy.ok()) {
+          reject(copy.status().message());
+          continue;
+        }
+        copies.push_back(std::move(copy).value());
         continue;
       }
       if (envelope->kind != core::Kind::kText) continue;
@@ -701,6 +838,28 @@ struct Client::Impl {
       for (const auto& m : fresh) client::LocalStore::put_seen(b, m.id);
       if (Status st = store->raw().apply(b); !st.ok()) return st;
     }
+    // What the other devices sent joins the history as outgoing, once.
+    std::vector<std::pair<std::string, std::string>> copied;  // (peer, id)
+    if (!copies.empty()) {
+      std::lock_guard lock(mu);
+      for (auto& c : copies) {
+        const std::string id = c.id.hex();
+        auto kept = store->message(c.to, id);
+        if (!kept.ok()) return kept.status();
+        if (*kept) continue;
+        Message m;
+        m.id = id;
+        m.from = s->nick;
+        m.to = c.to;
+        m.sent_at = c.sent_at;
+        m.text = std::move(c.text);
+        m.state = Delivery::kStored;
+        m.outgoing = true;
+        if (Status st = record_outgoing_locked(c.to, m); !st.ok()) return st;
+        note_state_locked(std::move(m));
+        copied.emplace_back(c.to, id);
+      }
+    }
     std::function<bool()> hook;
     {
       std::lock_guard lock(mu);
@@ -709,7 +868,7 @@ struct Client::Impl {
     if (hook && !hook()) return Status::Internal("receive cycle aborted before the ack (test hook)");
 
     if (!ack.empty()) {
-      client::ApiRequest req{"POST", "/v1/mailbox/ack", client::acks_json(ack), signer(s), 0};
+      client::ApiRequest req{"POST", "/v1/mailbox/ack", client::acks_json(ack, device_id), signer(s), 0};
       std::string where;
       {
         std::lock_guard lock(mu);
@@ -721,14 +880,16 @@ struct Client::Impl {
       if (!where.empty() && (!r.ok() || r->status == 503)) (void)api->call_any(req);
     }
     if (!receipts.empty()) queue_receipts(receipts, false);
-    if (!delivered.empty()) {
+    if (!delivered.empty() || !copied.empty()) {
       std::function<void(const std::string&, const std::string&, Delivery)> cb;
       {
         std::lock_guard lock(mu);
         cb = delivery_callback;
       }
-      if (cb)
+      if (cb) {
+        for (const auto& [peer, id] : copied) cb(peer, id, Delivery::kStored);
         for (const auto& [peer, id, read] : delivered) cb(peer, id, read ? Delivery::kRead : Delivery::kDelivered);
+      }
     }
     return fresh;
   }
@@ -869,6 +1030,26 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
   auto setting = impl->store->raw().get_meta("read_receipts");
   if (!setting.ok()) return setting.status();
   if (*setting && **setting == "off") impl->read_receipts = false;
+  // This data directory's device id, made once.
+  auto device = impl->store->raw().get_meta("device_id");
+  if (!device.ok()) return device.status();
+  if (*device && core::check_device_id(**device).ok()) {
+    impl->device_id = **device;
+  } else {
+    impl->device_id = fmt::format("{:016x}", impl->rng.next());
+    if (Status st = impl->store->raw().put_meta("device_id", impl->device_id); !st.ok()) return st;
+  }
+  impl->device_name = options.device_name;
+  if (impl->device_name.empty()) {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) == 0) impl->device_name = host;
+    if (impl->device_name.size() > core::kMaxDeviceNameBytes || !core::check_device_name(impl->device_name).ok())
+      impl->device_name = "device";
+  } else if (Status st = core::check_device_name(impl->device_name); !st.ok()) {
+    return Status::InvalidArgument("ClientOptions::device_name: " + st.message());
+  }
+  if (auto n = impl->store->raw().get_meta("device_count"); n.ok() && *n)
+    impl->device_count = static_cast<std::uint32_t>(std::strtoul((*n)->c_str(), nullptr, 10));
   impl->options = std::move(options);
 
   // A previous login on this data directory is still unlocked.
@@ -909,7 +1090,11 @@ Status Client::register_account(const std::string& nickname, const std::string& 
   auto r = impl_->api->call_any({"POST", "/v1/users", client::account_json(made->record), nullptr, 0});
   if (!r.ok()) return r.status();
   if (r->status != 201 && r->status != 200) return reply_status(*r);
-  return impl_->establish(made->record, made->secret_key);
+  if (Status st = impl_->establish(made->record, made->secret_key); !st.ok()) return st;
+  // The first device; if the ring cannot take the list now, the first
+  // receive cycle lists it.
+  (void)impl_->join_devices(impl_->current());
+  return Status::Ok();
 }
 
 Status Client::login(const std::string& nickname, const std::string& password) {
@@ -964,11 +1149,64 @@ Status Client::login(const std::string& nickname, const std::string& password) {
   account.signature = *signature;
   if (!core::verify_account(account).ok())
     return Status::Unavailable("the account of '" + *nick + "' changed during the login: log in again");
-  return impl_->establish(account, *secret);
+  if (Status st = impl_->establish(account, *secret); !st.ok()) return st;
+  // This device joins the account's devices; one too many is refused here,
+  // anything else is retried by the first receive cycle.
+  if (Status st = impl_->join_devices(impl_->current()); !st.ok() && st.code() == Code::kForbidden) {
+    (void)logout();
+    return st;
+  }
+  return Status::Ok();
 }
+
+Result<std::vector<DeviceInfo>> Client::devices() {
+  auto s = impl_->current();
+  if (!s) return not_logged_in();
+  auto list = impl_->fetch_devices(s);
+  impl_->note_reachable(list.status());
+  if (!list.ok()) return list.status();
+  std::vector<DeviceInfo> out;
+  if (!*list) return out;
+  impl_->note_device_count((*list)->devices.size());
+  for (const auto& d : (*list)->devices) out.push_back({d.id, d.name, d.added_at, d.id == impl_->device_id});
+  return out;
+}
+
+Status Client::remove_device(const std::string& id) {
+  auto s = impl_->current();
+  if (!s) return not_logged_in();
+  if (Status st = core::check_device_id(id); !st.ok()) return st;
+  auto list = impl_->change_devices(s, [&](core::DeviceList& l) -> Result<bool> {
+    auto it = std::find_if(l.devices.begin(), l.devices.end(), [&](const core::Device& d) { return d.id == id; });
+    if (it == l.devices.end())
+      return Status::NotFound("'" + s->nick + "' has no device " + id + ": see dws-chat devices for the list");
+    l.devices.erase(it);
+    return true;
+  });
+  impl_->note_reachable(list.status());
+  if (!list.ok()) return list.status();
+  impl_->note_device_count(list->devices.size());
+  if (id == impl_->device_id) return logout();
+  return Status::Ok();
+}
+
+std::string Client::device_id() const { return impl_->device_id; }
 
 Status Client::logout() {
   impl_->stop_receiver();
+  // Off the account's devices, so the ring keeps nothing waiting for this
+  // one; best effort: without the ring the device stays listed until
+  // another device removes it (devices(), remove_device()).
+  if (auto s = impl_->current(); s && impl_->joined) {
+    (void)impl_->change_devices(s, [&](core::DeviceList& l) -> Result<bool> {
+      auto it = std::find_if(l.devices.begin(), l.devices.end(),
+                             [&](const core::Device& d) { return d.id == impl_->device_id; });
+      if (it == l.devices.end()) return false;
+      l.devices.erase(it);
+      return true;
+    });
+  }
+  impl_->joined = false;
   std::lock_guard lock(impl_->mu);
   impl_->session.reset();
   impl_->primary.clear();

@@ -5,6 +5,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "core/nickname.hpp"
+#include "core/wire.hpp"
 #include "crypto/encoding.hpp"
 #include "net/json_writer.hpp"
 #include "net/json_codec.hpp"
@@ -134,9 +136,13 @@ std::string ids_json(const std::vector<std::string>& ids) {
   });
 }
 
-std::string acks_json(const std::vector<AckJson>& acks) {
+std::string acks_json(const std::vector<AckJson>& acks, std::string_view device) {
   return to_json([&](Writer& w) {
     w.StartObject();
+    if (!device.empty()) {
+      w.Key("device");
+      str(w, device);
+    }
     w.Key("acks");
     w.StartArray();
     for (const auto& a : acks) {
@@ -191,6 +197,33 @@ std::string receipt_json(const Receipt& receipt) {
     }
     w.EndObject();
   });
+}
+
+std::string encode_sent_copy(const SentCopy& c) {
+  core::wire::Writer w;
+  w.byte(1);
+  w.str(c.to);
+  w.fixed(c.id.bytes);
+  w.varint(static_cast<std::uint64_t>(c.sent_at));
+  w.raw(c.text);
+  return std::move(w.out());
+}
+
+Result<SentCopy> decode_sent_copy(std::string_view bytes) {
+  core::wire::Reader r(bytes);
+  SentCopy c;
+  std::uint8_t format = 0;
+  std::uint64_t sent_at = 0;
+  std::string_view text;
+  const bool ok = r.byte(format, "format") && (format == 1 || r.fail("format", "unknown format")) &&
+                  r.str(c.to, core::kMaxNicknameLength, "to") && r.fixed(c.id.bytes, "id") &&
+                  r.varint(sent_at, "sent_at") && (sent_at < (std::uint64_t{1} << 62) || r.fail("sent_at", "out of range")) &&
+                  r.bytes(bytes.size() - r.pos(), text, "text");
+  if (!ok) return Status::InvalidArgument("sent copy: " + r.error());
+  if (Status st = core::check_nickname(c.to); !st.ok()) return Status::InvalidArgument("sent copy: " + st.message());
+  c.sent_at = static_cast<std::int64_t>(sent_at);
+  c.text.assign(text);
+  return c;
 }
 
 Result<Receipt> parse_receipt(std::string_view body) {
@@ -258,6 +291,8 @@ Result<MailboxReply> parse_mailbox(std::string_view body) {
   }
   auto more = doc->FindMember("more");
   out.more = more != doc->MemberEnd() && more->value.IsBool() && more->value.GetBool();
+  auto devices = doc->FindMember("devices");
+  if (devices != doc->MemberEnd() && devices->value.IsUint()) out.devices = devices->value.GetUint();
   return out;
 }
 

@@ -32,7 +32,8 @@ struct AckJson {
   std::string sig_b64;
 };
 /// {"acks":[{"id","from","sig"},...]}: the body of POST /v1/mailbox/ack.
-std::string acks_json(const std::vector<AckJson>& acks);
+/// {"device"?, "acks": [...]}: `device` names which of the account's devices has them.
+std::string acks_json(const std::vector<AckJson>& acks, std::string_view device = {});
 /// {"version","sig"}: the body of DELETE /v1/users/{nick}, the owner's deletion proof.
 std::string deletion_json(std::uint64_t version, std::string_view sig_b64);
 
@@ -45,6 +46,19 @@ struct Receipt {
   bool read = false;
 };
 std::string receipt_json(const Receipt& receipt);
+
+/// What a kCopy envelope carries to the sender's other devices: a message
+/// one device sent. Binary (wire format 1): recipient, id, sent_at, text.
+struct SentCopy {
+  std::string to;
+  core::MessageId id;
+  std::int64_t sent_at = 0;
+  std::string text;
+};
+/// How many bytes encode_sent_copy adds to the text, at most.
+inline constexpr std::size_t kSentCopyOverhead = 64;
+std::string encode_sent_copy(const SentCopy& copy);
+Result<SentCopy> decode_sent_copy(std::string_view bytes);
 Result<Receipt> parse_receipt(std::string_view body);
 Result<core::AccountView> parse_account_view(std::string_view body);
 Result<core::KdfParams> parse_kdf(std::string_view body);
@@ -59,6 +73,7 @@ Result<LoginReply> parse_login(std::string_view body);
 struct MailboxReply {
   std::vector<core::EnvelopeView> messages;
   bool more = false;
+  std::uint32_t devices = 0;  // how many devices the account lists (0: none)
 };
 Result<MailboxReply> parse_mailbox(std::string_view body);
 

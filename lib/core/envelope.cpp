@@ -69,6 +69,8 @@ std::string_view kind_name(Kind kind) {
       return "text";
     case Kind::kReceipt:
       return "receipt";
+    case Kind::kCopy:
+      return "copy";
   }
   return "unknown";
 }
@@ -76,7 +78,9 @@ std::string_view kind_name(Kind kind) {
 Result<Kind> parse_kind(std::string_view name) {
   if (name == "text") return Kind::kText;
   if (name == "receipt") return Kind::kReceipt;
-  return Status::InvalidArgument("envelope kind '" + std::string(name) + "' is unknown: use 'text' or 'receipt'");
+  if (name == "copy") return Kind::kCopy;
+  return Status::InvalidArgument("envelope kind '" + std::string(name) +
+                                 "' is unknown: use 'text', 'receipt' or 'copy'");
 }
 
 std::string MessageId::hex() const { return crypto::to_hex(bytes); }

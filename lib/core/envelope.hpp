@@ -27,6 +27,7 @@ inline constexpr std::size_t kMaxEnvelopeSize = 64 * 1024;
 enum class Kind : std::uint8_t {
   kText = 1,     // "text": a message a person wrote
   kReceipt = 2,  // "receipt": the recipient's client confirms delivery
+  kCopy = 3,     // "copy": a sender's own other devices learn what it sent
 };
 
 std::string_view kind_name(Kind kind);

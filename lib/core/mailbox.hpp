@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/devices.hpp"
 #include "core/envelope.hpp"
 #include "core/replication.hpp"
 #include "core/validation.hpp"
@@ -45,6 +46,8 @@ struct EntryAck {
 struct MailboxPage {
   std::vector<Envelope> messages;
   bool more = false;
+  /// How many devices the account lists (0: none, the account reads as one).
+  std::uint32_t devices = 0;
 };
 
 class Mailbox {
@@ -58,13 +61,32 @@ class Mailbox {
   Result<StorePutResp> post(const Envelope& envelope, std::int64_t now_ms);
 
   /// Live entries of `nick`'s mailbox after `after` (a message id, or empty),
-  /// at most `limit`. Served by the primary only: kNotResponsible elsewhere.
-  Result<MailboxPage> list_here(std::string_view nick, const std::string& after, std::uint32_t limit);
+  /// at most `limit`, that `device` has not acknowledged. With an empty
+  /// `device`, or an account that lists no devices, every live entry.
+  /// Entries every listed device acknowledged (one removed since, say) are
+  /// tombstoned on the way. Served by the primary only: kNotResponsible
+  /// elsewhere; kForbidden "device ... is not a device of 'bob' ..." when
+  /// the account lists devices and `device` is not one of them.
+  Result<MailboxPage> list_here(std::string_view nick, std::string_view device, const std::string& after,
+                                std::uint32_t limit, std::int64_t now_ms);
 
-  /// Tombstones the live entries among `acks`, each carrying its signed
-  /// proof; unknown entries are skipped. Returns how many were live. A
-  /// proof that does not verify is refused by the store (kUnauthenticated).
-  Result<std::uint32_t> ack(std::string_view nick, const std::vector<EntryAck>& acks, std::int64_t now_ms);
+  /// Acknowledges the live entries among `acks` for `device`, each with
+  /// the owner's signed proof: an entry becomes a tombstone once every
+  /// listed device acknowledged it (at once with an empty `device` or no
+  /// device list). Unknown entries are skipped. Returns how many were live.
+  /// A proof that does not verify is refused by the store (kUnauthenticated);
+  /// kForbidden for an unlisted device, as list_here.
+  Result<std::uint32_t> ack(std::string_view nick, std::string_view device, const std::vector<EntryAck>& acks,
+                            std::int64_t now_ms);
+
+  /// The account's device list as the ring holds it (possibly with no
+  /// device left); nullopt when it has none, or only one an earlier owner
+  /// of the nickname left.
+  Result<std::optional<DeviceList>> devices(std::string_view nick);
+  /// Stores a new device list (every node checks it: signed by the
+  /// account's key, version raised). kForbidden "version 3 does not raise
+  /// ..." when another device changed the list first: read it again.
+  Result<StorePutResp> set_devices(const DeviceList& list);
 
   /// True when `record` is a live mailbox entry (what wakes a long poll).
   static bool is_entry(const Record& record) {
@@ -72,6 +94,12 @@ class Mailbox {
   }
 
  private:
+  // kForbidden unless `device` may read: listed, or no list to be listed in.
+  static Status check_device(std::string_view nick, std::string_view device, const std::optional<DeviceList>& list);
+  // Whether every device of `list` but `except` holds an acknowledgement of
+  // `entry_sub`, and one of their proofs (for the tombstone).
+  Result<bool> acked_by_others(Id key, const DeviceList& list, std::string_view except, const EntrySub& entry,
+                               std::string* proof);
 
   Replicator& replicator_;
   MailboxOptions opt_;

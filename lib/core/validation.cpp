@@ -1,5 +1,6 @@
 #include "core/validation.hpp"
 
+#include "core/devices.hpp"
 #include "core/id.hpp"
 #include "core/nickname.hpp"
 #include "core/wire.hpp"
@@ -158,8 +159,65 @@ Verdict RecordValidator::check_alone(const Record& r, std::int64_t now_ms) {
   if (r.sub.empty()) return r.tombstone ? check_user_tombstone(r, now_ms) : check_user(r, now_ms);
   if (r.sub.compare(0, kMailboxSubPrefix.size(), kMailboxSubPrefix) == 0)
     return r.tombstone ? check_ack(r, now_ms) : check_entry(r, now_ms);
+  if (r.sub == kDeviceListSub || r.sub.compare(0, kDeviceAckPrefix.size(), kDeviceAckPrefix) == 0) {
+    if (r.tombstone)
+      return reject(RejectReason::kMalformed, Code::kInvalidArgument, r,
+                    "device lists and device acknowledgements are replaced or expire, never tombstoned");
+    return r.sub == kDeviceListSub ? check_devices(r) : check_device_ack(r, now_ms);
+  }
   return reject(RejectReason::kMalformed, Code::kInvalidArgument, r,
-                "sub is neither a user record (\"\") nor a mailbox entry (\"m/...\")");
+                "sub is none of a user record (\"\"), a mailbox entry (\"m/...\"), a device list (\"d\") or a "
+                "device acknowledgement (\"a/...\")");
+}
+
+Verdict RecordValidator::check_devices(const Record& r) {
+  auto list = decode_device_list(r.payload);
+  if (!list.ok()) return reject(RejectReason::kMalformed, Code::kInvalidArgument, r, list.status().message());
+  if (check_nickname(list->owner).ok() && user_key(list->owner) != r.key)
+    return reject(RejectReason::kMisaddressed, Code::kInvalidArgument, r,
+                  "the device list of '" + list->owner + "' belongs at key " + to_hex(user_key(list->owner)));
+  if (list->version != r.version)
+    return reject(RejectReason::kBadVersion, Code::kInvalidArgument, r,
+                  "record version " + std::to_string(r.version) + " differs from the list's " +
+                      std::to_string(list->version));
+  if (r.expires_at != 0)
+    return reject(RejectReason::kBadExpiry, Code::kInvalidArgument, r, "a device list never expires");
+  if (Status st = verify_device_list(*list); !st.ok()) {
+    const auto reason =
+        st.code() == Code::kUnauthenticated ? RejectReason::kBadSignature : RejectReason::kMalformed;
+    return reject(reason, st.code(), r, st.message());
+  }
+  crypto::PublicKey owner{};
+  if (Verdict v = signer_key(list->owner, owner, "the device list of '" + list->owner + "'"); !v.ok()) return v;
+  if (owner != list->public_key)
+    return reject(RejectReason::kWrongKey, Code::kForbidden, r,
+                  "the device list is signed by another key than the account of '" + list->owner + "'");
+  return Verdict::Ok();
+}
+
+Verdict RecordValidator::check_device_ack(const Record& r, std::int64_t now_ms) {
+  auto sub = parse_device_ack_sub(r.sub);
+  if (!sub.ok()) return reject(RejectReason::kMalformed, Code::kInvalidArgument, r, sub.status().message());
+  if (r.version != kEntryVersion)
+    return reject(RejectReason::kBadVersion, Code::kInvalidArgument, r,
+                  "a device acknowledgement has version 1, not " + std::to_string(r.version));
+  auto proof = decode_ack_proof(r.payload);
+  if (!proof.ok()) return reject(RejectReason::kMalformed, Code::kInvalidArgument, r, proof.status().message());
+  if (Status st = check_nickname(proof->owner); !st.ok())
+    return reject(RejectReason::kMalformed, Code::kInvalidArgument, r, st.message());
+  if (user_key(proof->owner) != r.key)
+    return reject(RejectReason::kMisaddressed, Code::kInvalidArgument, r,
+                  "the acknowledgement is by '" + proof->owner + "', whose mailbox is at key " +
+                      to_hex(user_key(proof->owner)));
+  if (Verdict v = check_expiry(r, now_ms, opt_.message_ttl_ms, opt_.clock_skew_ms, "a device acknowledgement");
+      !v.ok())
+    return v;
+  crypto::PublicKey owner{};
+  if (Verdict v = signer_key(proof->owner, owner, "the acknowledgement " + r.sub); !v.ok()) return v;
+  if (!crypto::verify(owner, ack_signing_bytes(proof->owner, sub->entry_sub), proof->signature).ok())
+    return reject(RejectReason::kBadSignature, Code::kUnauthenticated, r,
+                  "the acknowledgement is not signed by '" + proof->owner + "'");
+  return Verdict::Ok();
 }
 
 Verdict RecordValidator::check_user(const Record& r, std::int64_t) {
@@ -278,6 +336,17 @@ Verdict RecordValidator::check_replace(const Record& in, const Record* current, 
     if (in.version <= current->version)
       return reject(RejectReason::kBadVersion, Code::kForbidden, in,
                     "version " + std::to_string(in.version) + " does not raise the stored version " +
+                        std::to_string(current->version));
+    return Verdict::Ok();
+  }
+  if (in.sub == kDeviceListSub) {
+    auto mine = decode_device_list(current->payload);
+    auto theirs = decode_device_list(in.payload);
+    // A list left by an earlier owner of the nickname (another key) gives
+    // way; the owner's own list only to a higher version.
+    if (mine.ok() && theirs.ok() && mine->public_key == theirs->public_key && in.version <= current->version)
+      return reject(RejectReason::kBadVersion, Code::kForbidden, in,
+                    "version " + std::to_string(in.version) + " does not raise the stored device list's " +
                         std::to_string(current->version));
     return Verdict::Ok();
   }

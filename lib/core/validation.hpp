@@ -16,6 +16,12 @@
 //                             created only if absent.
 //   mailbox tombstone         version 2, an AckProof signed by the owner,
 //                             expiring within the tombstone TTL.
+//   device list (sub "d")     a DeviceList signed by the owner's current
+//                             key, never expiring; an update by the same
+//                             key raises the version (core/devices.hpp).
+//   device acknowledgement    sub "a/<device>/<id>/<sender>", version 1, an
+//                             AckProof by the owner over the entry's sub,
+//                             expiring within the message TTL, created once.
 //
 // Pure: no I/O. The one outside fact a rule needs, a user's current public
 // key, comes through the KeyDirectory interface.
@@ -144,6 +150,8 @@ class RecordValidator {
   Verdict check_user_tombstone(const Record& r, std::int64_t now_ms);
   Verdict check_entry(const Record& r, std::int64_t now_ms);
   Verdict check_ack(const Record& r, std::int64_t now_ms);
+  Verdict check_devices(const Record& r);
+  Verdict check_device_ack(const Record& r, std::int64_t now_ms);
   Verdict signer_key(std::string_view nick, crypto::PublicKey& out, const std::string& what);
 
   KeyDirectory& keys_;

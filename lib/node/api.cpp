@@ -16,6 +16,7 @@
 #include "core/id.hpp"
 #include "core/nickname.hpp"
 #include "crypto/encoding.hpp"
+#include "net/devices_json.hpp"
 #include "net/json_writer.hpp"
 
 namespace dws::node {
@@ -232,6 +233,8 @@ void Api::add_routes(net::HttpServer& server) {
   server.route("POST", "/v1/messages", bind(&Api::post_message));
   server.route("GET", "/v1/mailbox", bind(&Api::get_mailbox));
   server.route("POST", "/v1/mailbox/ack", bind(&Api::ack));
+  server.route("GET", "/v1/devices", bind(&Api::get_devices));
+  server.route("PUT", "/v1/devices", bind(&Api::put_devices));
 }
 
 Result<core::Response> Api::handle(const core::Request& request) {
@@ -510,6 +513,12 @@ WireResponse Api::get_mailbox(const WireRequest& w) {
   if (!wait_s.ok()) return error(wait_s.status());
   auto limit = int_param(w, "limit", kDefaultMailboxLimit, 1, core::kMaxMailboxList);
   if (!limit.ok()) return error(limit.status());
+  std::string device;
+  if (const std::string* d = w.param("device"); d && !d->empty()) {
+    if (Status st = core::check_device_id(*d); !st.ok())
+      return error(Status::InvalidArgument("parameter 'device': " + st.message()));
+    device = *d;
+  }
 
   const Id key = core::user_key(caller->nick);
   if (!ring_.responsible_for(key)) {
@@ -575,7 +584,7 @@ WireResponse Api::get_mailbox(const WireRequest& w) {
       std::lock_guard lock(wait_mu_);
       seen = waiters->generation;
     }
-    page = mailbox_.list_here(caller->nick, after, static_cast<std::uint32_t>(*limit));
+    page = mailbox_.list_here(caller->nick, device, after, static_cast<std::uint32_t>(*limit), clock_.wall_ms());
     if (!page.ok() || !page->messages.empty() || !waiters) break;
     // An arrival between the listing and here bumped the generation, so
     // the wait below returns at once instead of missing it.
@@ -585,7 +594,7 @@ WireResponse Api::get_mailbox(const WireRequest& w) {
     if (!woken || stopping_ || ticket < waiters->cutoff) {
       if (ticket < waiters->cutoff) ++limits_.polls_preempted;
       lock.unlock();
-      if (woken) page = mailbox_.list_here(caller->nick, after, static_cast<std::uint32_t>(*limit));
+      if (woken) page = mailbox_.list_here(caller->nick, device, after, static_cast<std::uint32_t>(*limit), clock_.wall_ms());
       break;
     }
   }
@@ -605,6 +614,8 @@ WireResponse Api::get_mailbox(const WireRequest& w) {
                  j.EndArray();
                  j.Key("more");
                  j.Bool(page->more);
+                 j.Key("devices");
+                 j.Uint(page->devices);
                  j.EndObject();
                }));
 }
@@ -646,12 +657,55 @@ WireResponse Api::ack(const WireRequest& w) {
     if (!sig.ok()) return error(Status::InvalidArgument(sig.status().message()));
     parsed.push_back(core::EntryAck{*id, from, *sig});
   }
-  auto n = mailbox_.ack(caller->nick, parsed, clock_.wall_ms());
+  // "device": which of the account's devices has these entries (absent:
+  // the account reads as one device).
+  std::string device;
+  if (auto it = f.doc().FindMember("device"); it != f.doc().MemberEnd()) {
+    if (!it->value.IsString())
+      return error(Status::InvalidArgument("ack: field 'device' must be a string of 16 hex digits"));
+    device.assign(it->value.GetString(), it->value.GetStringLength());
+    if (Status st = core::check_device_id(device); !st.ok())
+      return error(Status::InvalidArgument("ack: field 'device': " + st.message()));
+  }
+  auto n = mailbox_.ack(caller->nick, device, parsed, clock_.wall_ms());
   if (!n.ok()) return error(for_client(n.status()));
   return reply(200, to_json([&](Writer& j) {
                  j.StartObject();
                  j.Key("acked");
                  j.Uint(*n);
+                 j.EndObject();
+               }));
+}
+
+// --- Devices -----------------------------------------------------------------------
+
+WireResponse Api::get_devices(const WireRequest& w) {
+  auto caller = authenticate(w);
+  if (!caller.ok()) return error(caller.status());
+  auto list = mailbox_.devices(caller->nick);
+  if (!list.ok()) return error(for_client(list.status()));
+  if (!*list) return reply(200, R"({"list":null})");
+  return reply(200, "{\"list\":" + net::device_list_json(**list) + "}");
+}
+
+WireResponse Api::put_devices(const WireRequest& w) {
+  auto caller = authenticate(w);
+  if (!caller.ok()) return error(caller.status());
+  auto list = net::parse_device_list_json(w.body);
+  if (!list.ok()) return error(list.status());
+  if (list->owner != caller->nick)
+    return error(Status::Forbidden("'" + caller->nick + "' cannot change the devices of '" + list->owner + "'"));
+  if (list->public_key != caller->key)
+    return error(Status::Forbidden("the device list is signed by another key than the account of '" +
+                                   caller->nick + "'"));
+  auto put = mailbox_.set_devices(*list);
+  if (!put.ok()) return error(for_client(put.status()));
+  return reply(200, to_json([&](Writer& j) {
+                 j.StartObject();
+                 j.Key("version");
+                 j.Uint64(list->version);
+                 j.Key("devices");
+                 j.Uint(static_cast<unsigned>(list->devices.size()));
                  j.EndObject();
                }));
 }

@@ -115,6 +115,8 @@ class Api {
   net::WireResponse post_message(const net::WireRequest& w);
   net::WireResponse get_mailbox(const net::WireRequest& w);
   net::WireResponse ack(const net::WireRequest& w);
+  net::WireResponse get_devices(const net::WireRequest& w);
+  net::WireResponse put_devices(const net::WireRequest& w);
 
   core::Ring& ring_;
   core::Clock& clock_;

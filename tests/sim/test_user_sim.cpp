@@ -177,7 +177,7 @@ class World {
     std::string after;
     std::vector<dws::core::EntryAck> acks;
     for (int page = 0; page < 20; ++page) {
-      auto listed = box->list_here(c.nick, after, 25);
+      auto listed = box->list_here(c.nick, "", after, 25, sim_.now());
       if (!listed.ok()) {
         REQUIRE_MESSAGE(retryable(listed.status()), "mailbox read: " << listed.status().to_string());
         break;
@@ -215,7 +215,7 @@ class World {
       ++stats_.skipped_acks;
       return;
     }
-    auto n = box->ack(c.nick, acks, sim_.now());
+    auto n = box->ack(c.nick, "", acks, sim_.now());
     if (!n.ok() && unknown_user(n.status())) {
       ++stats_.sender_unknown;  // as in flush_one: the entries stay and come again
     } else if (!n.ok()) {

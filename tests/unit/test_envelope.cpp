@@ -161,7 +161,7 @@ TEST_CASE("envelope: the JSON view round-trips and is strict") {
   CHECK(from_view(x).status().code() == Code::kInvalidArgument);
   x = v;
   x.kind = "sticker";
-  CHECK(from_view(x).status().message() == "envelope kind 'sticker' is unknown: use 'text' or 'receipt'");
+  CHECK(from_view(x).status().message() == "envelope kind 'sticker' is unknown: use 'text', 'receipt' or 'copy'");
   x = v;
   x.nonce = crypto::to_base64(std::string(23, 'n'));
   CHECK(from_view(x).status().message() == "nonce is 23 bytes: expected 24");

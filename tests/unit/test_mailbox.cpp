@@ -214,32 +214,32 @@ TEST_CASE("mailbox: entries list in id order, acknowledgements hide them, the qu
   CHECK(full.status().code() == Code::kRateLimited);
   CHECK(full.status().message().find("mailbox of 'bob' is full (3 messages)") != std::string::npos);
 
-  auto page = at_primary.list_here("bob", "", 10);
+  auto page = at_primary.list_here("bob", "", "", 10, p.clock.wall_ms());
   REQUIRE(page.ok());
   REQUIRE(page->messages.size() == 3);
   CHECK(page->messages[0].id == sent[2].id);
   CHECK(page->messages[2].id == sent[0].id);
-  auto after = at_primary.list_here("bob", sent[2].id.hex(), 10);
+  auto after = at_primary.list_here("bob", "", sent[2].id.hex(), 10, p.clock.wall_ms());
   REQUIRE(after.ok());
   CHECK(after->messages.size() == 2);  // `after` skips every sender's entry with that id
   Mailbox elsewhere(*p.other_of(user_key("bob")).repl, MailboxOptions{});
-  CHECK(elsewhere.list_here("bob", "", 10).status().code() == Code::kNotResponsible);
+  CHECK(elsewhere.list_here("bob", "", "", 10, p.clock.wall_ms()).status().code() == Code::kNotResponsible);
 
-  auto acked = box.ack("bob", {people.ack_by_bob(sent[1].id), people.ack_by_bob(extra.id)}, p.clock.wall_ms());
+  auto acked = box.ack("bob", "", {people.ack_by_bob(sent[1].id), people.ack_by_bob(extra.id)}, p.clock.wall_ms());
   REQUIRE_MESSAGE(acked.ok(), acked.status().to_string());
   CHECK(*acked == 1);
-  page = at_primary.list_here("bob", "", 10);
+  page = at_primary.list_here("bob", "", "", 10, p.clock.wall_ms());
   REQUIRE(page.ok());
   CHECK(page->messages.size() == 2);
   REQUIRE(box.post(sent[1], p.clock.wall_ms()).ok());  // a late retry stays acknowledged
-  CHECK(at_primary.list_here("bob", "", 10)->messages.size() == 2);
+  CHECK(at_primary.list_here("bob", "", "", 10, p.clock.wall_ms())->messages.size() == 2);
 
   // An acknowledgement signed by anyone but the owner deletes nothing.
   EntryAck forged = people.ack_by_bob(sent[0].id);
   forged.sig = crypto::sign(people.secret("alice"), ack_signing_bytes("bob", mailbox_entry_sub(sent[0].id, "alice")));
-  auto refused = box.ack("bob", {forged}, p.clock.wall_ms());
+  auto refused = box.ack("bob", "", {forged}, p.clock.wall_ms());
   CHECK(refused.status().code() == Code::kUnauthenticated);
-  CHECK(at_primary.list_here("bob", "", 10)->messages.size() == 2);
+  CHECK(at_primary.list_here("bob", "", "", 10, p.clock.wall_ms())->messages.size() == 2);
 }
 
 TEST_CASE("users: logins are decided and rate-limited per source address at the primary, whichever node they enter") {
@@ -295,7 +295,7 @@ TEST_CASE("mailbox: an acknowledgement of several entries at the primary reaches
   };
   const auto puts_before = primary.repl->metrics().puts;
   auto acked =
-      box.ack("bob", {people.ack_by_bob(ids[0]), people.ack_by_bob(ids[2]), people.ack_by_bob(ids[4])},
+      box.ack("bob", "", {people.ack_by_bob(ids[0]), people.ack_by_bob(ids[2]), people.ack_by_bob(ids[4])},
               p.clock.wall_ms());
   REQUIRE_MESSAGE(acked.ok(), acked.status().to_string());
   CHECK(*acked == 3);
