@@ -2,7 +2,8 @@
 // functions. The vectors are read from the document itself (fenced blocks
 // tagged `vectors`, one `name = value` a line), inputs as well as outputs,
 // so the document and the code cannot drift apart: changing a byte of any
-// vector in the document fails this test.
+// vector in the document fails this test, and so does a vector that no
+// check reads.
 //
 // DWS_PRINT_VECTORS=1 prints every computed value in the document's form,
 // which is how the document's outputs were made.
@@ -14,6 +15,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -89,11 +91,19 @@ const Vectors& vectors() {
 
 bool printing() { return std::getenv("DWS_PRINT_VECTORS") != nullptr; }
 
+// The names a check read or compared: every vector of the document must be
+// one of them, so none sits in the document unchecked.
+std::set<std::string>& used() {
+  static std::set<std::string> names;
+  return names;
+}
+
 // The document's value of `name`; fails the test case when it is absent.
 std::string doc(const std::string& name) {
   REQUIRE_MESSAGE(vectors().problem.empty(), vectors().problem);
   const auto it = vectors().values.find(name);
   REQUIRE_MESSAGE(it != vectors().values.end(), "docs/protocol.md has no vector '" << name << "'");
+  used().insert(name);
   return it->second;
 }
 
@@ -140,6 +150,7 @@ void expect(const std::string& name, const std::string& computed) {
     FAIL_CHECK("docs/protocol.md has no vector '" << name << "'");
     return;
   }
+  used().insert(name);
   INFO("vector ", name);
   CHECK(it->second == computed);
 }
@@ -197,14 +208,7 @@ core::Envelope sealed_envelope() {
 
 std::array<std::uint8_t, net::kRingSecretSize> ring_secret() { return fixed<net::kRingSecretSize>("ring_secret"); }
 
-}  // namespace
-
-TEST_CASE("protocol vectors: the document holds well-formed vector blocks") {
-  REQUIRE_MESSAGE(vectors().problem.empty(), vectors().problem);
-  CHECK(vectors().values.size() > 40);
-}
-
-TEST_CASE("protocol vectors: key pairs from seeds, and their X25519 forms") {
+void check_keys() {
   for (const char* name : {"alice", "bob"}) {
     const std::string who = name;
     const crypto::KeyPair kp = keys_of(who + "_seed");
@@ -217,7 +221,7 @@ TEST_CASE("protocol vectors: key pairs from seeds, and their X25519 forms") {
   }
 }
 
-TEST_CASE("protocol vectors: ring ids of users and nodes, and the empty body's hash") {
+void check_ids() {
   expect("user_key_alice", core::to_hex(core::user_key(doc("alice_nickname"))));
   expect("user_key_bob", core::to_hex(core::user_key(doc("bob_nickname"))));
   expect("node_id_a", core::to_hex(core::node_id(doc("node_address_a"))));
@@ -225,7 +229,7 @@ TEST_CASE("protocol vectors: ring ids of users and nodes, and the empty body's h
   expect("blake2b_256_empty", hex(crypto::blake2b_256("")));
 }
 
-TEST_CASE("protocol vectors: argon2id gives auth_key, wrap_key and auth_hash") {
+void check_kdf() {
   const crypto::KdfLimits limits{static_cast<std::uint64_t>(number("kdf_opslimit")),
                                  static_cast<std::uint64_t>(number("kdf_memlimit"))};
   CHECK(limits == crypto::KdfLimits::minimum());
@@ -238,7 +242,7 @@ TEST_CASE("protocol vectors: argon2id gives auth_key, wrap_key and auth_hash") {
   expect("login_body", client::login_json(doc("alice_nickname"), crypto::to_base64(keys->auth_key.span())));
 }
 
-TEST_CASE("protocol vectors: the user record, its signing bytes, signature and encodings") {
+void check_account() {
   const core::Account a = alice_account();
   expect("sealed_secret", hex(a.sealed_secret));
   expect("secret_digest", hex(core::secret_digest(a)));
@@ -256,7 +260,7 @@ TEST_CASE("protocol vectors: the user record, its signing bytes, signature and e
   CHECK(core::verify_view(core::public_view(a)).ok());
 }
 
-TEST_CASE("protocol vectors: signed requests (Authorization DWS1)") {
+void check_requests() {
   const crypto::KeyPair alice = keys_of("alice_seed");
   const std::string nick = doc("alice_nickname");
   const std::int64_t ts = number("request_ts");
@@ -283,7 +287,7 @@ TEST_CASE("protocol vectors: signed requests (Authorization DWS1)") {
   }
 }
 
-TEST_CASE("protocol vectors: a sealed envelope, its signing bytes, signature and encodings") {
+void check_envelope() {
   const core::Envelope e = sealed_envelope();
   expect("message_box", hex(e.box));
   expect("envelope_signing_bytes", hex(core::envelope_signing_bytes(e)));
@@ -303,7 +307,7 @@ TEST_CASE("protocol vectors: a sealed envelope, its signing bytes, signature and
   CHECK(*decoded == e);
 }
 
-TEST_CASE("protocol vectors: the owner's acknowledgement and deletion proofs") {
+void check_proofs() {
   const crypto::KeyPair alice = keys_of("alice_seed");
   const crypto::KeyPair bob = keys_of("bob_seed");
   const std::string owner = doc("bob_nickname");
@@ -326,7 +330,7 @@ TEST_CASE("protocol vectors: the owner's acknowledgement and deletion proofs") {
   expect("delete_body", client::deletion_json(version, crypto::to_base64(del.signature)));
 }
 
-TEST_CASE("protocol vectors: the mailbox entry as a stored record on the peer surface") {
+void check_entry_record() {
   const core::Envelope e = sealed_envelope();
   const core::Record rec{core::user_key(e.to), core::mailbox_entry_sub(e.id, e.from), core::kEntryVersion, false,
                          number("entry_expires_at"), core::encode_envelope(e)};
@@ -334,7 +338,7 @@ TEST_CASE("protocol vectors: the mailbox entry as a stored record on the peer su
   expect("entry_record", hex(core::encode_records(std::span<const core::Record>(&rec, 1))));
 }
 
-TEST_CASE("protocol vectors: the peer proof of a request and of its answer") {
+void check_peer_proof() {
   const auto secret = ring_secret();
   expect("request_mac_key", hex(net::PeerAuth::derive_key(secret, net::PeerAuth::kRequestKeyLabel)));
   expect("answer_mac_key", hex(net::PeerAuth::derive_key(secret, net::PeerAuth::kAnswerKeyLabel)));
@@ -370,7 +374,7 @@ TEST_CASE("protocol vectors: the peer proof of a request and of its answer") {
   CHECK(auth->check_answer(nonce, static_cast<int>(number("peer_answer_status")), doc("peer_answer_body"), &answer));
 }
 
-TEST_CASE("protocol vectors: UDP discovery, open and challenged") {
+void check_discovery() {
   const PeerInfo a{core::node_id(doc("node_address_a")), doc("node_address_a")};
   const std::string ring = doc("ring_name");
   expect("discover_datagram", net::discover_datagram(ring));
@@ -387,4 +391,49 @@ TEST_CASE("protocol vectors: UDP discovery, open and challenged") {
   REQUIRE(answer.has_value());
   expect("peer_datagram", *answer);
   CHECK(net::parse_peer(*answer, doc("peer_nonce"), *auth) == a.address);
+}
+
+}  // namespace
+
+TEST_CASE("protocol vectors: the document holds well-formed vector blocks") {
+  REQUIRE_MESSAGE(vectors().problem.empty(), vectors().problem);
+  CHECK(vectors().values.size() > 40);
+}
+
+TEST_CASE("protocol vectors: key pairs from seeds, and their X25519 forms") { check_keys(); }
+
+TEST_CASE("protocol vectors: ring ids of users and nodes, and the empty body's hash") { check_ids(); }
+
+TEST_CASE("protocol vectors: argon2id gives auth_key, wrap_key and auth_hash") { check_kdf(); }
+
+TEST_CASE("protocol vectors: the user record, its signing bytes, signature and encodings") { check_account(); }
+
+TEST_CASE("protocol vectors: signed requests (Authorization DWS1)") { check_requests(); }
+
+TEST_CASE("protocol vectors: a sealed envelope, its signing bytes, signature and encodings") { check_envelope(); }
+
+TEST_CASE("protocol vectors: the owner's acknowledgement and deletion proofs") { check_proofs(); }
+
+TEST_CASE("protocol vectors: the mailbox entry as a stored record on the peer surface") { check_entry_record(); }
+
+TEST_CASE("protocol vectors: the peer proof of a request and of its answer") { check_peer_proof(); }
+
+TEST_CASE("protocol vectors: UDP discovery, open and challenged") { check_discovery(); }
+
+TEST_CASE("protocol vectors: every vector of the document is an input or an output some check covers") {
+  used().clear();
+  check_keys();
+  check_ids();
+  check_kdf();
+  check_account();
+  check_requests();
+  check_envelope();
+  check_proofs();
+  check_entry_record();
+  check_peer_proof();
+  check_discovery();
+  for (const auto& [name, value] : vectors().values) {
+    INFO("vector ", name);
+    CHECK(used().count(name) == 1);
+  }
 }
