@@ -42,9 +42,14 @@ Result<SharedKey> shared_key(const BoxPublicKey& peer, const BoxSecretKey& own) 
 }
 
 Result<Sealed> box_seal(std::string_view plaintext, const BoxPublicKey& peer, const BoxSecretKey& own) {
+  return box_seal(plaintext, peer, own, random_nonce());
+}
+
+Result<Sealed> box_seal(std::string_view plaintext, const BoxPublicKey& peer, const BoxSecretKey& own,
+                        const Nonce& nonce) {
   ensure_init();
   Sealed out;
-  out.nonce = random_nonce();
+  out.nonce = nonce;
   out.box.resize(plaintext.size() + kMacSize);
   if (crypto_box_easy(bytes_of(out.box), bytes_of(plaintext), plaintext.size(), out.nonce.data(), peer.data(),
                       own.data()) != 0)
@@ -135,10 +140,14 @@ std::size_t BoxCache::size() const {
 }
 
 std::string secretbox_seal(std::span<const std::uint8_t> plaintext, const SymmetricKey& key) {
+  return secretbox_seal(plaintext, key, random_nonce());
+}
+
+std::string secretbox_seal(std::span<const std::uint8_t> plaintext, const SymmetricKey& key, const Nonce& nonce) {
   ensure_init();
   std::string out(kNonceSize + kMacSize + plaintext.size(), '\0');
   auto* p = bytes_of(out);
-  randombytes_buf(p, kNonceSize);
+  std::memcpy(p, nonce.data(), kNonceSize);
   crypto_secretbox_easy(p + kNonceSize, plaintext.data(), plaintext.size(), p, key.data());
   return out;
 }

@@ -43,6 +43,11 @@ Result<SharedKey> shared_key(const BoxPublicKey& peer, const BoxSecretKey& own);
 
 /// Encrypts to `peer` from `own` with a random nonce (crypto_box_easy).
 Result<Sealed> box_seal(std::string_view plaintext, const BoxPublicKey& peer, const BoxSecretKey& own);
+/// The same with the nonce given. For test vectors (docs/protocol.md) only:
+/// a nonce must never be used twice with one key pair, and every caller
+/// outside tests takes the random one above.
+Result<Sealed> box_seal(std::string_view plaintext, const BoxPublicKey& peer, const BoxSecretKey& own,
+                        const Nonce& nonce);
 /// The same with a precomputed key (crypto_box_easy_afternm).
 Sealed box_seal(std::string_view plaintext, const SharedKey& key);
 /// kUnauthenticated "box does not open" when the box was not made for this
@@ -94,6 +99,9 @@ class BoxCache {
 /// secretbox of `plaintext` under `key` with a random nonce: the nonce, then
 /// the ciphertext (kNonceSize + kMacSize + plaintext bytes).
 std::string secretbox_seal(std::span<const std::uint8_t> plaintext, const SymmetricKey& key);
+/// The same with the nonce given. For test vectors (docs/protocol.md) only,
+/// as the box_seal overload with a nonce.
+std::string secretbox_seal(std::span<const std::uint8_t> plaintext, const SymmetricKey& key, const Nonce& nonce);
 /// Opens a secretbox_seal output into `out`, which must be exactly the
 /// plaintext's size (so secrets land in memory the caller wipes).
 /// kInvalidArgument on a wrong size; kUnauthenticated when the key is wrong

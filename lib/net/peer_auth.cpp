@@ -68,9 +68,13 @@ Status unauthenticated(std::string_view why) {
 
 PeerAuth::PeerAuth(std::optional<Secret> secret) : secret_(secret) {
   if (!secret_) return;
-  request_key_ = keyed(*secret_, "dwhatsapp ring v1: request mac key");
-  answer_key_ = keyed(*secret_, "dwhatsapp ring v1: answer mac key");
-  discovery_key_ = keyed(*secret_, "dwhatsapp ring v1: discovery mac key");
+  request_key_ = derive_key(*secret_, kRequestKeyLabel);
+  answer_key_ = derive_key(*secret_, kAnswerKeyLabel);
+  discovery_key_ = derive_key(*secret_, kDiscoveryKeyLabel);
+}
+
+std::array<std::uint8_t, 32> PeerAuth::derive_key(const Secret& secret, std::string_view label) {
+  return keyed(secret, label);
 }
 
 std::shared_ptr<PeerAuth> PeerAuth::open_ring() { return std::make_shared<PeerAuth>(std::nullopt); }
@@ -153,8 +157,13 @@ PeerAuth::Proof PeerAuth::sign(std::string_view method, std::string_view target,
   crypto::ensure_init();
   std::array<std::uint8_t, 16> raw{};
   randombytes_buf(raw.data(), raw.size());
+  return sign(method, target, body, now_ms, raw);
+}
+
+PeerAuth::Proof PeerAuth::sign(std::string_view method, std::string_view target, std::string_view body,
+                               std::int64_t now_ms, const std::array<std::uint8_t, 16>& nonce) const {
   Proof p;
-  p.nonce = crypto::to_hex(raw);
+  p.nonce = crypto::to_hex(nonce);
   const std::string text = fmt::format("{}\n{}\n{}\n{}\n{}", method, target, now_ms, p.nonce, body_hash(body));
   p.header = fmt::format("v1 {} {} {}", now_ms, p.nonce, mac_hex(request_key_, text));
   return p;

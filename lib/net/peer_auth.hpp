@@ -68,6 +68,19 @@ class PeerAuth {
     std::string nonce;
   };
   Proof sign(std::string_view method, std::string_view target, std::string_view body, std::int64_t now_ms) const;
+  /// The same with the nonce given. For test vectors (docs/protocol.md)
+  /// only: every request outside tests takes a fresh random nonce, since a
+  /// receiver refuses one it has seen.
+  Proof sign(std::string_view method, std::string_view target, std::string_view body, std::int64_t now_ms,
+             const std::array<std::uint8_t, 16>& nonce) const;
+
+  /// The labels the three MAC keys are derived under, and the derivation:
+  /// keyed BLAKE2b-256 with the ring secret as key and the label as message.
+  static constexpr std::string_view kRequestKeyLabel = "dwhatsapp ring v1: request mac key";
+  static constexpr std::string_view kAnswerKeyLabel = "dwhatsapp ring v1: answer mac key";
+  static constexpr std::string_view kDiscoveryKeyLabel = "dwhatsapp ring v1: discovery mac key";
+  static std::array<std::uint8_t, 32> derive_key(const std::array<std::uint8_t, kRingSecretSize>& secret,
+                                                 std::string_view label);
 
   /// Server side, before the body is parsed: Ok when `header` proves the
   /// secret for this method, target and body, its timestamp is within the
