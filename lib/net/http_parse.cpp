@@ -25,9 +25,12 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+// RFC 9110 tchar. Not NUL: strchr finds every string's terminator.
 bool is_token_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+  return std::isalnum(static_cast<unsigned char>(c)) || (c != '\0' && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr);
 }
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 }  // namespace
 
@@ -124,7 +127,7 @@ std::variant<Head, HeadError> parse_head(std::string_view head, std::size_t max_
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
 
     if (iequals(name, "Content-Length")) {
-      if (value.empty() || value.size() > 19 || !std::all_of(value.begin(), value.end(), ::isdigit))
+      if (value.empty() || value.size() > 19 || !std::all_of(value.begin(), value.end(), is_digit))
         return bad("Content-Length must be a decimal number of bytes");
       const std::size_t n = std::stoull(std::string(value));
       if (length && *length != n) return bad("two different Content-Length headers");

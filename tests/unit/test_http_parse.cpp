@@ -65,6 +65,13 @@ TEST_CASE("http_parse: malformed heads are refused, each with its reason and sta
   CHECK(big.error.code() == Code::kPayloadTooLarge);
 }
 
+TEST_CASE("http_parse: a NUL byte is not a token character, in the method or a header name") {
+  using namespace std::string_view_literals;
+  CHECK(parse_error("G\0T / HTTP/1.1\r\n"sv).error.message().find("method is not a token") != std::string::npos);
+  CHECK(parse_error("GET / HTTP/1.1\r\nContent-Length\0: 5\r\n"sv).error.message().find("malformed header name") !=
+        std::string::npos);
+}
+
 TEST_CASE("http_parse: the end of a head is found when its blank line arrives split over reads") {
   const std::string request = "GET / HTTP/1.1\r\nHost: a\r\n\r\nbody";
   const std::size_t end = request.find("\r\n\r\n") + 4;
