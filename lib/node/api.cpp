@@ -1,12 +1,10 @@
 #include "node/api.hpp"
 
 #include <fmt/format.h>
-#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <utility>
 
@@ -18,6 +16,7 @@
 #include "crypto/encoding.hpp"
 #include "net/devices_json.hpp"
 #include "net/json_writer.hpp"
+#include "node/api_parse.hpp"
 
 namespace dws::node {
 
@@ -26,14 +25,11 @@ namespace {
 using Writer = net::JsonWriter;
 using net::to_json;
 constexpr auto str = net::write_string;
-using Value = rapidjson::Value;
 using net::WireRequest;
 using net::WireResponse;
+using parse::int_param;
+using parse::path_nick;
 
-// An envelope of 64 KiB is about 88 KiB of JSON once base64'd; anything far
-// above that is refused before parsing.
-constexpr std::size_t kMaxMessageBody = 128 * 1024;
-constexpr std::size_t kMaxAckIds = 1000;
 constexpr std::uint32_t kDefaultMailboxLimit = 100;
 constexpr std::uint32_t kDefaultUserLimit = 50;
 constexpr std::uint32_t kMaxUserLimit = 500;
@@ -49,102 +45,6 @@ WireResponse reply(int status, std::string body, net::QueryParams headers = {}) 
 }
 
 WireResponse error(const Status& s) { return net::encode_error(s); }
-
-// Reads fields of one JSON object; the first problem wins and names the field.
-class Fields {
- public:
-  Fields(std::string_view body, std::string what) : what_(std::move(what)) {
-    doc_.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-    if (doc_.HasParseError()) fail_all("body is not valid JSON");
-    else if (!doc_.IsObject()) fail_all("body must be a JSON object");
-  }
-
-  const Value* get(const char* name) {
-    if (!error_.empty()) return nullptr;
-    auto it = doc_.FindMember(name);
-    if (it == doc_.MemberEnd()) {
-      fail(name, "is missing");
-      return nullptr;
-    }
-    return &it->value;
-  }
-  std::string string(const char* name, std::size_t max = 4096) {
-    const Value* v = get(name);
-    if (!v) return {};
-    if (!v->IsString()) return fail(name, "must be a string"), std::string();
-    if (v->GetStringLength() > max) return fail(name, fmt::format("must have at most {} bytes", max)), std::string();
-    return std::string(v->GetString(), v->GetStringLength());
-  }
-  std::uint64_t uint64(const char* name) {
-    const Value* v = get(name);
-    if (!v) return 0;
-    if (!v->IsUint64()) return fail(name, "must be a non-negative integer"), 0;
-    return v->GetUint64();
-  }
-  std::int64_t int64(const char* name) {
-    const Value* v = get(name);
-    if (!v) return 0;
-    if (!v->IsInt64()) return fail(name, "must be an integer"), 0;
-    return v->GetInt64();
-  }
-  template <std::size_t N>
-  std::array<std::uint8_t, N> bytes(const char* name) {
-    const std::string text = string(name, N * 2 + 8);
-    if (!error_.empty()) return {};
-    auto b = crypto::from_base64_fixed<N>(text, fmt::format("field '{}'", name));
-    if (!b.ok()) return fail_all(b.status().message()), std::array<std::uint8_t, N>{};
-    return *b;
-  }
-  const Value& doc() const { return doc_; }
-  bool failed() const { return !error_.empty(); }
-  Status status() const { return Status::InvalidArgument(what_ + ": " + error_); }
-  void fail(std::string_view name, std::string_view why) {
-    if (error_.empty()) error_ = fmt::format("field '{}' {}", name, why);
-  }
-  void fail_all(std::string_view why) {
-    if (error_.empty()) error_ = std::string(why);
-  }
-
- private:
-  std::string what_;
-  std::string error_;
-  rapidjson::Document doc_;
-};
-
-Result<core::Account> parse_account(std::string_view body) {
-  Fields f(body, "account");
-  core::Account a;
-  a.nickname = f.string("nickname", 64);
-  a.public_key = f.bytes<crypto::kPublicKeySize>("public_key");
-  a.salt = f.bytes<crypto::kSaltSize>("salt");
-  a.limits.opslimit = f.uint64("opslimit");
-  a.limits.memlimit = f.uint64("memlimit");
-  a.auth_hash = f.bytes<32>("auth_hash");
-  a.sealed_secret = f.bytes<core::kSealedSecretSize>("sealed_secret");
-  a.display_name = f.string("display_name", 1024);
-  a.version = f.uint64("version");
-  a.signature = f.bytes<crypto::kSignatureSize>("signature");
-  if (f.failed()) return f.status();
-  return a;
-}
-
-Result<core::Envelope> parse_envelope(std::string_view body) {
-  if (body.size() > kMaxMessageBody)
-    return Status::PayloadTooLarge(fmt::format("message body of {} bytes: an envelope holds at most {} bytes",
-                                               body.size(), core::kMaxEnvelopeSize));
-  Fields f(body, "envelope");
-  core::EnvelopeView v;
-  v.id = f.string("id", 64);
-  v.from = f.string("from", 64);
-  v.to = f.string("to", 64);
-  v.sent_at = f.int64("sent_at");
-  v.kind = f.string("kind", 32);
-  v.nonce = f.string("nonce", 64);
-  v.box = f.string("box", kMaxMessageBody);
-  v.sig = f.string("sig", 128);
-  if (f.failed()) return f.status();
-  return core::from_view(v);
-}
 
 void write_envelope(Writer& w, const core::Envelope& e) {
   const core::EnvelopeView v = core::to_view(e);
@@ -177,26 +77,6 @@ std::string nick_version(const std::string& nick, std::uint64_t version) {
     w.Uint64(version);
     w.EndObject();
   });
-}
-
-// The {nick} of /v1/users/{nick}[/...], folded.
-Result<std::string> path_nick(const WireRequest& w) {
-  constexpr std::string_view kPrefix = "/v1/users/";
-  std::string_view rest = std::string_view(w.path).substr(kPrefix.size());
-  rest = rest.substr(0, rest.find('/'));
-  return core::fold_nickname(rest);
-}
-
-// An integer query parameter in [min, max], or `fallback` when absent.
-Result<std::int64_t> int_param(const WireRequest& w, const char* name, std::int64_t fallback, std::int64_t min,
-                               std::int64_t max) {
-  const std::string* v = w.param(name);
-  if (!v) return fallback;
-  std::int64_t n = 0;
-  const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec != std::errc() || end != v->data() + v->size() || n < min || n > max)
-    return Status::InvalidArgument(fmt::format("parameter '{}' must be an integer in [{}, {}]", name, min, max));
-  return n;
 }
 
 // Client-facing form of a status: a primary still settling is "retry".
@@ -289,7 +169,7 @@ Result<Api::Caller> Api::authenticate(const WireRequest& w) {
 // --- Accounts --------------------------------------------------------------------
 
 WireResponse Api::register_user(const WireRequest& w) {
-  auto acct = parse_account(w.body);
+  auto acct = parse::account(w.body);
   if (!acct.ok()) return error(acct.status());
   if (registrations_) {
     if (const std::int64_t wait_ms = registrations_->take(w.remote_address, clock_.monotonic_ms()); wait_ms > 0) {
@@ -381,7 +261,7 @@ WireResponse Api::update_user(const WireRequest& w) {
   if (!nick.ok()) return error(nick.status());
   if (caller->nick != *nick)
     return error(Status::Forbidden("'" + caller->nick + "' cannot change the account of '" + *nick + "'"));
-  auto acct = parse_account(w.body);
+  auto acct = parse::account(w.body);
   if (!acct.ok()) return error(acct.status());
   if (acct->nickname != *nick)
     return error(Status::Forbidden("the record names '" + acct->nickname + "', not '" + *nick +
@@ -402,11 +282,10 @@ WireResponse Api::delete_user(const WireRequest& w) {
   // The owner's signed deletion proof: the node cannot make one. Queued
   // messages are left to expire (within the message TTL, before the
   // tombstone does): clearing them would need the owner's ack of each.
-  Fields f(w.body, "delete");
-  const std::uint64_t version = f.uint64("version");
-  const auto sig = f.bytes<crypto::kSignatureSize>("sig");
-  if (f.failed()) return error(f.status());
-  if (Status s = users_.remove(*nick, version, sig, clock_.wall_ms()); !s.ok()) return error(for_client(s));
+  auto proof = parse::deletion(w.body);
+  if (!proof.ok()) return error(proof.status());
+  if (Status s = users_.remove(*nick, proof->version, proof->sig, clock_.wall_ms()); !s.ok())
+    return error(for_client(s));
   forget_key(*nick);
   return reply(200, to_json([&](Writer& j) {
                  j.StartObject();
@@ -419,15 +298,11 @@ WireResponse Api::delete_user(const WireRequest& w) {
 }
 
 WireResponse Api::list_users(const WireRequest& w) {
-  std::string prefix;
-  if (const std::string* p = w.param("prefix"); p && !p->empty()) {
-    auto folded = core::fold_nickname(*p);
-    if (!folded.ok()) return error(folded.status());
-    prefix = *folded;
-  }
+  auto prefix = parse::nick_prefix_param(w, "prefix");
+  if (!prefix.ok()) return error(prefix.status());
   auto limit = int_param(w, "limit", kDefaultUserLimit, 1, kMaxUserLimit);
   if (!limit.ok()) return error(limit.status());
-  auto users = users_.list(prefix, static_cast<std::uint32_t>(*limit));
+  auto users = users_.list(*prefix, static_cast<std::uint32_t>(*limit));
   if (!users.ok()) return error(for_client(users.status()));
   return reply(200, to_json([&](Writer& j) {
                  j.StartObject();
@@ -447,15 +322,11 @@ WireResponse Api::list_users(const WireRequest& w) {
 }
 
 WireResponse Api::login(const WireRequest& w) {
-  Fields f(w.body, "login");
-  const std::string typed = f.string("nickname", 64);
-  const auto key = f.bytes<32>("auth_key");
-  if (f.failed()) return error(f.status());
-  auto nick = core::fold_nickname(typed);
-  if (!nick.ok()) return error(nick.status());
-  const crypto::SecretBytes<32> auth_key{std::span<const std::uint8_t, 32>(key)};
+  auto body = parse::login(w.body);
+  if (!body.ok()) return error(body.status());
+  const crypto::SecretBytes<32> auth_key{std::span<const std::uint8_t, 32>(body->auth_key)};
   std::int64_t retry_after = 0;
-  auto r = users_.login(*nick, auth_key, w.remote_address, clock_.monotonic_ms(), &retry_after);
+  auto r = users_.login(body->nickname, auth_key, w.remote_address, clock_.monotonic_ms(), &retry_after);
   if (!r.ok()) {
     WireResponse e = error(for_client(r.status()));
     if (r.status().code() == Code::kRateLimited) {
@@ -482,7 +353,7 @@ WireResponse Api::login(const WireRequest& w) {
 WireResponse Api::post_message(const WireRequest& w) {
   auto caller = authenticate(w);
   if (!caller.ok()) return error(caller.status());
-  auto env = parse_envelope(w.body);
+  auto env = parse::envelope(w.body);
   if (!env.ok()) return error(env.status());
   if (env->from != caller->nick)
     return error(Status::Forbidden("an envelope from '" + env->from + "' cannot be sent by '" + caller->nick + "'"));
@@ -503,22 +374,16 @@ WireResponse Api::post_message(const WireRequest& w) {
 WireResponse Api::get_mailbox(const WireRequest& w) {
   auto caller = authenticate(w);
   if (!caller.ok()) return error(caller.status());
-  std::string after;
-  if (const std::string* a = w.param("after"); a && !a->empty()) {
-    auto id = core::MessageId::parse(*a);
-    if (!id.ok()) return error(Status::InvalidArgument("parameter 'after': " + id.status().message()));
-    after = id->hex();
-  }
+  auto after_id = parse::message_id_param(w, "after");
+  if (!after_id.ok()) return error(after_id.status());
+  const std::string& after = *after_id;
   auto wait_s = int_param(w, "wait", 0, 0, 3600);
   if (!wait_s.ok()) return error(wait_s.status());
   auto limit = int_param(w, "limit", kDefaultMailboxLimit, 1, core::kMaxMailboxList);
   if (!limit.ok()) return error(limit.status());
-  std::string device;
-  if (const std::string* d = w.param("device"); d && !d->empty()) {
-    if (Status st = core::check_device_id(*d); !st.ok())
-      return error(Status::InvalidArgument("parameter 'device': " + st.message()));
-    device = *d;
-  }
+  auto device_or = parse::device_param(w);
+  if (!device_or.ok()) return error(device_or.status());
+  const std::string device = std::move(device_or).value();
 
   const Id key = core::user_key(caller->nick);
   if (!ring_.responsible_for(key)) {
@@ -623,51 +488,12 @@ WireResponse Api::get_mailbox(const WireRequest& w) {
 WireResponse Api::ack(const WireRequest& w) {
   auto caller = authenticate(w);
   if (!caller.ok()) return error(caller.status());
-  // {"acks": [{"id", "from", "sig"}]}: each entry's acknowledgement signed
-  // by the owner, which every replica checks (core/validation.hpp).
-  Fields f(w.body, "ack");
-  const Value* acks = f.get("acks");
-  if (f.failed()) return error(f.status());
-  if (!acks->IsArray())
-    return error(Status::InvalidArgument("ack: field 'acks' must be an array of {id, from, sig} objects"));
-  if (acks->Size() > kMaxAckIds)
-    return error(Status::InvalidArgument(
-        fmt::format("ack: field 'acks' has {} entries; at most {} per request", acks->Size(), kMaxAckIds)));
-  std::vector<core::EntryAck> parsed;
-  for (rapidjson::SizeType i = 0; i < acks->Size(); ++i) {
-    const Value& v = (*acks)[i];
-    auto field = [&](const char* name) -> const Value* {
-      if (!v.IsObject()) return nullptr;
-      auto it = v.FindMember(name);
-      return it != v.MemberEnd() && it->value.IsString() ? &it->value : nullptr;
-    };
-    const Value* id_v = field("id");
-    const Value* from_v = field("from");
-    const Value* sig_v = field("sig");
-    if (!id_v || !from_v || !sig_v)
-      return error(Status::InvalidArgument(
-          fmt::format("ack: acks[{}] must be an object with string fields 'id', 'from' and 'sig'", i)));
-    auto id = core::MessageId::parse(std::string_view(id_v->GetString(), id_v->GetStringLength()));
-    if (!id.ok()) return error(Status::InvalidArgument(fmt::format("ack: acks[{}].id: {}", i, id.status().message())));
-    const std::string from(from_v->GetString(), from_v->GetStringLength());
-    if (Status st = core::check_nickname(from); !st.ok())
-      return error(Status::InvalidArgument(fmt::format("ack: acks[{}].from: {}", i, st.message())));
-    auto sig = crypto::from_base64_fixed<crypto::kSignatureSize>(
-        std::string_view(sig_v->GetString(), sig_v->GetStringLength()), fmt::format("ack: acks[{}].sig", i));
-    if (!sig.ok()) return error(Status::InvalidArgument(sig.status().message()));
-    parsed.push_back(core::EntryAck{*id, from, *sig});
-  }
-  // "device": which of the account's devices has these entries (absent:
-  // the account reads as one device).
-  std::string device;
-  if (auto it = f.doc().FindMember("device"); it != f.doc().MemberEnd()) {
-    if (!it->value.IsString())
-      return error(Status::InvalidArgument("ack: field 'device' must be a string of 16 hex digits"));
-    device.assign(it->value.GetString(), it->value.GetStringLength());
-    if (Status st = core::check_device_id(device); !st.ok())
-      return error(Status::InvalidArgument("ack: field 'device': " + st.message()));
-  }
-  auto n = mailbox_.ack(caller->nick, device, parsed, clock_.wall_ms());
+  // {"device"?, "acks": [{"id", "from", "sig"}]}: each entry's
+  // acknowledgement signed by the owner, which every replica checks
+  // (core/validation.hpp), for one of the account's devices.
+  auto parsed = parse::acks(w.body);
+  if (!parsed.ok()) return error(parsed.status());
+  auto n = mailbox_.ack(caller->nick, parsed->device, parsed->entries, clock_.wall_ms());
   if (!n.ok()) return error(for_client(n.status()));
   return reply(200, to_json([&](Writer& j) {
                  j.StartObject();
