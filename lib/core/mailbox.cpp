@@ -56,6 +56,15 @@ Result<std::optional<DeviceList>> Mailbox::devices(std::string_view nick) {
 }
 
 Result<StorePutResp> Mailbox::set_devices(const DeviceList& list) {
+  // An older version would lose the merge without a word; the writer has to
+  // hear that its list is stale. Two writers of one version meet in the
+  // store's check instead (the second does not raise the version).
+  auto current = devices(list.owner);
+  if (!current.ok()) return current.status();
+  if (*current && (*current)->public_key == list.public_key && list.version <= (*current)->version)
+    return Status::Forbidden("device list version " + std::to_string(list.version) +
+                             " does not raise the stored version " + std::to_string((*current)->version) +
+                             ": read the list again");
   return replicator_.put(Record{user_key(list.owner), std::string(kDeviceListSub), list.version, false, 0,
                                 encode_device_list(list)});
 }

@@ -242,6 +242,72 @@ TEST_CASE("mailbox: entries list in id order, acknowledgements hide them, the qu
   CHECK(at_primary.list_here("bob", "", "", 10, p.clock.wall_ms())->messages.size() == 2);
 }
 
+TEST_CASE("mailbox: with two devices an entry stays until both acknowledged it; a removed device is refused") {
+  Pair p(true);
+  People people(p);
+  Mailbox box(*p.a->repl, MailboxOptions{1000, 100, 1000});
+  Mailbox at_primary(*p.primary_of(user_key("bob")).repl, MailboxOptions{1000, 100, 1000});
+  const std::string phone = "00000000000000a1", laptop = "00000000000000b2", stranger = "00000000000000c3";
+  auto list_as = [&](const std::string& device) {
+    auto page = at_primary.list_here("bob", device, "", 10, p.clock.wall_ms());
+    REQUIRE_MESSAGE(page.ok(), page.status().to_string());
+    return page->messages.size();
+  };
+  DeviceList devices{"bob", {}, 1, {{phone, "phone", 1}, {laptop, "laptop", 2}}, {}};
+  sign_device_list(devices, people.secret("bob"));
+  REQUIRE_MESSAGE(box.set_devices(devices).ok(), "the owner's list is stored");
+
+  const Envelope e1 = people.from_alice(1, p.clock.wall_ms()), e2 = people.from_alice(2, p.clock.wall_ms());
+  REQUIRE(box.post(e1, p.clock.wall_ms()).ok());
+  REQUIRE(box.post(e2, p.clock.wall_ms()).ok());
+  CHECK(list_as(phone) == 2);
+  CHECK(list_as(laptop) == 2);
+  CHECK(at_primary.list_here("bob", phone, "", 10, p.clock.wall_ms())->devices == 2);
+
+  // The phone's ack hides both from the phone only.
+  auto acked = box.ack("bob", phone, {people.ack_by_bob(e1.id), people.ack_by_bob(e2.id)}, p.clock.wall_ms());
+  REQUIRE_MESSAGE(acked.ok(), acked.status().to_string());
+  CHECK(*acked == 2);
+  CHECK(list_as(phone) == 0);
+  CHECK(list_as(laptop) == 2);
+  // The laptop's ack of e1 removes it from the ring: a tombstone, for every device.
+  REQUIRE(box.ack("bob", laptop, {people.ack_by_bob(e1.id)}, p.clock.wall_ms()).ok());
+  auto stored = p.a->repl->get(user_key("bob"), mailbox_entry_sub(e1.id, "alice"));
+  REQUIRE((stored.ok() && stored->has_value()));
+  CHECK((*stored)->tombstone);
+  CHECK(list_as(laptop) == 1);
+  CHECK(list_as("") == 1);  // a client that names no device sees the live entries
+
+  // A device not on the list reads nothing and acknowledges nothing.
+  auto refused = at_primary.list_here("bob", stranger, "", 10, p.clock.wall_ms());
+  CHECK(refused.status().code() == Code::kForbidden);
+  CHECK(refused.status().message().find("is not a device of 'bob'") != std::string::npos);
+  CHECK(box.ack("bob", stranger, {people.ack_by_bob(e2.id)}, p.clock.wall_ms()).status().code() == Code::kForbidden);
+
+  // Removing the laptop: e2, which only the laptop lacked, goes at the
+  // phone's next listing; the laptop is refused from then on.
+  DeviceList fewer = devices;
+  fewer.version = 2;
+  fewer.devices.pop_back();
+  sign_device_list(fewer, people.secret("bob"));
+  REQUIRE(box.set_devices(fewer).ok());
+  CHECK(list_as(phone) == 0);
+  stored = p.a->repl->get(user_key("bob"), mailbox_entry_sub(e2.id, "alice"));
+  REQUIRE((stored.ok() && stored->has_value()));
+  CHECK((*stored)->tombstone);
+  CHECK(at_primary.list_here("bob", laptop, "", 10, p.clock.wall_ms()).status().code() == Code::kForbidden);
+
+  // A stale list (version not raised) and one signed by someone else are refused.
+  CHECK(box.set_devices(devices).status().code() == Code::kForbidden);
+  DeviceList forged = fewer;
+  forged.version = 3;
+  forged.devices.push_back({stranger, "evil", 3});
+  sign_device_list(forged, people.secret("alice"));
+  CHECK_FALSE(box.set_devices(forged).ok());
+  CHECK(list_as(phone) == 0);
+  CHECK(at_primary.devices("bob")->value().devices.size() == 1);
+}
+
 TEST_CASE("users: logins are decided and rate-limited per source address at the primary, whichever node they enter") {
   Pair p;
   auto made = make_account("carol", "pass word", "Carol", 1, crypto::KdfLimits::minimum());

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/account.hpp"
+#include "core/devices.hpp"
 #include "core/envelope.hpp"
 #include "core/id.hpp"
 #include "core/validation.hpp"
@@ -384,4 +385,62 @@ TEST_CASE("validation: mailbox subs round-trip and keep id order across senders"
   CHECK(parsed->sender == "zed");
   CHECK(parse_entry_sub("m/" + a.hex() + "/Zed").status().code() == Code::kInvalidArgument);
   CHECK(parse_entry_sub("m/" + a.hex()).status().code() == Code::kInvalidArgument);
+}
+
+// --- Device lists and device acknowledgements (core/devices.hpp) -------------
+
+namespace {
+
+Record device_list(const std::string& owner, std::uint64_t version, const crypto::SecretKey& key,
+                   std::vector<Device> devices = {{"0123456789abcdef", "phone", 1}}) {
+  DeviceList l{owner, {}, version, std::move(devices), {}};
+  sign_device_list(l, key);
+  return Record{user_key(owner), "d", version, false, 0, encode_device_list(l)};
+}
+
+Record device_ack(const Envelope& e, const std::string& device, const crypto::SecretKey& key,
+                  std::int64_t expires_at = kNow + kDay) {
+  return Record{user_key(e.to), device_ack_sub(device, e.id, e.from), kEntryVersion, false, expires_at,
+                encode_ack_proof(make_ack_proof(e.to, mailbox_entry_sub(e.id, e.from), key))};
+}
+
+}  // namespace
+
+TEST_CASE("validation: a device list is the owner's, signed by the account key, raised by every change") {
+  Fixture f;
+  const Record v1 = device_list("bob", 1, f.secret("bob"));
+  CHECK(f.verdict(v1) == "");
+  CHECK(f.verdict(device_list("bob", 2, f.secret("bob")), &v1) == "");
+  CHECK(f.verdict(device_list("bob", 1, f.secret("bob"), {}), &v1) == "bad_version");  // same version, other content
+  CHECK(f.verdict(device_list("bob", 2, f.secret("alice"))) == "wrong_key");  // signed by another account's key
+  Record moved = v1;
+  moved.key = user_key("alice");
+  CHECK(f.verdict(moved) == "misaddressed");
+  Record expiring = v1;
+  expiring.expires_at = kNow + 1000;
+  CHECK(f.verdict(expiring) == "bad_expiry");
+  Record tampered = v1;
+  tampered.payload[tampered.payload.size() - 70] ^= 1;  // inside the last device's fields
+  CHECK(f.verdict(tampered) != "");
+  Record twice = device_list("bob", 3, f.secret("bob"), {{"0123456789abcdef", "a", 1}, {"0123456789abcdef", "b", 2}});
+  CHECK(f.verdict(twice) == "malformed");
+  Record dead = v1;
+  dead.tombstone = true;
+  CHECK(f.verdict(dead) == "malformed");
+}
+
+TEST_CASE("validation: a device acknowledgement is the owner's proof over the entry, expiring with it") {
+  Fixture f;
+  const Envelope e = f.envelope();
+  CHECK(f.verdict(device_ack(e, "0123456789abcdef", f.secret("bob"))) == "");
+  CHECK(f.verdict(device_ack(e, "0123456789abcdef", f.secret("alice"))) == "bad_signature");
+  CHECK(f.verdict(device_ack(e, "0123456789ABCDEF", f.secret("bob"))) == "malformed");
+  CHECK(f.verdict(device_ack(e, "0123456789abcdef", f.secret("bob"), 0)) == "bad_expiry");
+  Record r = device_ack(e, "0123456789abcdef", f.secret("bob"));
+  r.version = 2;
+  CHECK(f.verdict(r) == "bad_version");
+  const Record first = device_ack(e, "0123456789abcdef", f.secret("bob"));
+  Record again = first;
+  again.expires_at -= 1000;  // a retry with another expiry
+  CHECK(f.verdict(again, &first) == "");
 }
