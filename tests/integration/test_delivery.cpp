@@ -347,3 +347,97 @@ TEST_CASE("delivery: a send with the whole ring halted is queued and leaves with
   CHECK(got[1].text == "while the ring is down");
   CHECK(got[2].id == *plain);
 }
+
+namespace {
+
+// Runs receive cycles until `done` or the limit; returns every message they handed out.
+std::vector<Message> receive_until(Client& c, const std::function<bool(const std::vector<Message>&)>& done) {
+  std::vector<Message> got;
+  const auto until = std::chrono::steady_clock::now() + kDeliver;
+  while (!done(got) && std::chrono::steady_clock::now() < until) {
+    auto r = c.receive(1);
+    REQUIRE_MESSAGE(r.ok(), r.status().to_string());
+    got.insert(got.end(), r->begin(), r->end());
+  }
+  return got;
+}
+
+}  // namespace
+
+TEST_CASE("delivery: two devices of one account each receive every message once, in order, and see what the other sent") {
+  Ring ring(3);
+  auto alice = registered(ring, ring.dir.sub("alice"), "alice");
+  auto phone = registered(ring, ring.dir.sub("bob-phone"), "bob");
+  ClientOptions laptop_options = client_options(ring, ring.dir.sub("bob-laptop"));
+  laptop_options.device_name = "laptop";
+  auto laptop = open_client(laptop_options);
+  REQUIRE(laptop->login("bob", kPassword).ok());
+
+  auto devices = laptop->devices();
+  REQUIRE_MESSAGE(devices.ok(), devices.status().to_string());
+  REQUIRE(devices->size() == 2);
+  CHECK((*devices)[0].id == phone->device_id());
+  CHECK_FALSE((*devices)[0].this_device);
+  CHECK((*devices)[1].id == laptop->device_id());
+  CHECK((*devices)[1].name == "laptop");
+  CHECK((*devices)[1].this_device);
+  CHECK(phone->device_id() != laptop->device_id());
+
+  std::vector<std::string> sent;
+  for (int i = 0; i < 12; ++i) {
+    auto id = alice->send("bob", "to both devices " + std::to_string(i));
+    REQUIRE_MESSAGE(id.ok(), id.status().to_string());
+    sent.push_back(*id);
+  }
+  auto all_texts = [&](const std::vector<Message>& got) { return got.size() >= sent.size(); };
+  // The phone reads first; its acks must not take the messages from the laptop.
+  auto on_phone = receive_until(*phone, all_texts);
+  auto on_laptop = receive_until(*laptop, all_texts);
+  for (auto* got : {&on_phone, &on_laptop}) {
+    REQUIRE(got->size() == sent.size());
+    for (std::size_t i = 0; i < sent.size(); ++i) CHECK((*got)[i].id == sent[i]);
+  }
+  CHECK(phone->receive(0)->empty());
+  CHECK(laptop->receive(0)->empty());
+
+  // What the phone sends shows in the laptop's history, as sent, with its id;
+  // alice gets it once.
+  auto reply = phone->send("alice", "sent from the phone");
+  REQUIRE_MESSAGE(reply.ok(), reply.status().to_string());
+  auto copied = [&] {
+    (void)laptop->receive(0);
+    auto h = laptop->history("alice", "", 100);
+    return h.ok() && std::any_of(h->begin(), h->end(), [&](const Message& m) {
+             return m.id == *reply && m.outgoing && m.text == "sent from the phone";
+           });
+  };
+  CHECK_MESSAGE(wait_for(copied, kDeliver), "the laptop's history shows the phone's message");
+  auto at_alice = receive_until(*alice, [&](const std::vector<Message>& got) { return !got.empty(); });
+  REQUIRE(at_alice.size() == 1);
+  CHECK(at_alice[0].id == *reply);
+  CHECK(alice->receive(0)->empty());
+  CHECK(incoming_in_history(*phone, "alice") == sent.size());  // the copy is no incoming message on the phone
+
+  // The phone removes the laptop: it gets nothing new and is logged out.
+  REQUIRE(phone->remove_device(laptop->device_id()).ok());
+  CHECK(phone->devices()->size() == 1);
+  auto after = alice->send("bob", "after the laptop was removed");
+  REQUIRE(after.ok());
+  auto on_phone_after = receive_until(*phone, [](const std::vector<Message>& got) { return !got.empty(); });
+  REQUIRE(on_phone_after.size() == 1);
+  CHECK(on_phone_after[0].id == *after);
+  auto refused = laptop->receive(0);
+  CHECK(refused.status().code() == dws::Code::kForbidden);
+  CHECK(refused.status().message().find("was removed from the account 'bob'") != std::string::npos);
+  CHECK_FALSE(laptop->whoami().has_value());
+  auto h = laptop->history("alice", "", 100);
+  REQUIRE(h.ok());
+  CHECK(std::none_of(h->begin(), h->end(), [&](const Message& m) { return m.id == *after; }));
+  CHECK(phone->remove_device(laptop->device_id()).code() == dws::Code::kNotFound);
+
+  // Logging in again lists the laptop anew; a logout takes it off the list.
+  REQUIRE(laptop->login("bob", kPassword).ok());
+  CHECK(phone->devices()->size() == 2);
+  REQUIRE(laptop->logout().ok());
+  CHECK(phone->devices()->size() == 1);
+}
