@@ -50,6 +50,7 @@ dws::Result<dws::ClientOptions> convert(const dws_client_options* o) {
   if (DWS_CAPI_HAS(o, poll_wait_s)) c.poll_wait_s = o->poll_wait_s;
   if (DWS_CAPI_HAS(o, kdf_opslimit)) c.kdf_opslimit = o->kdf_opslimit;
   if (DWS_CAPI_HAS(o, kdf_memlimit)) c.kdf_memlimit = o->kdf_memlimit;
+  if (DWS_CAPI_HAS(o, device_name)) c.device_name = or_empty(o->device_name);
   return c;
 }
 
@@ -154,6 +155,31 @@ dws_status dws_client_whoami(const dws_client_t* client, char** nickname) {
     if (Status s = require({{client, "client"}, {nickname, "nickname"}}); !s.ok()) return s;
     auto who = client->client->whoami();
     *nickname = who ? dws::capi::malloc_string(*who) : nullptr;
+    return Status::Ok();
+  });
+}
+
+dws_status dws_client_devices(dws_client_t* client, dws_device_list** devices) {
+  return guard([&]() -> Status {
+    if (Status s = require({{client, "client"}, {devices, "devices"}}); !s.ok()) return s;
+    auto list = client->client->devices();
+    if (!list.ok()) return list.status();
+    *devices = dws::capi::make_device_list(*list);
+    return Status::Ok();
+  });
+}
+
+dws_status dws_client_remove_device(dws_client_t* client, const char* device_id) {
+  return guard([&]() -> Status {
+    if (Status s = require({{client, "client"}, {device_id, "device_id"}}); !s.ok()) return s;
+    return client->client->remove_device(device_id);
+  });
+}
+
+dws_status dws_client_device_id(const dws_client_t* client, char** device_id) {
+  return guard([&]() -> Status {
+    if (Status s = require({{client, "client"}, {device_id, "device_id"}}); !s.ok()) return s;
+    *device_id = dws::capi::malloc_string(client->client->device_id());
     return Status::Ok();
   });
 }

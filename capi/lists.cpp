@@ -83,6 +83,22 @@ const dws_chat* copy_chat(const Chat& from) {
   return c.release();
 }
 
+void free_device(const dws_device* d) {
+  if (d == nullptr) return;
+  delete[] d->id;
+  delete[] d->name;
+  delete d;
+}
+
+const dws_device* copy_device(const DeviceInfo& from) {
+  std::unique_ptr<dws_device, decltype(&free_device)> d(new dws_device{}, &free_device);
+  d->added_at = from.added_at;
+  d->this_device = from.this_device ? 1 : 0;
+  d->id = copy(from.id);
+  d->name = copy(from.name);
+  return d.release();
+}
+
 void free_string(const char* s) { delete[] s; }
 const char* copy_string(const std::string& s) { return copy(s); }
 
@@ -139,6 +155,10 @@ dws_chat_list* make_chat_list(const std::vector<Chat>& chats) {
   return make_list<dws_chat_list, dws_chat, Chat>(chats, &copy_chat, &dws_chat_list_free);
 }
 
+dws_device_list* make_device_list(const std::vector<DeviceInfo>& devices) {
+  return make_list<dws_device_list, dws_device, DeviceInfo>(devices, &copy_device, &dws_device_list_free);
+}
+
 dws_string_list* make_string_list(const std::vector<std::string>& strings) {
   return make_list<dws_string_list, char, std::string>(strings, &copy_string, &dws_string_list_free);
 }
@@ -176,6 +196,7 @@ void dws_message_list_free(dws_message_list* list) { dws::capi::free_list(list, 
 void dws_contact_list_free(dws_contact_list* list) { dws::capi::free_list(list, dws::capi::free_contact); }
 void dws_contact_free(dws_contact* contact) { dws::capi::free_contact(contact); }
 void dws_chat_list_free(dws_chat_list* list) { dws::capi::free_list(list, dws::capi::free_chat); }
+void dws_device_list_free(dws_device_list* list) { dws::capi::free_list(list, dws::capi::free_device); }
 void dws_string_list_free(dws_string_list* list) { dws::capi::free_list(list, dws::capi::free_string); }
 
 void dws_ring_view_free(dws_ring_view* view) {

@@ -21,6 +21,7 @@ dws_contact_list* make_contact_list(const std::vector<Contact>& contacts);
 /// One contact, for the caller to dws_contact_free().
 const dws_contact* copy_one_contact(const Contact& from);
 dws_chat_list* make_chat_list(const std::vector<Chat>& chats);
+dws_device_list* make_device_list(const std::vector<DeviceInfo>& devices);
 dws_string_list* make_string_list(const std::vector<std::string>& strings);
 dws_ring_view* make_ring_view(const RingView& view);
 

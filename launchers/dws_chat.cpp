@@ -328,7 +328,16 @@ int main(int argc, char** argv) {
   login->add_option("NICK", nick, "nickname")->required();
   login->add_flag("--password-stdin", password_stdin, "read the password from the first line of standard input");
 
-  CLI::App* logout = app.add_subcommand("logout", "lock the account in this data directory (history stays)");
+  CLI::App* logout = app.add_subcommand(
+      "logout", "take this device off the account and lock the account here (history stays)");
+  std::string device_name;
+  app.add_option("--device-name", device_name,
+                 "what `dws-chat devices` calls this device when it logs in (default: the host's name)");
+  CLI::App* devices = app.add_subcommand("devices", "the account's devices; --remove ID takes one off");
+  std::string remove_device;
+  devices->add_option("--remove", remove_device,
+                      "the device ID to remove: it receives nothing new and is logged out");
+  devices->add_flag("--json", json, "a JSON array: id, name, added_at, this_device");
   CLI::App* whoami = app.add_subcommand("whoami", "print the logged-in nickname and its safety number");
   whoami->add_flag("--json", json, "a JSON object: nickname, safety_number");
 
@@ -424,6 +433,7 @@ int main(int argc, char** argv) {
     }
   }
   if (options.data_dir.empty()) return fail("no data directory: set HOME or XDG_DATA_HOME, or pass --data DIR");
+  options.device_name = device_name;
   dws::Result<std::unique_ptr<dws::Client>> opened = dws::Client::open(options);
   if (!opened.ok()) {
     if (opened.status().code() == dws::Code::kUnavailable)
@@ -446,6 +456,11 @@ int main(int argc, char** argv) {
     if (!password.ok()) return fail(password.status());
     if (dws::Status st = client.login(nick, *password); !st.ok()) return fail(st);
     std::printf("logged in as %s\n", client.whoami().value_or(nick).c_str());
+    // A new device starts empty: say so when others have the history.
+    if (auto listed = client.devices(); listed.ok() && listed->size() > 1)
+      std::printf("this is device %s of %zu: from now on it receives every message; messages from before this "
+                  "login stay on the other devices (dws-chat devices lists them)\n",
+                  client.device_id().c_str(), listed->size());
     return 0;
   }
   // The page has its own register and log-in screen.
@@ -466,6 +481,32 @@ int main(int argc, char** argv) {
   if (*logout) {
     if (dws::Status st = client.logout(); !st.ok()) return fail(st);
     std::printf("logged out %s\n", me->c_str());
+    return 0;
+  }
+  if (*devices) {
+    if (!remove_device.empty()) {
+      if (dws::Status st = client.remove_device(remove_device); !st.ok()) return fail(st);
+      std::printf("removed device %s from %s%s\n", remove_device.c_str(), me->c_str(),
+                  remove_device == client.device_id() ? " (this device: logged out)" : "");
+      return 0;
+    }
+    dws::Result<std::vector<dws::DeviceInfo>> listed = client.devices();
+    if (!listed.ok()) return fail(listed.status());
+    if (json) {
+      std::printf("[");
+      for (std::size_t i = 0; i < listed->size(); ++i) {
+        const dws::DeviceInfo& d = (*listed)[i];
+        std::printf("%s{\"id\": %s, \"name\": %s, \"added_at\": %lld, \"this_device\": %s}", i ? ", " : "",
+                    json_string(d.id).c_str(), json_string(d.name).c_str(), static_cast<long long>(d.added_at),
+                    d.this_device ? "true" : "false");
+      }
+      std::printf("]\n");
+      return 0;
+    }
+    for (const dws::DeviceInfo& d : *listed)
+      std::printf("%s  %s  added %s%s\n", d.id.c_str(), printable(d.name).c_str(),
+                  local_time(d.added_at, kDateTime).c_str(), d.this_device ? "  (this device)" : "");
+    std::printf("%zu device%s\n", listed->size(), listed->size() == 1 ? "" : "s");
     return 0;
   }
   if (*send) {

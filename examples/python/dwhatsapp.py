@@ -38,7 +38,7 @@ from typing import Callable, Iterator, List, Optional
 __all__ = [
     "DwsError", "InvalidArgument", "Unauthenticated", "Forbidden", "NotFound", "Exists", "PayloadTooLarge",
     "NotResponsible", "RateLimited", "Unavailable", "Internal",
-    "Delivery", "Message", "Contact", "Chat", "Peer", "RingView", "RecordCounts",
+    "Delivery", "Message", "Contact", "Device", "Chat", "Peer", "RingView", "RecordCounts",
     "Node", "Client", "version",
 ]
 
@@ -165,6 +165,7 @@ class _ClientOptions(ctypes.Structure):
         ("poll_wait_s", ctypes.c_int),
         ("kdf_opslimit", ctypes.c_uint64),
         ("kdf_memlimit", ctypes.c_uint64),
+        ("device_name", ctypes.c_char_p),
     ]
 
 
@@ -220,6 +221,15 @@ class _Chat(ctypes.Structure):
 
 class _ChatList(ctypes.Structure):
     _fields_ = [("items", ctypes.POINTER(ctypes.POINTER(_Chat))), ("count", ctypes.c_size_t)]
+
+
+class _Device(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_char_p), ("name", ctypes.c_char_p), ("added_at", ctypes.c_int64),
+                ("this_device", ctypes.c_int)]
+
+
+class _DeviceList(ctypes.Structure):
+    _fields_ = [("items", ctypes.POINTER(ctypes.POINTER(_Device))), ("count", ctypes.c_size_t)]
 
 
 class _StringList(ctypes.Structure):
@@ -302,6 +312,9 @@ _declare("dws_client_history", _c_status, _vp, _str, _str, ctypes.c_int, _P(_P(_
 _declare("dws_client_mark_read", _c_status, _vp, _str)
 _declare("dws_client_servers", _c_status, _vp, _P(_P(_StringList)))
 _declare("dws_string_list_free", None, _P(_StringList))
+_declare("dws_client_devices", _c_status, _vp, _P(_P(_DeviceList)))
+_declare("dws_device_list_free", None, _P(_DeviceList))
+_declare("dws_client_remove_device", _c_status, _vp, ctypes.c_char_p)
 
 
 def _check(status: int) -> None:
@@ -376,6 +389,14 @@ class Contact:
     display_name: str
     key_changed: bool
     safety_number: str = ""
+
+
+@dataclass(frozen=True)
+class Device:
+    id: str
+    name: str
+    added_at: int  # unix ms
+    this_device: bool
 
 
 @dataclass(frozen=True)
@@ -544,7 +565,8 @@ class Client:
 
     def __init__(self, data_dir: str, servers=(), *, ring_name: Optional[str] = None, discovery_port: int = 37020,
                  tls_ca: Optional[str] = None, read_receipts: bool = True, request_timeout_ms: int = 0,
-                 poll_wait_s: int = 20, kdf_opslimit: int = 0, kdf_memlimit: int = 0):
+                 poll_wait_s: int = 20, kdf_opslimit: int = 0, kdf_memlimit: int = 0,
+                 device_name: Optional[str] = None):
         o = _ClientOptions()
         _lib.dws_client_options_init(ctypes.byref(o))
         servers = [_bytes(s) for s in servers]
@@ -554,6 +576,7 @@ class Client:
         o.ring_name, o.discovery_port, o.tls_ca = _bytes(ring_name), discovery_port, _bytes(tls_ca)
         o.read_receipts, o.request_timeout_ms, o.poll_wait_s = int(read_receipts), request_timeout_ms, poll_wait_s
         o.kdf_opslimit, o.kdf_memlimit = kdf_opslimit, kdf_memlimit
+        o.device_name = _bytes(device_name)
         handle = ctypes.c_void_p()
         _check(_lib.dws_client_open(ctypes.byref(o), ctypes.byref(handle)))
         self._handle = handle
@@ -739,6 +762,23 @@ class Client:
 
     def mark_read(self, peer: str) -> None:
         _check(_lib.dws_client_mark_read(self._h(), _bytes(peer)))
+
+    def devices(self) -> List[Device]:
+        """The account's devices as the ring lists them, oldest first."""
+        p = _P(_DeviceList)()
+        _check(_lib.dws_client_devices(self._h(), ctypes.byref(p)))
+        try:
+            out = []
+            for i in range(p.contents.count):
+                d = p.contents.items[i].contents
+                out.append(Device(_text(d.id), _text(d.name), d.added_at, bool(d.this_device)))
+            return out
+        finally:
+            _lib.dws_device_list_free(p)
+
+    def remove_device(self, device_id: str) -> None:
+        """Takes a device off the account (NotFound when it is not listed)."""
+        _check(_lib.dws_client_remove_device(self._h(), _bytes(device_id)))
 
     def servers(self) -> List[str]:
         """Known servers, most recently successful first."""

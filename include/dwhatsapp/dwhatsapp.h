@@ -251,6 +251,7 @@ typedef struct dws_client_options {
   int poll_wait_s;            /* long-poll wait of the background receiver; default 20 */
   uint64_t kdf_opslimit;      /* argon2id cost of new passwords; 0 = libsodium's interactive */
   uint64_t kdf_memlimit;      /* in bytes; 0 = libsodium's interactive (64 MiB) */
+  const char *device_name;    /* what dws_client_devices() shows for this device; NULL = the host's name */
 } dws_client_options;
 
 /**
@@ -574,6 +575,49 @@ typedef struct dws_string_list {
   const char *const *items; /* items[0..count) */
   size_t count;
 } dws_string_list;
+
+/**
+ * @brief One device of the account: every device logged in to it receives
+ * every message, and sees what the others sent.
+ */
+typedef struct dws_device {
+  const char *id;   /* 16 hex digits, made once per data directory */
+  const char *name; /* dws_client_options::device_name when it was added */
+  int64_t added_at; /* unix ms */
+  int this_device;  /* nonzero for the device of this client */
+} dws_device;
+
+/** @brief Devices handed out by the library. May grow at its end. */
+typedef struct dws_device_list {
+  const dws_device *const *items; /* items[0..count) */
+  size_t count;
+} dws_device_list;
+
+/** @brief Releases a list of devices. NULL is ignored. */
+DWS_API void dws_device_list_free(dws_device_list *list);
+
+/**
+ * @brief The account's devices as the ring lists them (signed by the
+ * account's key, checked), oldest first.
+ * @param[out] devices Set to a new list: dws_device_list_free() it.
+ * @return #DWS_OK, #DWS_ERR_UNAUTHENTICATED (not logged in), #DWS_ERR_UNAVAILABLE.
+ */
+DWS_API dws_status dws_client_devices(dws_client_t *client, dws_device_list **devices);
+
+/**
+ * @brief Removes a device from the account: the ring gives it nothing new,
+ * and it is logged out at its next mailbox fetch. Removing this client's own
+ * device logs it out at once.
+ * @return #DWS_OK, #DWS_ERR_NOT_FOUND (no such device), #DWS_ERR_INVALID_ARGUMENT,
+ * #DWS_ERR_UNAUTHENTICATED, #DWS_ERR_UNAVAILABLE.
+ */
+DWS_API dws_status dws_client_remove_device(dws_client_t *client, const char *device_id);
+
+/**
+ * @brief This data directory's device id (16 hex digits).
+ * @param[out] device_id Set to a new string: dws_free() it.
+ */
+DWS_API dws_status dws_client_device_id(const dws_client_t *client, char **device_id);
 
 /** @brief Releases a list of strings. NULL is ignored. */
 DWS_API void dws_string_list_free(dws_string_list *list);

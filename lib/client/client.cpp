@@ -266,7 +266,22 @@ struct Client::Impl {
     if (!list.ok()) return list.status();
     note_device_count(list->devices.size());
     joined = true;
-    return Status::Ok();
+    // Remembered: a later process on this directory must not list the
+    // device again after another device removed it (only a login does).
+    std::lock_guard lock(mu);
+    return store->raw().put_meta("device_listed", s->nick);
+  }
+
+  // Whether a process before this one listed the device for `nick`.
+  bool listed_before(const std::string& nick) {
+    std::lock_guard lock(mu);
+    auto m = store->raw().get_meta("device_listed");
+    return m.ok() && *m && **m == nick;
+  }
+
+  void forget_listed() {
+    std::lock_guard lock(mu);
+    (void)store->raw().put_meta("device_listed", "");
   }
 
   // The device was removed by another: forget the key, as a logout does
@@ -278,6 +293,7 @@ struct Client::Impl {
         session.reset();
         primary.clear();
         (void)store->remove_secret();
+        (void)store->raw().put_meta("device_listed", "");
       }
     }
     return Status::Forbidden("this device (" + device_id + ") was removed from the account '" + s->nick +
@@ -698,9 +714,15 @@ struct Client::Impl {
       }
       if (queued) (void)flush_outbox(s);
     }
-    // Listed first: the ring keeps entries for listed devices only.
+    // Listed first: the ring keeps entries for listed devices only. A
+    // device listed by an earlier process is not listed again here: if
+    // another device removed it since, the fetch says so.
     if (!joined) {
-      if (Status st = join_devices(s); !st.ok()) return st;
+      if (listed_before(s->nick)) {
+        joined = true;
+      } else if (Status st = join_devices(s); !st.ok()) {
+        return st;
+      }
     }
     auto box = fetch_mailbox(s, wait_s, cancel);
     if (!box.ok()) return box.status();
@@ -1207,6 +1229,7 @@ Status Client::logout() {
     });
   }
   impl_->joined = false;
+  impl_->forget_listed();
   std::lock_guard lock(impl_->mu);
   impl_->session.reset();
   impl_->primary.clear();

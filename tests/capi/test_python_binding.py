@@ -176,6 +176,17 @@ def scenario(dws, tmp):
             expect(alice.whoami() is None, "whoami after logout")
             alice.login("alice", "a new one")
             carol.login("bob", "bob's password")
+            # carol's data directory is now bob's second device.
+            listed = bob.devices()
+            expect(len(listed) == 2 and listed[0].this_device and not listed[1].this_device
+                   and listed[1].added_at > 0, f"bob's devices after a second login: got {listed}")
+            raises(dws.NotFound, lambda: bob.remove_device("00000000000000ff"), "no device")
+            raises(dws.InvalidArgument, lambda: bob.remove_device("nope"), "hex")
+            bob.remove_device(listed[1].id)
+            expect([d.id for d in bob.devices()] == [listed[0].id], f"bob's devices after the removal: {bob.devices()}")
+            raises(dws.Forbidden, lambda: carol.receive(0), "was removed")
+            expect(carol.whoami() is None, "a removed device is logged out")
+            carol.login("bob", "bob's password")
             carol.delete_account("bob's password")
             raises(dws.Unauthenticated, lambda: carol.login("bob", "bob's password"), "wrong nickname or password")
         raises(dws.InvalidArgument, alice.whoami, "closed")

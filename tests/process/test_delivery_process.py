@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """Process test: delivery that never fails the user (issue 10, items 1, 2).
 
-Three dws-node processes on loopback. alice sends bob 40 messages, one
-`dws-chat send` process each, and bob's primary is SIGKILLed after the
+Three dws-node processes on loopback. bob is logged in on two devices
+(two data directories: the phone registered, the laptop logged in and was
+told that older history stays on the phone). alice sends bob 40 messages,
+one `dws-chat send` process each, and bob's primary is SIGKILLed after the
 10th: every send must exit 0 with an id (the test never sends again), and
-bob's `inbox --json` shows all 40, once each, in the order sent.
+each of bob's devices shows all 40 in `inbox --json`, once each, in the
+order sent.
 
 Then the whole ring stops. alice's `send` says "queued ID" and exits 75
 (the documented status), her history shows the message queued; the ring
 restarts at the same addresses with the same data directories, alice's next
 `inbox` reaches it and sends the queued message (same id), and bob's inbox
-shows it once.
+shows it once on each device. Last, the phone removes the laptop with
+`dws-chat devices --remove`: the laptop is told so and logged out, and a
+message sent after that reaches the phone only.
 
 Usage: test_delivery_process.py path/to/dws-node path/to/dws-chat
 """
@@ -67,11 +72,12 @@ def sends_through_a_crash(nodes, alice, bob):
                f"got {code}; stdout {out.strip()!r}; stderr {err.strip()!r}")
         sent.append(out.strip())
     print(f"all {SENDS} sends succeeded, none repeated by the test", flush=True)
-    order, texts = read_all(bob, sent, "bob reading the 40 messages")
-    got = [i for i in order if i in sent]
-    expect(got == sent, f"bob's inbox: expected the {SENDS} ids in the order sent, got {got}")
-    expect([texts[i] for i in sent] == [f"message {k}" for k in range(SENDS)], "bob's inbox: texts differ")
-    print(f"bob read all {SENDS}, once each, in order", flush=True)
+    for device in bob:
+        order, texts = read_all(device, sent, f"bob's {device.name} reading the 40 messages")
+        got = [i for i in order if i in sent]
+        expect(got == sent, f"bob's {device.name}: expected the {SENDS} ids in the order sent, got {got}")
+        expect([texts[i] for i in sent] == [f"message {k}" for k in range(SENDS)], f"bob's {device.name}: texts differ")
+        print(f"bob's {device.name} read all {SENDS}, once each, in order", flush=True)
     return victim
 
 
@@ -113,11 +119,43 @@ def outbox_across_a_ring_outage(node_exe, tmp, nodes, victim, alice, bob):
         line = next((ln for ln in history.splitlines() if "sent while the ring was down" in ln), "")
         return "queued" not in line, history
     wait_for(drained, HANG_GUARD_S, "alice's outbox to leave for the ring", interval=0.2)
-    order, texts = read_all(bob, [queued], "bob reading the queued message")
-    expect(order.count(queued) == 1 and texts[queued] == "sent while the ring was down",
-           f"bob's inbox: expected the queued message once, got {order}")
-    print("the queued message reached bob once, with its id", flush=True)
+    for device in bob:
+        order, texts = read_all(device, [queued], f"bob's {device.name} reading the queued message")
+        expect(order.count(queued) == 1 and texts[queued] == "sent while the ring was down",
+               f"bob's {device.name}: expected the queued message once, got {order}")
+    print("the queued message reached both of bob's devices once, with its id", flush=True)
     return restarted
+
+
+def two_devices(chat_exe, tmp, n1, bob_phone):
+    """bob's second device: a login that says where the older history is."""
+    laptop = Chat(chat_exe, os.path.join(tmp, "bob-laptop"), [n1])
+    out = laptop.ok("login", "bob", "--password-stdin", "--device-name", "laptop", stdin="battery staple bob\n")
+    expect("messages from before this login stay on the other devices" in out,
+           f"login on a second device: expected the note about older history, got {out!r}")
+    listed = json.loads(bob_phone.ok("devices", "--json"))
+    expect(len(listed) == 2 and [d["this_device"] for d in listed] == [True, False] and listed[1]["name"] == "laptop",
+           f"devices --json on the phone: expected the phone then the laptop, got {listed}")
+    laptop.device_id = listed[1]["id"]
+    bob_phone.name, laptop.name = "phone", "laptop"
+    print(f"bob is on two devices: {[d['id'] for d in listed]}", flush=True)
+    return laptop
+
+
+def removing_a_device(alice, phone, laptop):
+    out = phone.ok("devices", "--remove", laptop.device_id)
+    expect(f"removed device {laptop.device_id}" in out, f"devices --remove: got {out!r}")
+    code, out, err = laptop.run("inbox")
+    expect(code != 0 and "was removed from the account 'bob'" in err,
+           f"the removed laptop's inbox: expected a failure saying it was removed, got {code}; {err.strip()!r}")
+    laptop.error("whoami", mentions=("not logged in",))
+    after = alice.ok("send", "bob", "after the laptop was removed").strip()
+    order, _ = read_all(phone, [after], "the phone reading the message after the removal")
+    expect(order.count(after) == 1, f"the phone: expected the message once, got {order}")
+    listed = json.loads(phone.ok("devices", "--json"))
+    expect([d["name"] for d in listed] == [listed[0]["name"]] and listed[0]["this_device"],
+           f"devices after the removal: expected the phone alone, got {listed}")
+    print("the laptop was removed: told so, logged out, and the next message reached the phone only", flush=True)
 
 
 def main():
@@ -139,10 +177,12 @@ def main():
         bob = Chat(chat_exe, os.path.join(tmp, "bob"), [n1])
         alice.ok("register", "alice", "--password-stdin", stdin="correct horse alice\n")
         bob.ok("register", "bob", "--password-stdin", stdin="battery staple bob\n")
-        alice.servers = bob.servers = []
-        victim = sends_through_a_crash(nodes, alice, bob)
-        restarted = outbox_across_a_ring_outage(node_exe, tmp, nodes, victim, alice, bob)
+        laptop = two_devices(chat_exe, tmp, n1, bob)
+        alice.servers = bob.servers = laptop.servers = []
+        victim = sends_through_a_crash(nodes, alice, [bob, laptop])
+        restarted = outbox_across_a_ring_outage(node_exe, tmp, nodes, victim, alice, [bob, laptop])
         everyone += restarted
+        removing_a_device(alice, bob, laptop)
         codes = NodeProc.stop_all(restarted, HANG_GUARD_S)
         expect(all(c == 0 for c in codes), f"expected the restarted nodes to exit 0 on SIGTERM, got {codes}")
         ok = True
