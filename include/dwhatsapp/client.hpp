@@ -41,6 +41,11 @@ struct ClientOptions {
   std::string tls_ca;
   /// Send "read" receipts when mark_read() is called (as WhatsApp's setting).
   bool read_receipts = true;
+  /// Where discovery broadcasts when no server is known: a subnet's
+  /// broadcast address or "127.255.255.255" for servers on loopback. The
+  /// library reads no environment; dws-chat fills this from
+  /// --discovery-broadcast or DWS_DISCOVERY_BROADCAST.
+  std::string discovery_broadcast = "255.255.255.255";
 };
 
 /// @brief Where a message is in its life, as the sender's history shows it.
