@@ -65,7 +65,7 @@ def first_header(source_root, folder):
     return f"{folder}/{headers[0]}" if headers else None
 
 
-def scan(layer, folders):
+def scan(layer, folders, source_root):
     """Problems in the #include lines of one layer's files."""
     problems = []
     allowed = f"{layer.name} may include {', '.join(layer.folders) or 'no folder of lib/'}" \
@@ -88,7 +88,9 @@ def scan(layer, folders):
                 elif len(parts) == 1:
                     continue  # beside the file, or third-party: the staged path reaches neither
                 elif parts[0] in folders:
-                    if parts[0] not in layer.folders:
+                    # <net/if.h> is the system's, not lib/net's.
+                    ours = quote == '"' or os.path.exists(os.path.join(source_root, "lib", target))
+                    if ours and parts[0] not in layer.folders:
                         problems.append(f"{where}: {parts[0]} is not below {layer.name} ({allowed})")
                 elif parts[0] == "dwhatsapp":
                     if parts[-1] not in layer.headers:
@@ -182,7 +184,7 @@ def main():
             problems.append(f"lib/{f} is in no layer of meson.build's table, so nothing checks it")
     with tempfile.TemporaryDirectory(prefix="dws-layers-") as tmp:
         for layer in layers:
-            found = scan(layer, folders)
+            found = scan(layer, folders, source_root)
             refused = 0
             if not a.scan_only:
                 more, refused = probe(layer, folders, headers, source_root, a.build_root, tmp)
