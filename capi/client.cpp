@@ -50,6 +50,8 @@ dws::Result<dws::ClientOptions> convert(const dws_client_options* o) {
   if (DWS_CAPI_HAS(o, poll_wait_s)) c.poll_wait_s = o->poll_wait_s;
   if (DWS_CAPI_HAS(o, kdf_opslimit)) c.kdf_opslimit = o->kdf_opslimit;
   if (DWS_CAPI_HAS(o, kdf_memlimit)) c.kdf_memlimit = o->kdf_memlimit;
+  if (DWS_CAPI_HAS(o, discovery_broadcast) && o->discovery_broadcast != nullptr)
+    c.discovery_broadcast = o->discovery_broadcast;
   if (DWS_CAPI_HAS(o, device_name)) c.device_name = or_empty(o->device_name);
   return c;
 }

@@ -4,7 +4,7 @@
 #include <cstdlib>
 
 #include "guard.hpp"
-#include "version.h"
+#include "dwhatsapp/version.h"
 
 extern "C" {
 

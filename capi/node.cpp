@@ -58,6 +58,8 @@ dws::Result<dws::NodeOptions> convert(const dws_node_options* o) {
   if (DWS_CAPI_HAS(o, message_ttl_s) && o->message_ttl_s != 0) n.message_ttl_s = o->message_ttl_s;
   if (DWS_CAPI_HAS(o, mailbox_quota) && o->mailbox_quota != 0) n.mailbox_quota = o->mailbox_quota;
   if (DWS_CAPI_HAS(o, log_level) && o->log_level != nullptr) n.log_level = o->log_level;
+  if (DWS_CAPI_HAS(o, discovery_broadcast) && o->discovery_broadcast != nullptr)
+    n.discovery_broadcast = o->discovery_broadcast;
   if (DWS_CAPI_HAS(o, log_user_data) && o->log != nullptr) {
     dws_log_fn log = o->log;
     void* user_data = o->log_user_data;

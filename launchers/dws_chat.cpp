@@ -306,10 +306,14 @@ int main(int argc, char** argv) {
   app.add_option("--discovery-port", options.discovery_port, "UDP discovery port")
       ->capture_default_str()
       ->check(CLI::Range(1, 65535));
+  app.add_option("--discovery-broadcast", options.discovery_broadcast,
+                 "address discovery broadcasts to (a subnet's; 127.255.255.255 on loopback)")
+      ->envname("DWS_DISCOVERY_BROADCAST")
+      ->capture_default_str();
 
   const std::string global_help =
       "Global options (before or after the command): --server HOST:PORT (repeatable), --data DIR, --ring NAME, "
-      "--discovery-port PORT; dws-chat --help describes them.";
+      "--discovery-port PORT, --discovery-broadcast ADDR; dws-chat --help describes them.";
 
   std::string nick;
   std::string alias;

@@ -47,6 +47,10 @@ void add_node_options(CLI::App* cmd, dws::NodeOptions& o) {
   cmd->add_option("--discovery-port", o.discovery_port, "UDP discovery port (0: no responder)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
+  cmd->add_option("--discovery-broadcast", o.discovery_broadcast,
+                  "address a join without --peer broadcasts to (a subnet's; 127.255.255.255 on loopback)")
+      ->envname("DWS_DISCOVERY_BROADCAST")
+      ->capture_default_str();
   cmd->add_option("--sync-ms", o.sync_ms, "anti-entropy period in milliseconds")
       ->capture_default_str()
       ->check(CLI::Range(1, 3'600'000));

@@ -148,6 +148,7 @@ class _NodeOptions(ctypes.Structure):
         ("log_level", ctypes.c_char_p),
         ("log", _log_fn),
         ("log_user_data", ctypes.c_void_p),
+        ("discovery_broadcast", ctypes.c_char_p),
     ]
 
 
@@ -165,6 +166,7 @@ class _ClientOptions(ctypes.Structure):
         ("poll_wait_s", ctypes.c_int),
         ("kdf_opslimit", ctypes.c_uint64),
         ("kdf_memlimit", ctypes.c_uint64),
+        ("discovery_broadcast", ctypes.c_char_p),
         ("device_name", ctypes.c_char_p),
     ]
 

@@ -41,6 +41,11 @@ struct ClientOptions {
   std::string tls_ca;
   /// Send "read" receipts when mark_read() is called (as WhatsApp's setting).
   bool read_receipts = true;
+  /// Where discovery broadcasts when no server is known: a subnet's
+  /// broadcast address or "127.255.255.255" for servers on loopback. The
+  /// library reads no environment; dws-chat fills this from
+  /// --discovery-broadcast or DWS_DISCOVERY_BROADCAST.
+  std::string discovery_broadcast = "255.255.255.255";
   /// What devices() shows for this device (at most 64 bytes of UTF-8).
   /// Empty: the host's name.
   std::string device_name;

@@ -120,6 +120,7 @@ typedef struct dws_node_options {
   const char *log_level;        /* "error", "warn", "info" (default) or "debug" */
   dws_log_fn log;               /* NULL = log lines go to stderr */
   void *log_user_data;          /* handed to log */
+  const char *discovery_broadcast; /* where a join without peer broadcasts; NULL = "255.255.255.255" */
 } dws_node_options;
 
 /**
@@ -251,6 +252,7 @@ typedef struct dws_client_options {
   int poll_wait_s;            /* long-poll wait of the background receiver; default 20 */
   uint64_t kdf_opslimit;      /* argon2id cost of new passwords; 0 = libsodium's interactive */
   uint64_t kdf_memlimit;      /* in bytes; 0 = libsodium's interactive (64 MiB) */
+  const char *discovery_broadcast; /* where discovery broadcasts; NULL = "255.255.255.255" */
   const char *device_name;    /* what dws_client_devices() shows for this device; NULL = the host's name */
 } dws_client_options;
 

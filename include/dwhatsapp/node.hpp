@@ -85,6 +85,12 @@ struct NodeOptions {
   /// 3600 / registrations_per_hour seconds. Either 0: no limit.
   int registration_burst = 20;
   int registrations_per_hour = 120;
+
+  /// Where join() with no peer broadcasts its discovery datagram: a subnet's
+  /// broadcast address ("10.213.0.255") or "127.255.255.255" for nodes on
+  /// loopback. The library reads no environment; dws-node fills this from
+  /// --discovery-broadcast or DWS_DISCOVERY_BROADCAST.
+  std::string discovery_broadcast = "255.255.255.255";
 };
 
 /// @brief A running ring member: HTTP server, periodic stabilization,

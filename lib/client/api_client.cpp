@@ -5,13 +5,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <thread>
 
 #include "client/client_json.hpp"
 #include "client/local_store.hpp"
-#include "dwhatsapp/node.hpp"
 #include "net/address.hpp"
+#include "net/discovery.hpp"
 
 namespace dws::client {
 
@@ -174,9 +173,8 @@ std::vector<std::string> ApiClient::candidates() {
     if (!order_.empty()) return order_;
   }
   // Nothing configured, nothing saved: ask the local network.
-  const char* env = std::getenv("DWS_DISCOVERY_BROADCAST");
-  const std::string broadcast = env != nullptr && *env != '\0' ? env : "255.255.255.255";
-  auto found = dws::discover(options_.ring_name, options_.discovery_port, kDiscoveryTimeoutMs, broadcast);
+  auto found = net::discover_nodes(options_.ring_name, options_.discovery_port, kDiscoveryTimeoutMs,
+                                   options_.discovery_broadcast);
   if (!found.ok()) return {};
   learn(*found);
   std::lock_guard lock(mu_);

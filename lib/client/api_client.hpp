@@ -33,6 +33,8 @@ struct ApiOptions {
   /// PEM CA bundle: HTTPS to servers whose certificate chains to it and
   /// names the address called. Empty: plain HTTP.
   std::string tls_ca;
+  /// Where discovery broadcasts when no server is known.
+  std::string discovery_broadcast = "255.255.255.255";
 };
 
 /// Makes the Authorization header of one attempt. Called per attempt so

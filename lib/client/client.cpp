@@ -1047,6 +1047,7 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
   ao.discovery_port = options.discovery_port;
   ao.request_timeout_ms = options.request_timeout_ms;
   ao.tls_ca = options.tls_ca;
+  ao.discovery_broadcast = options.discovery_broadcast;
   impl->api = std::make_unique<client::ApiClient>(*impl->store, std::move(ao));
   impl->read_receipts = options.read_receipts;
   auto setting = impl->store->raw().get_meta("read_receipts");

@@ -16,7 +16,6 @@
 #include "core/id.hpp"
 #include "crypto/encoding.hpp"
 #include "crypto/hash.hpp"
-#include "dwhatsapp/node.hpp"
 #include "net/address.hpp"
 #include "net/peer_auth.hpp"
 
@@ -261,14 +260,10 @@ Result<std::vector<std::string>> discover_members(const std::string& ring_name, 
                 [&](std::string_view d) { return parse_peer(d, nonce, auth); });
 }
 
-}  // namespace dws::net
-
-namespace dws {
-
-Result<std::vector<std::string>> discover(const std::string& ring_name, int port, int timeout_ms,
-                                          const std::string& broadcast_address) {
-  return net::search(ring_name, port, timeout_ms, broadcast_address, net::discover_datagram(ring_name),
-                     [](std::string_view d) { return net::parse_here(d); });
+Result<std::vector<std::string>> discover_nodes(const std::string& ring_name, int port, int timeout_ms,
+                                                const std::string& broadcast_address) {
+  return search(ring_name, port, timeout_ms, broadcast_address, discover_datagram(ring_name),
+                [](std::string_view d) { return parse_here(d); });
 }
 
-}  // namespace dws
+}  // namespace dws::net

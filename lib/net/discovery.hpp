@@ -47,7 +47,15 @@ std::string challenge_datagram(std::string_view ring_name, const PeerAuth& auth,
 /// or nullopt when it is malformed or its MAC does not prove the secret.
 std::optional<std::string> parse_peer(std::string_view datagram, std::string_view nonce, const PeerAuth& auth);
 
-/// dws::discover for a joiner holding a private ring's secret: broadcasts
+/// Broadcasts "DWS1 DISCOVER <ring>" to `broadcast_address`:`port` and
+/// returns the "host:port" of every node that answered within
+/// `timeout_ms`, first answer first; kUnavailable when nobody did. The
+/// searching side of dws::discover, of a client with no server, and of a
+/// joiner of an open ring.
+Result<std::vector<std::string>> discover_nodes(const std::string& ring_name, int port, int timeout_ms,
+                                                const std::string& broadcast_address);
+
+/// discover_nodes for a joiner holding a private ring's secret: broadcasts
 /// the challenge and returns only members that proved the secret.
 Result<std::vector<std::string>> discover_members(const std::string& ring_name, int port, int timeout_ms,
                                                   const std::string& broadcast_address, const PeerAuth& auth);

@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -47,7 +46,6 @@ namespace {
 constexpr int kDefaultReplicas = 3;
 constexpr int kDefaultSuccessors = 4;
 constexpr const char* kDefaultRing = "dwhatsapp";
-constexpr const char* kBroadcastEnv = "DWS_DISCOVERY_BROADCAST";
 // W: a write is acknowledged once this many copies hold it (DESIGN.md section 4).
 constexpr int kWriteQuorum = 2;
 constexpr std::uint64_t kMinMapSize = std::uint64_t{1} << 20;
@@ -873,12 +871,11 @@ Result<std::unique_ptr<Node>> Node::join(NodeOptions options, std::string peer) 
   } else {
     if (options.discovery_port <= 0)
       return Status::InvalidArgument("no peer to join through, and discovery is off (discovery port 0)");
-    const char* env = std::getenv(kBroadcastEnv);
-    const std::string broadcast = env && *env ? env : "255.255.255.255";
+    const std::string& broadcast = options.discovery_broadcast;
     const std::string ring = options.ring_name.empty() ? kDefaultRing : options.ring_name;
     // Holding a secret, a joiner believes only members that prove it.
     auto found = trust->auth->is_open()
-                     ? discover(ring, options.discovery_port, 1000, broadcast)
+                     ? net::discover_nodes(ring, options.discovery_port, 1000, broadcast)
                      : net::discover_members(ring, options.discovery_port, 1000, broadcast, *trust->auth);
     if (!found.ok()) return found.status();
     for (auto& a : *found)
@@ -994,6 +991,11 @@ Result<std::vector<RingView>> walk_ring(const std::string& peer, int max_nodes, 
     ring.push_back(std::move(*next));
   }
   return ring;
+}
+
+Result<std::vector<std::string>> discover(const std::string& ring_name, int port, int timeout_ms,
+                                          const std::string& broadcast_address) {
+  return net::discover_nodes(ring_name, port, timeout_ms, broadcast_address);
 }
 
 Status make_ring_ca(const std::string& dir) { return net::make_ring_ca(dir); }

@@ -181,9 +181,4 @@ class RingSim {
   std::int64_t rounds_ = 0;
 };
 
-/// The seeds a simulation test runs: DWS_SIM_SEED=<n> replays one seed;
-/// DWS_SIM_SEEDS=<count> changes how many (e.g. fewer under sanitizers);
-/// otherwise `count` seeds from `first`.
-std::vector<std::uint64_t> seeds_from_env(std::uint64_t first, int count);
-
 }  // namespace dws::sim

@@ -372,11 +372,10 @@ TEST_CASE("peer auth: discovery finds members only for the secret, and clients s
 
   // A joiner holding another secret finds nobody to join.
   dws::test::TempDir dir("dws-peer-disco");
-  ::setenv("DWS_DISCOVERY_BROADCAST", "127.255.255.255", 1);
   NodeOptions wrong = o;
   wrong.ring_secret_file = write_secret(dir, "other.secret", 0x17);
+  wrong.discovery_broadcast = "127.255.255.255";
   auto refused = Node::join(wrong, "");
-  ::unsetenv("DWS_DISCOVERY_BROADCAST");
   CHECK(refused.status().code() == dws::Code::kUnavailable);
 }
 

@@ -290,10 +290,10 @@ TEST_CASE("integration: a node is found by UDP broadcast on loopback and another
 
   // The second node also answers on the same port (SO_REUSEPORT), so a third
   // discovery sees both.
-  ::setenv("DWS_DISCOVERY_BROADCAST", "127.255.255.255", 1);
   NodeOptions o2 = test_options();
   o2.discovery_port = port;
   o2.ring_name = "disco";
+  o2.discovery_broadcast = "127.255.255.255";
   auto second = must(Node::join(o2, ""));
   CHECK(second->info().ring_name == "disco");
   require_ring({first.get(), second.get()});
@@ -302,7 +302,6 @@ TEST_CASE("integration: a node is found by UDP broadcast on loopback and another
   REQUIRE(both.ok());
   CHECK(both->size() == 2);
   CHECK(std::find(both->begin(), both->end(), second->address()) != both->end());
-  ::unsetenv("DWS_DISCOVERY_BROADCAST");
 }
 
 TEST_CASE("http server: handler exceptions are 500 JSON, busy ports are named, stop ends kept-alive connections") {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "seeds.hpp"
 #include "sim/sim.hpp"
 
 using dws::sim::Address;

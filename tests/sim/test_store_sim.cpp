@@ -14,6 +14,7 @@
 #include "core/envelope.hpp"
 #include "core/id.hpp"
 #include "core/validation.hpp"
+#include "seeds.hpp"
 #include "sim/store_sim.hpp"
 
 using dws::Code;

@@ -20,6 +20,7 @@
 #include "core/envelope.hpp"
 #include "core/id.hpp"
 #include "core/validation.hpp"
+#include "seeds.hpp"
 #include "sim/user_sim.hpp"
 
 using dws::Code;
