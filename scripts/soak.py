@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Soak run (`make soak`, not in CI): 5 dws-node processes on loopback, one
 SIGKILLed and restarted at the same address with its data every few
-seconds, and 10 users exchanging messages through dws-chat as people would.
-At the end every node is back, each user drains its inbox, and the run
-prints sent, stored, delivered, failed, lost and duplicated.
-
-Multi-device is not implemented yet (issue 10, item 3): each user has one
-device, and the output says so.
+seconds, and 10 users exchanging messages through dws-chat as people would,
+each on two devices (two data directories: one registered, one logged in),
+sending from either. At the end every node is back, every device drains its
+inbox, and the run prints sent, stored, delivered per device, failed, lost
+(a stored message missing on any device of its recipient) and duplicated
+(shown twice by one device).
 
 Every loop is bounded in count and in time. Exit 0 when nothing was lost,
 nothing duplicated and no send failed.
@@ -32,6 +32,7 @@ from dwsproc import NodeProc, wait_for_ring  # noqa: E402
 COMMON = ["--stabilize-ms", "200", "--sync-ms", "500", "--discovery-port", "0"]
 NODES = 5
 USERS = 10
+DEVICES = 2
 MAX_SENDS_PER_USER = 5000  # a bound on the loop; the clock ends it first
 COMMAND_GUARD_S = 60       # no dws-chat call may hang the run
 DRAIN_S = 180              # after the churn, how long users may take to read everything
@@ -40,8 +41,8 @@ DRAIN_S = 180              # after the churn, how long users may take to read ev
 class Chat:
     """dws-chat with one data directory: one user on one device."""
 
-    def __init__(self, exe, data, nick, servers):
-        self.exe, self.data, self.nick, self.servers = exe, data, nick, servers
+    def __init__(self, exe, data, nick, servers, device):
+        self.exe, self.data, self.nick, self.servers, self.device = exe, data, nick, servers, device
 
     def run(self, *args, stdin=""):
         argv = [self.exe]
@@ -73,15 +74,16 @@ class Tally:
         self.sent = 0
         self.stored = {}       # id -> (from, to, text)
         self.failures = []     # (from, to, error)
-        self.delivered = {}    # id -> times the application saw it
+        self.delivered = {}    # (nick, device) -> {id -> times that device's application saw it}
         self.inbox_errors = 0
 
 
-def user_loop(chat, others, tally, rng, deadline):
+def user_loop(devices, others, tally, rng, deadline):
     seq = 0
     for _ in range(MAX_SENDS_PER_USER):
         if time.monotonic() >= deadline:
             break
+        chat = devices[seq % len(devices)]
         to = rng.choice(others)
         text = f"soak {chat.nick} {seq}"
         seq += 1
@@ -93,7 +95,8 @@ def user_loop(chat, others, tally, rng, deadline):
             else:
                 tally.failures.append((chat.nick, to, f"exit {code}: {err.strip()}"))
         if seq % 3 == 0:
-            read(chat, tally)
+            for d in devices:
+                read(d, tally)
 
 
 def read(chat, tally):
@@ -102,8 +105,9 @@ def read(chat, tally):
         if msgs is None:
             tally.inbox_errors += 1
             return
+        seen = tally.delivered.setdefault((chat.nick, chat.device), {})
         for m in msgs:
-            tally.delivered[m["id"]] = tally.delivered.get(m["id"], 0) + 1
+            seen[m["id"]] = seen.get(m["id"], 0) + 1
 
 
 def main():
@@ -120,9 +124,8 @@ def main():
         ap.error(f"--kill-every must be at least 1 second, got {a.kill_every}")
     seed = a.seed if a.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
-    print(f"soak: seed {seed}; {NODES} nodes, {USERS} users, one device each "
-          f"(multi-device is not implemented yet); {a.minutes:g} min of churn, a SIGKILL every {a.kill_every:g}s",
-          flush=True)
+    print(f"soak: seed {seed}; {NODES} nodes, {USERS} users on {DEVICES} devices each; "
+          f"{a.minutes:g} min of churn, a SIGKILL every {a.kill_every:g}s", flush=True)
 
     tmp = tempfile.mkdtemp(prefix="dws-soak-")
     dwsproc.set_ring_secret(os.path.join(tmp, "ring.secret"))
@@ -142,23 +145,27 @@ def main():
         servers = [n.address for n in nodes]
         print(f"ring of {NODES}: {' '.join(servers)}", flush=True)
 
-        chats = [Chat(a.chat, os.path.join(tmp, f"u{i}"), f"user{i}", servers) for i in range(USERS)]
+        users = [[Chat(a.chat, os.path.join(tmp, f"u{i}-{d}"), f"user{i}", servers, d) for d in range(DEVICES)]
+                 for i in range(USERS)]
+        chats = [c for devices in users for c in devices]
         for c in chats:
+            verb = "register" if c.device == 0 else "login"
             for attempt in range(20):
-                code, _, err = c.run("register", c.nick, "--password-stdin", stdin=f"soak password {c.nick}\n")
+                code, _, err = c.run(verb, c.nick, "--password-stdin", stdin=f"soak password {c.nick}\n")
                 if code == 0:
                     break
                 time.sleep(0.5)  # pacing between attempts, not synchronization
             else:
-                raise dwsproc.Failure(f"register {c.nick}: {err.strip()}")
+                raise dwsproc.Failure(f"{verb} {c.nick} (device {c.device}): {err.strip()}")
 
         tally = Tally()
         began = time.monotonic()
         deadline = began + a.minutes * 60
         threads = []
-        for c in chats:
-            others = [o.nick for o in chats if o is not c]
-            t = threading.Thread(target=user_loop, args=(c, others, tally, random.Random(rng.random()), deadline))
+        for devices in users:
+            others = [u[0].nick for u in users if u is not devices]
+            t = threading.Thread(target=user_loop,
+                                 args=(devices, others, tally, random.Random(rng.random()), deadline))
             t.start()
             threads.append(t)
 
@@ -180,26 +187,33 @@ def main():
         churn_s = time.monotonic() - began
         wait_for_ring(a.node, nodes[0].address, {n.address: n.id for n in nodes}, 60)
 
+        def missing():
+            """(id, device) pairs: a stored message its recipient's device has not shown."""
+            return [(i, (to, d)) for i, (_, to, _) in tally.stored.items() for d in range(DEVICES)
+                    if i not in tally.delivered.get((to, d), {})]
+
         drain_deadline = time.monotonic() + DRAIN_S
         while time.monotonic() < drain_deadline:
             for c in chats:
                 read(c, tally)
-            if all(i in tally.delivered for i in tally.stored):
+            if not missing():
                 break
 
         stored = set(tally.stored)
-        lost = [i for i in stored if i not in tally.delivered]
-        dups = {i: n for i, n in tally.delivered.items() if n > 1}
-        unknown = [i for i in tally.delivered if i not in stored]
+        lost = missing()
+        dups = [(dev, i) for dev, seen in tally.delivered.items() for i, n in seen.items() if n > 1]
+        unknown = {i for seen in tally.delivered.values() for i in seen if i not in stored}
+        per_device = {d: sum(1 for i, (_, to, _) in tally.stored.items() if i in tally.delivered.get((to, d), {}))
+                      for d in range(DEVICES)}
         print(f"soak: {churn_s:.0f}s of churn, {kills} SIGKILLs and restarts", flush=True)
-        print(f"sent {tally.sent}, stored {len(stored)}, failed sends {len(tally.failures)}, "
-              f"delivered {sum(1 for i in stored if i in tally.delivered)} (one device each), "
-              f"lost {len(lost)}, duplicated {len(dups)}, delivered but never acknowledged to the sender "
-              f"{len(unknown)}, inbox calls that failed {tally.inbox_errors}")
+        print(f"sent {tally.sent}, stored {len(stored)}, failed sends {len(tally.failures)}, delivered "
+              + ", ".join(f"{per_device[d]} to device {d}" for d in range(DEVICES))
+              + f" of each recipient, lost {len(lost)}, duplicated {len(dups)}, delivered but never acknowledged "
+              f"to the sender {len(unknown)}, inbox calls that failed {tally.inbox_errors}")
         for f in tally.failures[:10]:
             print(f"  failed send {f[0]} -> {f[1]}: {f[2]}")
-        for i in lost[:10]:
-            print(f"  lost {i}: {tally.stored[i]}")
+        for i, dev in lost[:10]:
+            print(f"  lost {i} on {dev}: {tally.stored[i]}")
         ok = not lost and not dups and not tally.failures
         return 0 if ok else 1
     finally:
