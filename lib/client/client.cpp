@@ -20,6 +20,7 @@
 
 #include "client/api_client.hpp"
 #include "client/client_json.hpp"
+#include "client/hold_back.hpp"
 #include "client/local_store.hpp"
 #include "client/receiver.hpp"
 #include "client/test_access.hpp"
@@ -54,6 +55,10 @@ constexpr std::size_t kMaxEarlyReceipts = 100'000;
 constexpr std::size_t kEnvelopeOverhead = 256 + client::kSentCopyOverhead;
 // How far back mark_read looks for incoming messages not yet marked read.
 constexpr int kReadScan = 500;
+// How long a text whose predecessor from the same sender has not arrived is
+// held back: three anti-entropy rounds at the nodes' default sync_ms, which
+// is what brings a write that the new primary missed after a failover.
+constexpr std::int64_t kHoldMs = 15'000;
 
 // Receipts only ever move a message forward: a "delivered" that arrives
 // after a "read" changes nothing.
@@ -158,6 +163,9 @@ struct Client::Impl {
   // Test hook: runs after a receive cycle's local commit (and callbacks),
   // before the ack; false aborts the cycle there, as a crash would.
   std::function<bool()> before_ack;
+  // Texts held back until their sender's previous one is handed out;
+  // guarded by mu.
+  client::HoldBack hold{kHoldMs};
   std::mutex receiver_mu;  // guards `receiver`
   std::unique_ptr<client::Receiver> receiver;
 
@@ -438,6 +446,11 @@ struct Client::Impl {
     chat.activity_ms = std::max(chat.activity_ms, clock.wall_ms());
     core::WriteBatch local;
     core::WriteBatch& b = extra != nullptr ? *extra : local;
+    // The next message to `peer` names the newest one recorded, queued or
+    // stored, sent here or on another device (its copy).
+    auto last = store->last_sent(peer);
+    if (!last.ok()) return last.status();
+    if (!*last || **last < m.id) client::LocalStore::put_last_sent(b, peer, m.id);
     client::LocalStore::put_message(b, peer, m);
     client::LocalStore::put_chat(b, peer, chat);
     return store->raw().apply(b);
@@ -457,10 +470,17 @@ struct Client::Impl {
     auto key = peer_key(*to, true);
     note_reachable(key.status());
     if (!key.ok()) return key.status();
+    client::ChainedText chained{std::nullopt, text};
+    {
+      std::lock_guard lock(mu);
+      auto last = store->last_sent(*to);
+      if (!last.ok()) return last.status();
+      if (*last) chained.prev = core::MessageId::parse(**last).value();
+    }
     const core::MessageId id = ids.next();
     const std::int64_t sent_at = clock.wall_ms();
-    auto envelope = core::seal_envelope(s->secret_key, s->nick, *to, *key, core::Kind::kText, text, id, sent_at,
-                                        s->cache.get());
+    auto envelope = core::seal_envelope(s->secret_key, s->nick, *to, *key, core::Kind::kText2,
+                                        client::encode_chained_text(chained), id, sent_at, s->cache.get());
     if (!envelope.ok()) return envelope.status();
 
     Message m;
@@ -692,13 +712,44 @@ struct Client::Impl {
   struct Opened {
     core::Envelope envelope;
     std::string text;
+    std::optional<core::MessageId> prev;  // kText2: the sender's previous text to us
   };
+
+  // Receive cycles until one hands something out, fails, or finds nothing
+  // but held texts. Held texts stay live in the mailbox, so the long poll
+  // answers at once while they are there: then this waits (backing off from
+  // 250 ms to 2 s, never past the earliest hold's end nor the caller's
+  // wait) and lists again, instead of spinning on the same listing.
+  Result<std::vector<Message>> receive(int wait_s, client::Cancel* cancel,
+                                       const std::function<void(const Message&)>& deliver = {}) {
+    wait_s = std::clamp(wait_s, 0, kMaxPollWaitS);
+    const std::int64_t end = clock.monotonic_ms() + std::int64_t{wait_s} * 1000;
+    for (int round = 0;; ++round) {
+      bool only_held = false;
+      const int left_s = static_cast<int>(std::max<std::int64_t>(0, end - clock.monotonic_ms()) / 1000);
+      auto got = receive_cycle(round == 0 ? wait_s : left_s, cancel, deliver, &only_held);
+      if (!got.ok() || !got->empty() || !only_held) return got;
+      std::int64_t pause = std::min<std::int64_t>(250LL << std::min(round, 3), end - clock.monotonic_ms());
+      {
+        std::lock_guard lock(mu);
+        if (auto release = hold.next_release()) pause = std::min(pause, *release - clock.wall_ms() + 1);
+      }
+      if (pause <= 0 && end <= clock.monotonic_ms()) return got;
+      for (const std::int64_t until = clock.monotonic_ms() + std::max<std::int64_t>(pause, 0);
+           clock.monotonic_ms() < until;) {
+        if (cancel != nullptr && cancel->cancelled()) return got;
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min<std::int64_t>(50, until - clock.monotonic_ms())));
+      }
+    }
+  }
 
   // One cycle. `deliver` (the application's callback) runs once per new
   // message after the local commit and before the ack: a crash in between
-  // brings the entries back, and the seen set hides them.
-  Result<std::vector<Message>> receive(int wait_s, client::Cancel* cancel,
-                                       const std::function<void(const Message&)>& deliver = {}) {
+  // brings the entries back, and the seen set hides them. `only_held`: the
+  // listing held texts back and the cycle handed out and acknowledged
+  // nothing.
+  Result<std::vector<Message>> receive_cycle(int wait_s, client::Cancel* cancel,
+                                             const std::function<void(const Message&)>& deliver, bool* only_held) {
     std::lock_guard cycle(receive_mu);
     SessionPtr s = current();
     if (!s) return not_logged_in();
@@ -793,9 +844,18 @@ struct Client::Impl {
         copies.push_back(std::move(copy).value());
         continue;
       }
-      if (envelope->kind != core::Kind::kText) continue;
-      receipts[envelope->from].push_back(view.id);
-      texts.push_back({std::move(envelope).value(), std::move(text).value()});
+      if (envelope->kind != core::Kind::kText && envelope->kind != core::Kind::kText2) continue;
+      Opened o{std::move(envelope).value(), std::move(text).value(), std::nullopt};
+      if (o.envelope.kind == core::Kind::kText2) {
+        auto chained = client::decode_chained_text(o.text);
+        if (!chained.ok()) {
+          reject(chained.status().message());
+          continue;
+        }
+        o.text = std::move(chained->text);
+        o.prev = chained->prev;
+      }
+      texts.push_back(std::move(o));
     }
 
     // Store every new message, its chat and its seen mark in one
@@ -804,12 +864,15 @@ struct Client::Impl {
     // between brings the entry back (unacked) and the callback runs again,
     // without a second copy in the history.
     std::vector<Message> fresh;
+    std::set<std::pair<std::string, std::string>> held;  // (id, sender) of texts held back
     {
       std::lock_guard lock(mu);
       core::WriteBatch b;
       std::map<std::string, client::ChatRow> chats;
       std::set<std::string> in_batch;
       const std::int64_t now = clock.wall_ms();
+      std::vector<Opened*> unseen;
+      std::vector<client::Arrival> arrivals;
       for (auto& o : texts) {
         const std::string id = o.envelope.id.hex();
         auto seen = store->seen_mark(id);
@@ -823,6 +886,28 @@ struct Client::Impl {
             fresh.push_back(std::move(**kept));
             continue;
           }
+        }
+        unseen.push_back(&o);
+        arrivals.push_back({o.envelope.id, o.prev});
+      }
+      // Per-sender order: a text whose predecessor this device has not
+      // handed out yet waits (unacknowledged) for a later listing.
+      Status seen_error;
+      const auto decisions = hold.decide(
+          arrivals,
+          [&](const core::MessageId& prev) {
+            auto mark = store->seen_mark(prev.hex());
+            if (!mark.ok()) seen_error = mark.status();
+            return mark.ok() && mark->has_value();
+          },
+          now);
+      if (!seen_error.ok()) return seen_error;
+      for (const client::Decision& d : decisions) {
+        Opened& o = *unseen[d.index];
+        const std::string id = o.envelope.id.hex();
+        if (d.verdict == client::Verdict::kHold) {
+          held.emplace(id, o.envelope.from);
+          continue;
         }
         Message m;
         m.id = id;
@@ -853,6 +938,13 @@ struct Client::Impl {
       for (const auto& r : rejected) client::LocalStore::put_rejected(b, r);
       if (Status st = store->raw().apply(b); !st.ok()) return st;
     }
+    // A held text is neither acknowledged nor receipted: it is not here yet.
+    std::erase_if(ack, [&](const client::AckJson& a) { return held.count({a.id, a.from}) != 0; });
+    for (const auto& o : texts) {
+      const std::string id = o.envelope.id.hex();
+      if (held.count({id, o.envelope.from}) == 0) receipts[o.envelope.from].push_back(id);
+    }
+    if (only_held != nullptr) *only_held = !held.empty() && fresh.empty() && ack.empty();
     if (deliver && !fresh.empty()) {
       for (const auto& m : fresh) deliver(m);
       std::lock_guard lock(mu);
@@ -1334,6 +1426,16 @@ Result<std::vector<RejectedEnvelope>> Client::rejected() const {
 void ClientTestAccess::set_before_ack(Client& c, std::function<bool()> hook) {
   std::lock_guard lock(c.impl_->mu);
   c.impl_->before_ack = std::move(hook);
+}
+
+void ClientTestAccess::set_hold_ms(Client& c, std::int64_t hold_ms) {
+  std::lock_guard lock(c.impl_->mu);
+  c.impl_->hold.set_hold_ms(hold_ms);
+}
+
+ClientTestAccess::HoldCounts ClientTestAccess::hold_counts(Client& c) {
+  std::lock_guard lock(c.impl_->mu);
+  return {c.impl_->hold.held_total(), c.impl_->hold.released_total(), c.impl_->hold.holding()};
 }
 
 Result<std::vector<Message>> Client::receive(int wait_s) { return impl_->receive(wait_s, nullptr); }

@@ -226,6 +226,33 @@ Result<SentCopy> decode_sent_copy(std::string_view bytes) {
   return c;
 }
 
+std::string encode_chained_text(const ChainedText& t) {
+  core::wire::Writer w;
+  w.byte(1);
+  w.byte(t.prev ? 1 : 0);
+  if (t.prev) w.fixed(t.prev->bytes);
+  w.raw(t.text);
+  return std::move(w.out());
+}
+
+Result<ChainedText> decode_chained_text(std::string_view bytes) {
+  core::wire::Reader r(bytes);
+  ChainedText t;
+  std::uint8_t format = 0, has_prev = 0;
+  std::string_view text;
+  bool ok = r.byte(format, "format") && (format == 1 || r.fail("format", "unknown format")) &&
+            r.byte(has_prev, "prev flag") && (has_prev <= 1 || r.fail("prev flag", "neither 0 nor 1"));
+  if (ok && has_prev == 1) {
+    core::MessageId prev;
+    ok = r.fixed(prev.bytes, "prev");
+    t.prev = prev;
+  }
+  ok = ok && r.bytes(bytes.size() - r.pos(), text, "text");
+  if (!ok) return Status::InvalidArgument("text2 content: " + r.error());
+  t.text.assign(text);
+  return t;
+}
+
 Result<Receipt> parse_receipt(std::string_view body) {
   auto ids = parse_ids(body);
   if (!ids.ok()) return ids.status();

@@ -59,6 +59,19 @@ struct SentCopy {
 inline constexpr std::size_t kSentCopyOverhead = 64;
 std::string encode_sent_copy(const SentCopy& copy);
 Result<SentCopy> decode_sent_copy(std::string_view bytes);
+
+/// What a kText2 envelope carries: the text and the id of the sender's
+/// previous message to the same recipient (none for the first), which the
+/// recipient holds the text back for (client/hold_back.hpp). Binary (wire
+/// format 1): a flag byte, the 16 id bytes when the flag is 1, the text.
+struct ChainedText {
+  std::optional<core::MessageId> prev;
+  std::string text;
+};
+/// How many bytes encode_chained_text adds to the text.
+inline constexpr std::size_t kChainedTextOverhead = 18;
+std::string encode_chained_text(const ChainedText& text);
+Result<ChainedText> decode_chained_text(std::string_view bytes);
 Result<Receipt> parse_receipt(std::string_view body);
 Result<core::AccountView> parse_account_view(std::string_view body);
 Result<core::KdfParams> parse_kdf(std::string_view body);

@@ -10,6 +10,7 @@
 #include <deque>
 #include <filesystem>
 
+#include "core/envelope.hpp"
 #include "core/wire.hpp"
 #include "crypto/secret.hpp"
 #include "store/lmdb_store.hpp"
@@ -355,6 +356,17 @@ Result<std::optional<bool>> LocalStore::seen_mark(const std::string& id) {
   if (!raw.ok()) return raw.status();
   if (!raw->has_value()) return std::optional<bool>();
   return std::optional<bool>(**raw != "p");
+}
+
+Result<std::optional<std::string>> LocalStore::last_sent(const std::string& peer) {
+  auto raw = store_->get("q/" + peer);
+  if (!raw.ok()) return raw.status();
+  if (*raw && !core::MessageId::parse(**raw).ok()) return std::optional<std::string>();
+  return std::move(raw).value();
+}
+
+void LocalStore::put_last_sent(core::WriteBatch& batch, const std::string& peer, const std::string& id) {
+  batch.put("q/" + peer, id);
 }
 
 Result<std::vector<OutboxEntry>> LocalStore::outbox() {

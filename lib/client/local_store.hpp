@@ -15,6 +15,9 @@
 //                            outgoing message no server took yet (outbox)
 //   x/<32 hex id>         -> sender, reason, unix ms: an incoming envelope
 //                            that did not verify or open (kept aside)
+//   q/<peer>              -> 32 hex id: the newest message this account
+//                            sent to peer (from this device, or learnt
+//                            from another's copy), what the next names
 // and meta "account" -> core::encode_account of the logged-in (or last)
 // account.
 //
@@ -117,6 +120,11 @@ class LocalStore {
   Result<std::vector<OutboxEntry>> outbox();
   static void put_outbox(core::WriteBatch& batch, const OutboxEntry& entry);
   static void remove_outbox(core::WriteBatch& batch, const std::string& id);
+
+  /// The newest id this account sent to `peer` as far as this device knows;
+  /// nullopt before the first.
+  Result<std::optional<std::string>> last_sent(const std::string& peer);
+  static void put_last_sent(core::WriteBatch& batch, const std::string& peer, const std::string& id);
 
   /// Envelopes kept aside, oldest id first.
   Result<std::vector<RejectedEnvelope>> rejected();

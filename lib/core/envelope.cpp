@@ -71,6 +71,8 @@ std::string_view kind_name(Kind kind) {
       return "receipt";
     case Kind::kCopy:
       return "copy";
+    case Kind::kText2:
+      return "text2";
   }
   return "unknown";
 }
@@ -79,8 +81,9 @@ Result<Kind> parse_kind(std::string_view name) {
   if (name == "text") return Kind::kText;
   if (name == "receipt") return Kind::kReceipt;
   if (name == "copy") return Kind::kCopy;
+  if (name == "text2") return Kind::kText2;
   return Status::InvalidArgument("envelope kind '" + std::string(name) +
-                                 "' is unknown: use 'text', 'receipt' or 'copy'");
+                                 "' is unknown: use 'text', 'text2', 'receipt' or 'copy'");
 }
 
 std::string MessageId::hex() const { return crypto::to_hex(bytes); }

@@ -28,6 +28,8 @@ enum class Kind : std::uint8_t {
   kText = 1,     // "text": a message a person wrote
   kReceipt = 2,  // "receipt": the recipient's client confirms delivery
   kCopy = 3,     // "copy": a sender's own other devices learn what it sent
+  kText2 = 4,    // "text2": a text that names the sender's previous one to
+                 // this recipient, so the recipient keeps per-sender order
 };
 
 std::string_view kind_name(Kind kind);

@@ -93,7 +93,12 @@ Result<MailboxPage> Mailbox::list_here(std::string_view nick, std::string_view d
   auto list = devices(nick);
   if (!list.ok()) return list.status();
   if (Status st = check_device(nick, device, *list); !st.ok()) return st;
-  const bool per_device = !device.empty() && list->has_value() && !(*list)->devices.empty();
+  // A device reads for itself even where no list is found: a device only
+  // reads once it is listed, so no list here is a copy that missed it (a
+  // new primary before anti-entropy), and the entries it acknowledged
+  // stay hidden from it all the same.
+  const bool per_device = !device.empty();
+  const bool listed = list->has_value() && !(*list)->devices.empty();
   limit = std::clamp<std::uint32_t>(limit, 1, kMaxMailboxList);
 
   MailboxPage page;
@@ -125,6 +130,7 @@ Result<MailboxPage> Mailbox::list_here(std::string_view nick, std::string_view d
         auto mine = read_item(replicator_, key, device_ack_sub(device, entry->id, entry->sender));
         if (!mine.ok()) return mine.status();
         if (live(*mine)) {
+          if (!listed) continue;
           std::string proof;
           auto all = acked_by_others(key, **list, device, *entry, &proof);
           if (!all.ok()) return all.status();
@@ -153,7 +159,11 @@ Result<std::uint32_t> Mailbox::ack(std::string_view nick, std::string_view devic
   auto list = devices(nick);
   if (!list.ok()) return list.status();
   if (Status st = check_device(nick, device, *list); !st.ok()) return st;
-  const bool per_device = !device.empty() && list->has_value() && !(*list)->devices.empty();
+  // As in list_here: a device acknowledges for itself alone where no list
+  // is found; the entry goes when a listing or an ack at a node that has
+  // the list sees every device's mark (or with its TTL).
+  const bool per_device = !device.empty();
+  const bool listed = list->has_value() && !(*list)->devices.empty();
   // Every item shares the owner's ring key, so all the writes go to the
   // primary and its replicas as one batch.
   std::vector<Record> writes;
@@ -171,6 +181,7 @@ Result<std::uint32_t> Mailbox::ack(std::string_view nick, std::string_view devic
       // once the other devices have theirs.
       writes.push_back(Record{key, device_ack_sub(device, a.id, a.from), kEntryVersion, false,
                               std::max((*rec)->expires_at, now_ms + 1), proof});
+      if (!listed) continue;
       auto all = acked_by_others(key, **list, device, EntrySub{a.id, a.from}, nullptr);
       if (!all.ok()) return all.status();
       if (!*all) continue;

@@ -454,8 +454,14 @@ Result<std::optional<Record>> Replicator::get(Id key, const std::string& sub) {
       continue;
     }
     auto r = read_at(primary->node, key, sub, false);
-    if (r.ok() && answer_passes(*r, primary->node)) return r;
-    if (r.ok()) {
+    // A primary without a user record may be one that took over a range
+    // whose copies it has not received yet: "no such user" is said only
+    // when the replicas agree (what a sender's check and a login rest on).
+    const bool ask_replicas_too = r.ok() && !r->has_value() && sub.empty();
+    if (r.ok() && !ask_replicas_too && answer_passes(*r, primary->node)) return r;
+    if (ask_replicas_too) {
+      // (the primary's empty answer stands unless a replica has the record)
+    } else if (r.ok()) {
       last = Status::Unavailable("the primary of " + to_hex(key) + " answered a record that fails the checks");
     } else {
       last = r.status();
@@ -463,7 +469,8 @@ Result<std::optional<Record>> Replicator::get(Id key, const std::string& sub) {
       if (last.code() != Code::kUnavailable) return last;
     }
 
-    // The primary does not answer, or answers a forgery: ask the nodes
+    // The primary does not answer, answers a forgery, or has no user
+    // record (above): ask the nodes
     // after it, which hold the replicas (and the first of which takes over
     // if the primary is gone), and return the newest good copy any has.
     std::optional<Record> best;
@@ -478,7 +485,7 @@ Result<std::optional<Record>> Replicator::get(Id key, const std::string& sub) {
       answered = true;
       if (c->has_value()) best = best ? merge(*best, **c) : **c;
     }
-    if (answered) return best;
+    if (answered || ask_replicas_too) return best;
   }
   return last;
 }

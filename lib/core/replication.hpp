@@ -88,7 +88,9 @@ class Replicator {
   /// record by record. Same errors as put(); kInvalidArgument when the keys differ.
   Result<StorePutResp> put_batch(std::span<const Record> records);
   /// Reads from the primary, then from the replicas in order if it does not
-  /// answer or answers a record that fails the validator. nullopt: no such item on any reachable copy (expired records
+  /// answer, answers a record that fails the validator, or (for a user
+  /// record, sub "") has none: a primary that just took over a range may
+  /// not hold its copies yet, and "no such user" must not come from it alone. nullopt: no such item on any reachable copy (expired records
   /// count as absent; a tombstone is returned as a record).
   Result<std::optional<Record>> get(Id key, const std::string& sub);
 

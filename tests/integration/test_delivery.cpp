@@ -4,7 +4,8 @@
 // dies inside the callback hands that message out again, never a second
 // history entry; an envelope that does not verify is kept aside with its
 // reason and acknowledged; a send with the whole ring halted is queued and
-// leaves with its id when the ring is back.
+// leaves with its id when the ring is back; a text whose predecessor never
+// comes is held back, then released.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "client/local_store.hpp"
+#include "core/envelope.hpp"
 #include "client/test_access.hpp"
 #include "dwhatsapp/client.hpp"
 #include "dwhatsapp/node.hpp"
@@ -440,4 +442,77 @@ TEST_CASE("delivery: two devices of one account each receive every message once,
   CHECK(phone->devices()->size() == 2);
   REQUIRE(laptop->logout().ok());
   CHECK(phone->devices()->size() == 1);
+}
+
+TEST_CASE("delivery: texts name their predecessor; one whose predecessor never comes is held, then released") {
+  Ring ring(3);
+  const ClientOptions alice_options = client_options(ring, ring.dir.sub("alice"));
+  auto alice = registered(ring, alice_options.data_dir, "alice");
+  auto bob = registered(ring, ring.dir.sub("bob"), "bob");
+  dws::ClientTestAccess::set_hold_ms(*bob, 1500);
+  std::vector<std::string> sent;
+  for (const char* text : {"one", "two", "three"}) {
+    auto id = alice->send("bob", text);
+    REQUIRE_MESSAGE(id.ok(), id.status().to_string());
+    sent.push_back(*id);
+  }
+  std::vector<std::string> got;
+  REQUIRE(wait_for(
+      [&] {
+        auto r = bob->receive(1);
+        REQUIRE_MESSAGE(r.ok(), r.status().to_string());
+        for (const auto& m : *r) got.push_back(m.id);
+        return got.size() >= sent.size();
+      },
+      kDeliver));
+  CHECK(got == sent);
+  CHECK(dws::ClientTestAccess::hold_counts(*bob).held == 0);
+
+  // alice's store now names a predecessor that was never sent, as if it
+  // were lost on the way: bob holds her next text back, then lets it out.
+  alice.reset();
+  dws::core::MessageId lost;
+  {
+    auto store = dws::client::LocalStore::open(alice_options.data_dir);
+    REQUIRE(store.ok());
+    auto last = (*store)->last_sent("bob");
+    REQUIRE(last.ok());
+    REQUIRE(last->has_value());
+    CHECK(**last == sent.back());
+    auto parsed = dws::core::MessageId::parse(**last);
+    REQUIRE(parsed.ok());
+    lost = *parsed;
+    // Same millisecond, never sent: ids of one millisecond count up in the
+    // low bytes, so the flip is in the high ones.
+    lost.bytes[6] ^= 0x80;
+    dws::core::WriteBatch b;
+    dws::client::LocalStore::put_last_sent(b, "bob", lost.hex());
+    REQUIRE((*store)->raw().apply(b).ok());
+  }
+  alice = open_client(alice_options);
+  auto late = alice->send("bob", "after one that was lost");
+  REQUIRE_MESSAGE(late.ok(), late.status().to_string());
+  // Held: not handed out, not in the history, and a receive that waits does
+  // not spin on the listing that answers at once; it waits for the hold.
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<Message> out;
+  REQUIRE(wait_for(
+      [&] {
+        auto r = bob->receive(5);
+        REQUIRE_MESSAGE(r.ok(), r.status().to_string());
+        out.insert(out.end(), r->begin(), r->end());
+        return !out.empty();
+      },
+      kDeliver));
+  const auto took = std::chrono::steady_clock::now() - start;
+  REQUIRE(out.size() == 1);
+  CHECK(out.front().id == *late);
+  CHECK(out.front().text == "after one that was lost");
+  CHECK_MESSAGE(took >= 1000ms, "expected the text held about 1.5 s, it came after "
+                                    << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  const auto counts = dws::ClientTestAccess::hold_counts(*bob);
+  CHECK(counts.held == 1);
+  CHECK(counts.released == 1);
+  CHECK(counts.holding == 0);
+  CHECK(incoming_in_history(*bob, "alice") == 4);
 }

@@ -161,7 +161,7 @@ TEST_CASE("envelope: the JSON view round-trips and is strict") {
   CHECK(from_view(x).status().code() == Code::kInvalidArgument);
   x = v;
   x.kind = "sticker";
-  CHECK(from_view(x).status().message() == "envelope kind 'sticker' is unknown: use 'text', 'receipt' or 'copy'");
+  CHECK(from_view(x).status().message() == "envelope kind 'sticker' is unknown: use 'text', 'text2', 'receipt' or 'copy'");
   x = v;
   x.nonce = crypto::to_base64(std::string(23, 'n'));
   CHECK(from_view(x).status().message() == "nonce is 23 bytes: expected 24");
@@ -245,10 +245,15 @@ TEST_CASE("envelope: message ids strictly increase even when the clock steps bac
 }
 
 TEST_CASE("envelope: kind names round-trip") {
-  for (const Kind k : {Kind::kText, Kind::kReceipt}) {
+  for (const Kind k : {Kind::kText, Kind::kReceipt, Kind::kCopy, Kind::kText2}) {
     auto back = parse_kind(kind_name(k));
     REQUIRE(back.ok());
     CHECK(*back == k);
   }
   CHECK(kind_name(Kind::kReceipt) == "receipt");
+  CHECK(kind_name(Kind::kText2) == "text2");
+  auto unknown = parse_kind("text3");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK_MESSAGE(unknown.status().message().find("'text2'") != std::string::npos,
+                "expected the error to list text2 among the kinds, seen " << unknown.status().message());
 }

@@ -377,3 +377,39 @@ TEST_CASE("mailbox: an acknowledgement of several entries at the primary reaches
                   i % 2 == 0);
   }
 }
+
+TEST_CASE("mailbox: a device's acknowledgement where no device list is found marks that device only") {
+  // A new primary that missed the device list's write (before anti-entropy)
+  // must not drop an entry the account's other device has not read.
+  Pair p(true);
+  People people(p);
+  Mailbox box(*p.primary_of(user_key("bob")).repl, MailboxOptions{});
+  const std::string phone = "00000000000000aa", laptop = "00000000000000bb";
+  const Envelope e = people.from_alice(1, p.clock.wall_ms());
+  REQUIRE(box.post(e, p.clock.wall_ms()).ok());
+
+  auto acked = box.ack("bob", phone, {people.ack_by_bob(e.id)}, p.clock.wall_ms());
+  REQUIRE_MESSAGE(acked.ok(), acked.status().to_string());
+  CHECK(*acked == 1);
+  auto for_phone = box.list_here("bob", phone, "", 10, p.clock.wall_ms());
+  REQUIRE(for_phone.ok());
+  CHECK_MESSAGE(for_phone->messages.empty(), "the phone acknowledged it: expected it hidden from the phone");
+  auto for_laptop = box.list_here("bob", laptop, "", 10, p.clock.wall_ms());
+  REQUIRE(for_laptop.ok());
+  CHECK_MESSAGE(for_laptop->messages.size() == 1, "expected the entry kept for the laptop, seen "
+                                                      << for_laptop->messages.size());
+
+  // With the list there, the laptop's acknowledgement is the last one: the
+  // entry leaves.
+  DeviceList list;
+  list.owner = "bob";
+  list.version = 1;
+  list.devices = {{phone, "phone", 1}, {laptop, "laptop", 1}};
+  sign_device_list(list, people.secret("bob"));
+  REQUIRE(box.set_devices(list).ok());
+  acked = box.ack("bob", laptop, {people.ack_by_bob(e.id)}, p.clock.wall_ms());
+  REQUIRE_MESSAGE(acked.ok(), acked.status().to_string());
+  auto all = box.list_here("bob", "", "", 10, p.clock.wall_ms());
+  REQUIRE(all.ok());
+  CHECK_MESSAGE(all->messages.empty(), "expected the entry gone once both devices acknowledged it");
+}
