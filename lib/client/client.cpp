@@ -277,6 +277,7 @@ struct Client::Impl {
     // Remembered: a later process on this directory must not list the
     // device again after another device removed it (only a login does).
     std::lock_guard lock(mu);
+    if (Status st = store->raw().put_meta("device_listed_version", std::to_string(list->version)); !st.ok()) return st;
     return store->raw().put_meta("device_listed", s->nick);
   }
 
@@ -295,6 +296,19 @@ struct Client::Impl {
   // The device was removed by another: forget the key, as a logout does
   // (the receiver, if any, finds no session on its next cycle).
   Status removed(const SessionPtr& s, const Status& why) {
+    // A node that became the primary before the list reached it may hold
+    // an older list, one from before this device was added: only a list at
+    // least as new as the one this device joined, without it, is a removal.
+    std::uint64_t joined_at = 0;
+    {
+      std::lock_guard lock(mu);
+      if (auto v = store->raw().get_meta("device_listed_version"); v.ok() && *v)
+        joined_at = std::strtoull((*v)->c_str(), nullptr, 10);
+    }
+    auto now = fetch_devices(s);
+    if (!now.ok() || !*now || (*now)->has(device_id) || (*now)->version < joined_at)
+      return Status::Unavailable("the ring's device list of '" + s->nick + "' is not settled yet (" +
+                                 why.message() + "); retry shortly");
     {
       std::lock_guard lock(mu);
       if (session == s) {
