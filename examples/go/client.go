@@ -28,6 +28,7 @@ type ClientOptions struct {
 	PollWait       time.Duration // long poll of the receiver; 0 = 20 s
 	KDFOpsLimit    uint64        // argon2id cost of new passwords; 0 = libsodium's interactive
 	KDFMemLimit    uint64
+	DeviceName     string // what Devices shows for this device; "" = the host's name
 }
 
 // Client is an account on the ring. Its methods are safe for concurrent use.
@@ -96,6 +97,7 @@ func Open(o ClientOptions) (*Client, error) {
 		c.poll_wait_s = C.int(o.PollWait / time.Second)
 	}
 	c.kdf_opslimit, c.kdf_memlimit = C.uint64_t(o.KDFOpsLimit), C.uint64_t(o.KDFMemLimit)
+	c.device_name = cs.orNil(o.DeviceName)
 	cl := &Client{}
 	if err := call(func() C.dws_status { return C.dws_client_open(&c, &cl.h) }); err != nil {
 		return nil, err
@@ -273,6 +275,37 @@ func (c *Client) MarkRead(peer string) error {
 	defer cs.free()
 	h, p := c.handle(), cs.of(peer)
 	return call(func() C.dws_status { return C.dws_client_mark_read(h, p) })
+}
+
+// Device is one device of the account: each receives every message.
+type Device struct {
+	ID, Name   string
+	AddedAt    time.Time
+	ThisDevice bool
+}
+
+// Devices lists the account's devices as the ring holds them, oldest first.
+func (c *Client) Devices() ([]Device, error) {
+	var l *C.dws_device_list
+	h := c.handle()
+	if err := call(func() C.dws_status { return C.dws_client_devices(h, &l) }); err != nil {
+		return nil, err
+	}
+	defer C.dws_device_list_free(l)
+	var out []Device
+	for _, x := range unsafe.Slice(l.items, int(l.count)) {
+		out = append(out, Device{C.GoString(x.id), C.GoString(x.name), time.UnixMilli(int64(x.added_at)), x.this_device != 0})
+	}
+	return out, nil
+}
+
+// RemoveDevice takes a device off the account: it receives nothing new and
+// is logged out (ErrNotFound when it is not listed).
+func (c *Client) RemoveDevice(id string) error {
+	var cs cstrings
+	defer cs.free()
+	h, d := c.handle(), cs.of(id)
+	return call(func() C.dws_status { return C.dws_client_remove_device(h, d) })
 }
 
 // Servers are the known servers, most recently successful first.

@@ -201,4 +201,32 @@ func TestBinding(t *testing.T) {
 			t.Errorf("RemoveContact of a stranger: expected ErrNotFound, got %v", err)
 		}
 	})
+
+	t.Run("a second device is listed, and removed", func(t *testing.T) {
+		laptop, err := Open(ClientOptions{DataDir: t.TempDir(), Servers: []string{nodes[2].Address()}, DiscoveryPort: -1,
+			KDFOpsLimit: 1, KDFMemLimit: 8192, DeviceName: "laptop"})
+		if err != nil {
+			t.Fatalf("open the laptop: %v", err)
+		}
+		defer laptop.Close()
+		if err := laptop.Login("bob", "bob's password"); err != nil {
+			t.Fatalf("the laptop logs in: %v", err)
+		}
+		devices, err := bob.Devices()
+		if err != nil || len(devices) != 2 || !devices[0].ThisDevice || devices[1].Name != "laptop" || devices[1].ThisDevice {
+			t.Fatalf("bob's devices: expected this one and the laptop, got %+v, %v", devices, err)
+		}
+		if err := bob.RemoveDevice(devices[1].ID); err != nil {
+			t.Fatalf("RemoveDevice: %v", err)
+		}
+		if err := bob.RemoveDevice(devices[1].ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("removing it again: expected ErrNotFound, got %v", err)
+		}
+		if _, err := laptop.ReceiveOnce(0); !errors.Is(err, ErrForbidden) {
+			t.Errorf("the removed laptop receives: expected ErrForbidden, got %v", err)
+		}
+		if who, _ := laptop.Whoami(); who != "" {
+			t.Errorf("the removed laptop: expected logged out, got %q", who)
+		}
+	})
 }
