@@ -172,6 +172,12 @@ class ChatScreen {
     print_locked(line_of(outgoing_[id]));
   }
 
+  // Whether the outgoing message `id` is on the screen.
+  bool shows(const std::string& id) {
+    std::lock_guard lock(mu_);
+    return outgoing_.count(id) != 0;
+  }
+
   void update(const std::string& id, dws::Delivery state) {
     std::lock_guard lock(mu_);
     auto it = outgoing_.find(id);
@@ -447,8 +453,18 @@ int run_chat(dws::Client& client, const std::string& peer) {
     return fail(why);
   }
 
-  client.on_delivery([&session, &screen](const std::string& from, const std::string& id, dws::Delivery state) {
-    if (from == session.current()) screen.update(id, state);
+  client.on_delivery([&session, &screen, &client](const std::string& from, const std::string& id,
+                                                   dws::Delivery state) {
+    if (from != session.current()) return;
+    if (state == dws::Delivery::kStored && !screen.shows(id)) {
+      // Sent by another device of this account: show it as sent.
+      auto recent = client.history(from, "", 20);
+      if (recent.ok())
+        for (const dws::Message& m : *recent)
+          if (m.id == id && m.outgoing) session.show(m);
+      return;
+    }
+    screen.update(id, state);
   });
   client.on_connection([&screen](bool up) {
     screen.show(up ? "-- connected to the ring again --"

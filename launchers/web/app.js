@@ -431,9 +431,17 @@ function connectEvents(after) {
     const d = JSON.parse(e.data);
     state.ticks.set(d.id, furthest(d.id, d.state));
     if (state.ticks.size > 5000) state.ticks.delete(state.ticks.keys().next().value);
-    if (d.peer !== state.peer) return;
-    const tick = $("messages").querySelector(`[data-id="${d.id}"] .tick`);
-    if (tick) setTick(tick, furthest(d.id, tick.dataset.state));
+    const tick = d.peer === state.peer ? $("messages").querySelector(`[data-id="${d.id}"] .tick`) : null;
+    if (tick) {
+      setTick(tick, furthest(d.id, tick.dataset.state));
+    } else if (d.state === "stored") {
+      // Sent by another device of this account: show it where it belongs.
+      api("history?peer=" + encodeURIComponent(d.peer) + "&limit=20").then((recent) => {
+        const m = recent.find((x) => x.id === d.id);
+        if (m && d.peer === state.peer) appendMessage(m);
+        return refreshChats();
+      }).catch(() => {});
+    }
   });
   events.addEventListener("connection", (e) => {
     $("offline").hidden = JSON.parse(e.data).reachable;

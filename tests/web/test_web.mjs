@@ -153,6 +153,16 @@ async function main() {
     await until("bob's answer on alice's page", async () => (await bubbles(alice, "in")).includes("hi alice"));
     await waitTick(bob, "hi alice", "read");
 
+    // bob's other device (the command line) writes to alice: bob's page
+    // shows it as his own, in the open chat; alice gets it once.
+    const phone = spawnSync(cfg.bob_phone_send[0], cfg.bob_phone_send.slice(1).concat(["alice", "from bob's phone"]),
+      { encoding: "utf8", timeout: WAIT_MS });
+    check(phone.status === 0, `the send from bob's phone failed: ${phone.stderr}`);
+    await until("the phone's message on bob's page, as sent", async () =>
+      (await bubbles(bob, "out")).includes("from bob's phone"));
+    await until("the phone's message on alice's page", async () =>
+      (await bubbles(alice, "in")).filter((t) => t === "from bob's phone").length === 1);
+
     // carol writes to alice: her chat goes first, with one unread.
     const carol = spawnSync(cfg.carol_send[0], cfg.carol_send.slice(1).concat(["alice", "hello from carol"]),
       { encoding: "utf8", timeout: WAIT_MS });

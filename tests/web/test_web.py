@@ -59,11 +59,11 @@ class WebChat:
         self.log.close()
 
 
-def register(chat_exe, servers, data, nick):
-    argv = [chat_exe] + sum((["--server", s] for s in servers), []) + ["--data", data, "register", nick,
+def register(chat_exe, servers, data, nick, verb="register"):
+    argv = [chat_exe] + sum((["--server", s] for s in servers), []) + ["--data", data, verb, nick,
                                                                       "--password-stdin"]
     p = subprocess.run(argv, input="correct horse 42\n", capture_output=True, text=True, timeout=HANG_GUARD_S)
-    expect(p.returncode == 0, f"register {nick}: exit {p.returncode}: {p.stderr.strip()}")
+    expect(p.returncode == 0, f"{verb} {nick}: exit {p.returncode}: {p.stderr.strip()}")
 
 
 def main():
@@ -86,6 +86,8 @@ def main():
         servers = [n.address for n in nodes]
         register(chat_exe, servers, os.path.join(tmp, "bob"), "bob")
         register(chat_exe, servers, os.path.join(tmp, "carol"), "carol")
+        # bob's second device, on the command line: what it sends shows on bob's page.
+        register(chat_exe, servers, os.path.join(tmp, "bob-phone"), "bob", verb="login")
         alice = WebChat(chat_exe, servers, os.path.join(tmp, "alice"), os.path.join(tmp, "web-alice.log"))
         webs.append(alice)
         bob = WebChat(chat_exe, servers, os.path.join(tmp, "bob"), os.path.join(tmp, "web-bob.log"))
@@ -99,6 +101,8 @@ def main():
             # carol speaks through the command line, to reorder alice's chats.
             "carol_send": [chat_exe] + sum((["--server", s] for s in servers), []) +
                           ["--data", os.path.join(tmp, "carol"), "send"],
+            "bob_phone_send": [chat_exe] + sum((["--server", s] for s in servers), []) +
+                              ["--data", os.path.join(tmp, "bob-phone"), "send"],
             "nodes": [{"address": n.address, "pid": n.proc.pid} for n in nodes],
         }
         config_path = os.path.join(tmp, "config.json")
