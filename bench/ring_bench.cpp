@@ -105,7 +105,15 @@ int main(int argc, char** argv) {
               "converge rounds = rounds until every invariant holds again after 10%% crash at once\n\n");
   std::printf("%6s %12s %10s %5s %5s %7s %5s %13s %8s %16s %7s\n", "N", "build rounds", "mean hops", "p99", "max",
               "target", "met", "wrong/failed", "crashed", "converge rounds", "wall s");
-  for (int n : {64, 256, 1024}) {
+  // ring_bench [seed [N ...]]: the sizes default to 64, 256 and 1024.
+  std::vector<int> sizes;
+  for (int i = 2; i < argc; ++i) sizes.push_back(std::atoi(argv[i]));
+  if (sizes.empty()) sizes = {64, 256, 1024};
+  for (int n : sizes) {
+    if (n < 8 || n > 100'000) {
+      std::fprintf(stderr, "ring_bench: N = %d is outside 8 to 100000\n", n);
+      return 2;
+    }
     const Row row = run(n, seed + static_cast<std::uint64_t>(n));
     const double target = 0.5 * std::log2(static_cast<double>(n)) + 1.0;
     std::printf("%6d %12d %10.2f %5d %5d %7.2f %5s %6d/%-6d %8d %16d %7.2f\n", row.n, row.grow_rounds,
