@@ -194,7 +194,79 @@ func (c *Client) ReceiveOnce(wait time.Duration) ([]Message, error) {
 // Contact is a nickname with the public key pinned on first use.
 type Contact struct {
 	Nickname, Alias, PublicKey, DisplayName string
-	KeyChanged                              bool // the ring shows another key: add the contact again to accept it
+	KeyChanged                              bool   // the ring shows another key: add the contact again to accept it
+	SafetyNumber                            string // of the pinned key: compare it with the contact's own out of band
+}
+
+func contactOf(x *C.dws_contact) Contact {
+	return Contact{C.GoString(x.nickname), C.GoString(x.alias), C.GoString(x.public_key),
+		C.GoString(x.display_name), x.key_changed != 0, C.GoString(x.safety_number)}
+}
+
+// CheckUser checks with the ring that name (a nickname or an alias) is a
+// user, pins its key on first sight and returns it (ErrNotFound; ErrForbidden
+// when its key changed).
+func (c *Client) CheckUser(name string) (Contact, error) {
+	var cs cstrings
+	defer cs.free()
+	var x *C.dws_contact
+	h, n := c.handle(), cs.of(name)
+	if err := call(func() C.dws_status { return C.dws_client_check_user(h, n, &x) }); err != nil {
+		return Contact{}, err
+	}
+	defer C.dws_contact_free(x)
+	return contactOf(x), nil
+}
+
+// Resolve is the nickname name stands for: a contact's nickname or alias, else name itself.
+func (c *Client) Resolve(name string) (string, error) {
+	var cs cstrings
+	defer cs.free()
+	var p *C.char
+	h, n := c.handle(), cs.of(name)
+	if err := call(func() C.dws_status { return C.dws_client_resolve(h, n, &p) }); err != nil {
+		return "", err
+	}
+	return takeString(p), nil
+}
+
+// SafetyNumber is the logged-in account's safety number ("" when logged out).
+func (c *Client) SafetyNumber() (string, error) {
+	var p *C.char
+	h := c.handle()
+	if err := call(func() C.dws_status { return C.dws_client_safety_number(h, &p) }); err != nil {
+		return "", err
+	}
+	return takeString(p), nil
+}
+
+// SetReadReceipts turns read receipts on or off (kept in the data directory).
+func (c *Client) SetReadReceipts(on bool) error {
+	h, v := c.handle(), C.int(0)
+	if on {
+		v = 1
+	}
+	return call(func() C.dws_status { return C.dws_client_set_read_receipts(h, v) })
+}
+
+// ReadReceipts says whether read receipts are on.
+func (c *Client) ReadReceipts() (bool, error) {
+	var on C.int
+	h := c.handle()
+	if err := call(func() C.dws_status { return C.dws_client_read_receipts(h, &on) }); err != nil {
+		return false, err
+	}
+	return on != 0, nil
+}
+
+// Reachable is false after the last attempt to reach the ring found no server.
+func (c *Client) Reachable() (bool, error) {
+	var r C.int
+	h := c.handle()
+	if err := call(func() C.dws_status { return C.dws_client_reachable(h, &r) }); err != nil {
+		return false, err
+	}
+	return r != 0, nil
 }
 
 // AddContact checks the user exists and pins its key (ErrNotFound; ErrForbidden when the key changed).
@@ -215,8 +287,7 @@ func (c *Client) Contacts() ([]Contact, error) {
 	defer C.dws_contact_list_free(l)
 	var out []Contact
 	for _, x := range unsafe.Slice(l.items, int(l.count)) {
-		out = append(out, Contact{C.GoString(x.nickname), C.GoString(x.alias), C.GoString(x.public_key),
-			C.GoString(x.display_name), x.key_changed != 0})
+		out = append(out, contactOf(x))
 	}
 	return out, nil
 }

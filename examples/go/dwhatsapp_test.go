@@ -200,6 +200,29 @@ func TestBinding(t *testing.T) {
 		if err := bob.RemoveContact("carol"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("RemoveContact of a stranger: expected ErrNotFound, got %v", err)
 		}
+		if who, err := bob.Resolve("al"); err != nil || who != "alice" {
+			t.Errorf("Resolve of the alias: expected alice, got %q, %v", who, err)
+		}
+		mine, err := alice.SafetyNumber()
+		if err != nil || len(mine) != 23 || contacts[0].SafetyNumber != mine {
+			t.Errorf("alice's safety number %q (%v) should be what bob pinned: %+v", mine, err, contacts[0])
+		}
+		seen, err := alice.CheckUser("bob")
+		if err != nil || seen.Nickname != "bob" || seen.SafetyNumber == "" {
+			t.Errorf("CheckUser(bob): got %+v, %v", seen, err)
+		}
+		if _, err := alice.CheckUser("nobody_here"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("CheckUser of a stranger: expected ErrNotFound, got %v", err)
+		}
+		if err := bob.SetReadReceipts(false); err != nil {
+			t.Fatalf("SetReadReceipts: %v", err)
+		}
+		if on, err := bob.ReadReceipts(); err != nil || on {
+			t.Errorf("ReadReceipts after turning them off: got %v, %v", on, err)
+		}
+		if up, err := bob.Reachable(); err != nil || !up {
+			t.Errorf("Reachable with the ring up: got %v, %v", up, err)
+		}
 	})
 
 	t.Run("a second device is listed, and removed", func(t *testing.T) {
