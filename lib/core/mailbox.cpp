@@ -177,14 +177,21 @@ Result<std::uint32_t> Mailbox::ack(std::string_view nick, std::string_view devic
     ++live_entries;
     const std::string proof = encode_ack_proof(AckProof{std::string(nick), a.sig});
     if (per_device) {
-      // This device's mark, expiring with the entry; the entry itself goes
-      // once the other devices have theirs.
-      writes.push_back(Record{key, device_ack_sub(device, a.id, a.from), kEntryVersion, false,
-                              std::max((*rec)->expires_at, now_ms + 1), proof});
-      if (!listed) continue;
-      auto all = acked_by_others(key, **list, device, EntrySub{a.id, a.from}, nullptr);
-      if (!all.ok()) return all.status();
-      if (!*all) continue;
+      bool last = false;
+      if (listed) {
+        auto all = acked_by_others(key, **list, device, EntrySub{a.id, a.from}, nullptr);
+        if (!all.ok()) return all.status();
+        last = *all;
+      }
+      // This device's mark, expiring with the entry, while another device
+      // still lacks it; from the last device, the tombstone alone (a mark
+      // would only outlive the entry: a lone device writes one record per
+      // ack, as before devices).
+      if (!last) {
+        writes.push_back(Record{key, device_ack_sub(device, a.id, a.from), kEntryVersion, false,
+                                std::max((*rec)->expires_at, now_ms + 1), proof});
+        continue;
+      }
     }
     writes.push_back(Record{key, sub, kAckVersion, true, now_ms + opt_.ack_ttl_ms, proof});
   }
