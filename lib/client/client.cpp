@@ -1034,8 +1034,16 @@ struct Client::Impl {
   }
 
   void receipt_loop() {
+    // A receipt the ring could not take (every server tried within the
+    // request's retry budget) is queued again for the next round, a second
+    // later, at most kReceiptRounds times in a row: a tick stays behind only
+    // through a long outage.
+    constexpr int kReceiptRounds = 5;
+    int failed_rounds = 0;
     std::unique_lock lock(receipt_mu);
     for (;;) {
+      if (failed_rounds > 0)
+        receipt_cv.wait_for(lock, std::chrono::seconds(1), [this] { return receipt_stop; });
       receipt_cv.wait(lock, [this] { return receipt_stop || !receipts_due.empty(); });
       // On stop, what is queued is still sent (each send bounded by the
       // request timeout): a short-lived program such as `dws-chat inbox`
@@ -1045,6 +1053,7 @@ struct Client::Impl {
       receipts_due.clear();
       lock.unlock();
       SessionPtr s = current();
+      std::map<std::pair<std::string, bool>, std::vector<std::string>> again;
       if (s) {
         for (auto& [where, listed] : due) {
           // One envelope stays far below the size limit at this count.
@@ -1053,11 +1062,23 @@ struct Client::Impl {
             part.read = where.second;
             part.ids.assign(listed.begin() + static_cast<std::ptrdiff_t>(i),
                             listed.begin() + static_cast<std::ptrdiff_t>(std::min(i + 500, listed.size())));
-            send_receipt(s, where.first, part);
+            if (send_receipt(s, where.first, part).code() == Code::kUnavailable) {
+              auto& v = again[where];
+              v.insert(v.end(), part.ids.begin(), part.ids.end());
+            }
           }
         }
       }
       lock.lock();
+      failed_rounds = again.empty() ? 0 : failed_rounds + 1;
+      if (!again.empty() && !receipt_stop && failed_rounds <= kReceiptRounds) {
+        for (auto& [where, ids_again] : again) {
+          auto& v = receipts_due[where];
+          v.insert(v.begin(), ids_again.begin(), ids_again.end());
+        }
+      } else if (!again.empty()) {
+        failed_rounds = 0;  // given up on these; the next receipts start afresh
+      }
     }
   }
 
@@ -1074,15 +1095,15 @@ struct Client::Impl {
     if (t.joinable()) t.join();
   }
 
-  void send_receipt(const SessionPtr& s, const std::string& peer, const client::Receipt& receipt) {
+  // kUnavailable when the ring could not take it now (the caller tries
+  // again later); any other failure is final for this receipt.
+  Status send_receipt(const SessionPtr& s, const std::string& peer, const client::Receipt& receipt) {
     auto key = peer_key(peer, false);
-    if (!key.ok()) return;
+    if (!key.ok()) return key.status();
     auto envelope = core::seal_envelope(s->secret_key, s->nick, peer, *key, core::Kind::kReceipt,
                                         client::receipt_json(receipt), ids.next(), clock.wall_ms(), s->cache.get());
-    if (!envelope.ok()) return;
-    // A lost receipt leaves the sender's message at kStored; nothing else
-    // depends on it, so it is not retried beyond the server failover.
-    (void)post_envelope(s, *envelope);
+    if (!envelope.ok()) return envelope.status();
+    return post_envelope(s, *envelope);
   }
 
   Status cycle(client::Cancel& cancel) {
