@@ -31,6 +31,13 @@ Verdict check_expiry(const Record& r, std::int64_t now_ms, std::int64_t cap_ms, 
   return Verdict::Ok();
 }
 
+// A verify_* failure as a refusal: a signature that does not verify, or a
+// field that is wrong.
+Verdict refused_by(const Status& st, const Record& r) {
+  const auto reason = st.code() == Code::kUnauthenticated ? RejectReason::kBadSignature : RejectReason::kMalformed;
+  return reject(reason, st.code(), r, st.message());
+}
+
 }  // namespace
 
 std::optional<crypto::PublicKey> user_record_signer(const Record& r) {
@@ -182,11 +189,7 @@ Verdict RecordValidator::check_devices(const Record& r) {
                       std::to_string(list->version));
   if (r.expires_at != 0)
     return reject(RejectReason::kBadExpiry, Code::kInvalidArgument, r, "a device list never expires");
-  if (Status st = verify_device_list(*list); !st.ok()) {
-    const auto reason =
-        st.code() == Code::kUnauthenticated ? RejectReason::kBadSignature : RejectReason::kMalformed;
-    return reject(reason, st.code(), r, st.message());
-  }
+  if (Status st = verify_device_list(*list); !st.ok()) return refused_by(st, r);
   crypto::PublicKey owner{};
   if (Verdict v = signer_key(list->owner, owner, "the device list of '" + list->owner + "'"); !v.ok()) return v;
   if (owner != list->public_key)
@@ -201,6 +204,12 @@ Verdict RecordValidator::check_device_ack(const Record& r, std::int64_t now_ms) 
   if (r.version != kEntryVersion)
     return reject(RejectReason::kBadVersion, Code::kInvalidArgument, r,
                   "a device acknowledgement has version 1, not " + std::to_string(r.version));
+  return check_ack_proof(r, now_ms, opt_.message_ttl_ms, "a device acknowledgement", "the acknowledgement " + r.sub,
+                         sub->entry_sub);
+}
+
+Verdict RecordValidator::check_ack_proof(const Record& r, std::int64_t now_ms, std::int64_t ttl_ms, const char* what,
+                                         const std::string& checking, std::string_view signed_sub) {
   auto proof = decode_ack_proof(r.payload);
   if (!proof.ok()) return reject(RejectReason::kMalformed, Code::kInvalidArgument, r, proof.status().message());
   if (Status st = check_nickname(proof->owner); !st.ok())
@@ -209,12 +218,10 @@ Verdict RecordValidator::check_device_ack(const Record& r, std::int64_t now_ms) 
     return reject(RejectReason::kMisaddressed, Code::kInvalidArgument, r,
                   "the acknowledgement is by '" + proof->owner + "', whose mailbox is at key " +
                       to_hex(user_key(proof->owner)));
-  if (Verdict v = check_expiry(r, now_ms, opt_.message_ttl_ms, opt_.clock_skew_ms, "a device acknowledgement");
-      !v.ok())
-    return v;
+  if (Verdict v = check_expiry(r, now_ms, ttl_ms, opt_.clock_skew_ms, what); !v.ok()) return v;
   crypto::PublicKey owner{};
-  if (Verdict v = signer_key(proof->owner, owner, "the acknowledgement " + r.sub); !v.ok()) return v;
-  if (!crypto::verify(owner, ack_signing_bytes(proof->owner, sub->entry_sub), proof->signature).ok())
+  if (Verdict v = signer_key(proof->owner, owner, checking); !v.ok()) return v;
+  if (!crypto::verify(owner, ack_signing_bytes(proof->owner, signed_sub), proof->signature).ok())
     return reject(RejectReason::kBadSignature, Code::kUnauthenticated, r,
                   "the acknowledgement is not signed by '" + proof->owner + "'");
   return Verdict::Ok();
@@ -232,11 +239,7 @@ Verdict RecordValidator::check_user(const Record& r, std::int64_t) {
                       std::to_string(acct->version));
   if (r.expires_at != 0)
     return reject(RejectReason::kBadExpiry, Code::kInvalidArgument, r, "a user record never expires");
-  if (Status st = verify_account(*acct); !st.ok()) {
-    const auto reason =
-        st.code() == Code::kUnauthenticated ? RejectReason::kBadSignature : RejectReason::kMalformed;
-    return reject(reason, st.code(), r, st.message());
-  }
+  if (Status st = verify_account(*acct); !st.ok()) return refused_by(st, r);
   return Verdict::Ok();
 }
 
@@ -290,11 +293,7 @@ Verdict RecordValidator::check_entry(const Record& r, std::int64_t now_ms) {
     return v;
   crypto::PublicKey sender{};
   if (Verdict v = signer_key(env->from, sender, "envelope " + env->id.hex()); !v.ok()) return v;
-  if (Status st = verify_envelope(*env, sender); !st.ok()) {
-    const auto reason =
-        st.code() == Code::kUnauthenticated ? RejectReason::kBadSignature : RejectReason::kMalformed;
-    return reject(reason, st.code(), r, st.message());
-  }
+  if (Status st = verify_envelope(*env, sender); !st.ok()) return refused_by(st, r);
   return Verdict::Ok();
 }
 
@@ -304,22 +303,8 @@ Verdict RecordValidator::check_ack(const Record& r, std::int64_t now_ms) {
   if (r.version != kAckVersion)
     return reject(RejectReason::kBadVersion, Code::kInvalidArgument, r,
                   "a mailbox acknowledgement has version 2, not " + std::to_string(r.version));
-  auto proof = decode_ack_proof(r.payload);
-  if (!proof.ok()) return reject(RejectReason::kMalformed, Code::kInvalidArgument, r, proof.status().message());
-  if (Status st = check_nickname(proof->owner); !st.ok())
-    return reject(RejectReason::kMalformed, Code::kInvalidArgument, r, st.message());
-  if (user_key(proof->owner) != r.key)
-    return reject(RejectReason::kMisaddressed, Code::kInvalidArgument, r,
-                  "the acknowledgement is by '" + proof->owner + "', whose mailbox is at key " +
-                      to_hex(user_key(proof->owner)));
-  if (Verdict v = check_expiry(r, now_ms, opt_.tombstone_ttl_ms, opt_.clock_skew_ms, "an acknowledgement"); !v.ok())
-    return v;
-  crypto::PublicKey owner{};
-  if (Verdict v = signer_key(proof->owner, owner, "the acknowledgement of " + r.sub); !v.ok()) return v;
-  if (!crypto::verify(owner, ack_signing_bytes(proof->owner, r.sub), proof->signature).ok())
-    return reject(RejectReason::kBadSignature, Code::kUnauthenticated, r,
-                  "the acknowledgement is not signed by '" + proof->owner + "'");
-  return Verdict::Ok();
+  return check_ack_proof(r, now_ms, opt_.tombstone_ttl_ms, "an acknowledgement", "the acknowledgement of " + r.sub,
+                         r.sub);
 }
 
 Verdict RecordValidator::check_replace(const Record& in, const Record* current, std::int64_t now_ms) const {

@@ -152,6 +152,12 @@ class RecordValidator {
   Verdict check_ack(const Record& r, std::int64_t now_ms);
   Verdict check_devices(const Record& r);
   Verdict check_device_ack(const Record& r, std::int64_t now_ms);
+  // What a mailbox tombstone and a device acknowledgement share: the
+  // owner's AckProof in the payload, for this key, expiring within
+  // `ttl_ms` (`what` names the record), signed over `signed_sub`
+  // (`checking` names the check when the owner's key cannot be had).
+  Verdict check_ack_proof(const Record& r, std::int64_t now_ms, std::int64_t ttl_ms, const char* what,
+                          const std::string& checking, std::string_view signed_sub);
   Verdict signer_key(std::string_view nick, crypto::PublicKey& out, const std::string& what);
 
   KeyDirectory& keys_;
