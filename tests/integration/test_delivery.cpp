@@ -141,6 +141,28 @@ struct Seen {
   }
 };
 
+// Runs receive cycles (each waiting up to `wait_s`) until `done` holds of
+// what they handed out, or kDeliver passed; returns what they handed out.
+std::vector<Message> receive_until(Client& c, const std::function<bool(const std::vector<Message>&)>& done,
+                                   int wait_s = 1) {
+  std::vector<Message> got;
+  (void)wait_for(
+      [&] {
+        auto r = c.receive(wait_s);
+        REQUIRE_MESSAGE(r.ok(), r.status().to_string());
+        got.insert(got.end(), r->begin(), r->end());
+        return done(got);
+      },
+      kDeliver);
+  return got;
+}
+
+std::vector<std::string> ids_of(const std::vector<Message>& messages) {
+  std::vector<std::string> out;
+  for (const auto& m : messages) out.push_back(m.id);
+  return out;
+}
+
 std::size_t incoming_in_history(Client& c, const std::string& peer) {
   auto h = c.history(peer, "", 1000);
   REQUIRE_MESSAGE(h.ok(), h.status().to_string());
@@ -270,15 +292,10 @@ TEST_CASE("delivery: an envelope that does not verify is kept aside with its rea
   bob = open_client(bob_options);
   auto marker = alice->send("bob", "a message that verifies");
   REQUIRE(marker.ok());
-  std::vector<std::string> ids;
-  REQUIRE(wait_for(
-      [&] {
-        auto r = bob->receive(1);
-        REQUIRE_MESSAGE(r.ok(), r.status().to_string());
-        for (const auto& m : *r) ids.push_back(m.id);
-        return std::find(ids.begin(), ids.end(), *marker) != ids.end();
-      },
-      kDeliver));
+  const auto ids = ids_of(receive_until(*bob, [&](const std::vector<Message>& got) {
+    return std::any_of(got.begin(), got.end(), [&](const Message& m) { return m.id == *marker; });
+  }));
+  REQUIRE(std::find(ids.begin(), ids.end(), *marker) != ids.end());
   CHECK(ids == std::vector<std::string>{*marker});
   listed = bob->rejected();
   REQUIRE(listed.ok());
@@ -334,37 +351,13 @@ TEST_CASE("delivery: a send with the whole ring halted is queued and leaves with
     CHECK(stored == std::vector<std::string>{queued->id, *plain});
   }
 
-  std::vector<Message> got;
-  REQUIRE(wait_for(
-      [&] {
-        auto r = bob->receive(1);
-        REQUIRE_MESSAGE(r.ok(), r.status().to_string());
-        got.insert(got.end(), r->begin(), r->end());
-        return got.size() >= 3;
-      },
-      kDeliver));
+  const auto got = receive_until(*bob, [](const std::vector<Message>& so_far) { return so_far.size() >= 3; });
   REQUIRE(got.size() == 3);
   CHECK(got[0].id == *warm);
   CHECK(got[1].id == queued->id);
   CHECK(got[1].text == "while the ring is down");
   CHECK(got[2].id == *plain);
 }
-
-namespace {
-
-// Runs receive cycles until `done` or the limit; returns every message they handed out.
-std::vector<Message> receive_until(Client& c, const std::function<bool(const std::vector<Message>&)>& done) {
-  std::vector<Message> got;
-  const auto until = std::chrono::steady_clock::now() + kDeliver;
-  while (!done(got) && std::chrono::steady_clock::now() < until) {
-    auto r = c.receive(1);
-    REQUIRE_MESSAGE(r.ok(), r.status().to_string());
-    got.insert(got.end(), r->begin(), r->end());
-  }
-  return got;
-}
-
-}  // namespace
 
 TEST_CASE("delivery: two devices of one account each receive every message once, in order, and see what the other sent") {
   Ring ring(3);
@@ -456,15 +449,10 @@ TEST_CASE("delivery: texts name their predecessor; one whose predecessor never c
     REQUIRE_MESSAGE(id.ok(), id.status().to_string());
     sent.push_back(*id);
   }
-  std::vector<std::string> got;
-  REQUIRE(wait_for(
-      [&] {
-        auto r = bob->receive(1);
-        REQUIRE_MESSAGE(r.ok(), r.status().to_string());
-        for (const auto& m : *r) got.push_back(m.id);
-        return got.size() >= sent.size();
-      },
-      kDeliver));
+  const auto got = ids_of(receive_until(*bob, [&](const std::vector<Message>& so_far) {
+    return so_far.size() >= sent.size();
+  }));
+  REQUIRE(got.size() >= sent.size());
   CHECK(got == sent);
   CHECK(dws::ClientTestAccess::hold_counts(*bob).held == 0);
 
@@ -495,15 +483,7 @@ TEST_CASE("delivery: texts name their predecessor; one whose predecessor never c
   // Held: not handed out, not in the history, and a receive that waits does
   // not spin on the listing that answers at once; it waits for the hold.
   const auto start = std::chrono::steady_clock::now();
-  std::vector<Message> out;
-  REQUIRE(wait_for(
-      [&] {
-        auto r = bob->receive(5);
-        REQUIRE_MESSAGE(r.ok(), r.status().to_string());
-        out.insert(out.end(), r->begin(), r->end());
-        return !out.empty();
-      },
-      kDeliver));
+  const auto out = receive_until(*bob, [](const std::vector<Message>& so_far) { return !so_far.empty(); }, 5);
   const auto took = std::chrono::steady_clock::now() - start;
   REQUIRE(out.size() == 1);
   CHECK(out.front().id == *late);
