@@ -49,6 +49,10 @@ struct ClientOptions {
   /// What devices() shows for this device (at most 64 bytes of UTF-8).
   /// Empty: the host's name.
   std::string device_name;
+  /// Authenticate sends, mailbox reads and acknowledgements with a session
+  /// MAC per node (opened by one signed request, docs/protocol.md section
+  /// 5.1) instead of an Ed25519 signature each. false: sign every request.
+  bool request_sessions = true;
 };
 
 /// @brief Where a message is in its life, as the sender's history shows it.

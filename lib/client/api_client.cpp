@@ -123,23 +123,31 @@ ApiClient::ApiClient(LocalStore& store, ApiOptions options)
 ApiClient::~ApiClient() = default;
 
 Result<ApiReply> ApiClient::call(const std::string& server, const ApiRequest& req, Cancel* cancel) {
-  const int timeout = req.timeout_ms > 0 ? req.timeout_ms : options_.request_timeout_ms;
-  auto taken = pool_->take(server, options_.request_timeout_ms);
-  if (!taken.ok()) return taken.status();
-  std::unique_ptr<httplib::Client> conn = std::move(taken).value();
-  set_timeout(*conn, timeout, false);
+  auto reply = attempt(server, req, cancel);
+  // One more attempt when the refusal was of a session the node no longer
+  // holds: the authorizer opens a new one (or signs) for it.
+  if (reply.ok() && reply->status == 401 && req.auth && req.auth->refused(server, req.method, req.target)) return attempt(server, req, cancel);
+  return reply;
+}
 
+Result<ApiReply> ApiClient::attempt(const std::string& server, const ApiRequest& req, Cancel* cancel) {
+  const int timeout = req.timeout_ms > 0 ? req.timeout_ms : options_.request_timeout_ms;
   httplib::Request hr;
   hr.method = req.method;
   hr.path = req.target;
   hr.body = req.body;
   if (!req.body.empty() || req.method == "POST" || req.method == "PUT")
     hr.headers.emplace("Content-Type", "application/json");
-  if (req.sign) {
-    auto auth = req.sign(req.method, req.target, req.body);
+  if (req.auth) {
+    auto auth = req.auth->header(server, req.method, req.target, req.body);
     if (!auth.ok()) return auth.status();
     hr.headers.emplace("Authorization", *auth);
   }
+
+  auto taken = pool_->take(server, options_.request_timeout_ms);
+  if (!taken.ok()) return taken.status();
+  std::unique_ptr<httplib::Client> conn = std::move(taken).value();
+  set_timeout(*conn, timeout, false);
 
   if (cancel != nullptr) {
     std::lock_guard lock(cancel->mu_);

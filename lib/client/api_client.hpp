@@ -37,16 +37,25 @@ struct ApiOptions {
   std::string discovery_broadcast = "255.255.255.255";
 };
 
-/// Makes the Authorization header of one attempt. Called per attempt so
-/// each carries a fresh timestamp.
-using Signer = std::function<Result<std::string>(const std::string& method, const std::string& target,
-                                                 const std::string& body)>;
+/// Proves who sends a request: asked for a header per attempt (a fresh
+/// timestamp each time) and per server (a session key is one node's).
+class Authorizer {
+ public:
+  virtual ~Authorizer() = default;
+  /// The Authorization header for one attempt of `method target` at `server`.
+  virtual Result<std::string> header(const std::string& server, const std::string& method,
+                                     const std::string& target, const std::string& body) = 0;
+  /// `server` answered 401 to `method target` with a header made by
+  /// header(): true when a second attempt with a new header may pass (a
+  /// session the node no longer holds was dropped), false when final.
+  virtual bool refused(const std::string& server, const std::string& method, const std::string& target) = 0;
+};
 
 struct ApiRequest {
   std::string method;  // "GET", "POST", "PUT", "DELETE"
   std::string target;  // path and query, already percent-encoded
   std::string body;
-  Signer sign;         // empty: an unsigned request
+  std::shared_ptr<Authorizer> auth;  // null: an unsigned request
   /// How long the answer may take; 0: ApiOptions::request_timeout_ms. A long
   /// poll sets its wait plus a margin.
   int timeout_ms = 0;
@@ -111,6 +120,7 @@ class ApiClient {
 
  private:
   struct Pool;
+  Result<ApiReply> attempt(const std::string& server, const ApiRequest& request, Cancel* cancel);
   std::vector<std::string> candidates();
   void refresh_from(const std::string& server);
   void learn(const std::vector<std::string>& addresses);

@@ -23,6 +23,7 @@
 #include "client/hold_back.hpp"
 #include "client/local_store.hpp"
 #include "client/receiver.hpp"
+#include "client/request_auth.hpp"
 #include "client/test_access.hpp"
 #include "core/account.hpp"
 #include "core/auth.hpp"
@@ -117,6 +118,7 @@ struct Client::Impl {
     crypto::SecretKey secret_key;
     core::Account account;
     std::unique_ptr<crypto::BoxCache> cache;
+    std::shared_ptr<client::RequestAuth> auth;  // signs, or MACs under a session per node
   };
   using SessionPtr = std::shared_ptr<const Session>;
 
@@ -185,11 +187,7 @@ struct Client::Impl {
     return session;
   }
 
-  client::Signer signer(const SessionPtr& s) {
-    return [this, s](const std::string& method, const std::string& target, const std::string& body) {
-      return core::make_authorization(s->nick, s->secret_key, method, target, clock.wall_ms(), body);
-    };
-  }
+  std::shared_ptr<client::Authorizer> signer(const SessionPtr& s) { return s->auth; }
 
   Status establish(const core::Account& account, const crypto::SecretKey& secret_key) {
     auto s = std::make_shared<Session>();
@@ -197,6 +195,7 @@ struct Client::Impl {
     s->secret_key = secret_key;
     s->account = account;
     s->cache = std::make_unique<crypto::BoxCache>(secret_key);
+    s->auth = client::RequestAuth::create(*api, clock, account.nickname, secret_key, options.request_sessions);
     std::lock_guard lock(mu);
     if (Status st = store->save_account(account); !st.ok()) return st;
     if (Status st = store->save_secret(secret_key); !st.ok()) return st;
@@ -1358,6 +1357,7 @@ Status Client::logout() {
   }
   impl_->joined = false;
   impl_->forget_listed();
+  if (auto s = impl_->current()) s->auth->close_all();
   std::lock_guard lock(impl_->mu);
   impl_->session.reset();
   impl_->primary.clear();
@@ -1471,6 +1471,12 @@ void ClientTestAccess::set_hold_ms(Client& c, std::int64_t hold_ms) {
 ClientTestAccess::HoldCounts ClientTestAccess::hold_counts(Client& c) {
   std::lock_guard lock(c.impl_->mu);
   return {c.impl_->hold.held_total(), c.impl_->hold.released_total(), c.impl_->hold.holding()};
+}
+
+ClientTestAccess::SessionCounts ClientTestAccess::session_counts(Client& c) {
+  auto s = c.impl_->current();
+  if (!s) return {};
+  return {s->auth->opened(), s->auth->dropped()};
 }
 
 Result<std::vector<Message>> Client::receive(int wait_s) { return impl_->receive(wait_s, nullptr); }

@@ -116,6 +116,14 @@ std::string envelope_json(const core::Envelope& envelope) {
   });
 }
 
+std::string session_json(std::string_view client_key_b64) {
+  return to_json([&](Writer& w) {
+    w.StartObject();
+    field(w, "client_key", client_key_b64);
+    w.EndObject();
+  });
+}
+
 std::string login_json(std::string_view nickname, std::string_view auth_key_b64) {
   return to_json([&](Writer& w) {
     w.StartObject();
@@ -302,6 +310,16 @@ Result<LoginReply> parse_login(std::string_view body) {
   DWS_TRY_ASSIGN(r.sealed_secret, get_string(*doc, "sealed_secret"));
   DWS_TRY_ASSIGN(r.public_key, get_string(*doc, "public_key"));
   DWS_TRY_ASSIGN(r.version, get_u64(*doc, "version"));
+  return r;
+}
+
+Result<SessionReply> parse_session(std::string_view body) {
+  auto doc = parse_object(body);
+  if (!doc.ok()) return doc.status();
+  SessionReply r;
+  DWS_TRY_ASSIGN(r.session, get_string(*doc, "session"));
+  DWS_TRY_ASSIGN(r.node_key, get_string(*doc, "node_key"));
+  DWS_TRY_ASSIGN(r.ttl_s, get_i64(*doc, "ttl_s"));
   return r;
 }
 

@@ -83,6 +83,17 @@ struct LoginReply {
 };
 Result<LoginReply> parse_login(std::string_view body);
 
+/// The answer to POST /v1/sessions: {"session": hex id, "node_key":
+/// base64 of the node's X25519 exchange key, "ttl_s"}.
+struct SessionReply {
+  std::string session;
+  std::string node_key;  // base64
+  std::int64_t ttl_s = 0;
+};
+Result<SessionReply> parse_session(std::string_view body);
+/// The body of POST /v1/sessions.
+std::string session_json(std::string_view client_key_b64);
+
 struct MailboxReply {
   std::vector<core::EnvelopeView> messages;
   bool more = false;

@@ -23,6 +23,13 @@ struct ClientTestAccess {
     std::size_t holding = 0;
   };
   static HoldCounts hold_counts(Client& client);
+  /// Sessions the logged-in account opened, and dropped after a node
+  /// refused one (docs/protocol.md section 5.1); zeros when logged out.
+  struct SessionCounts {
+    std::uint64_t opened = 0;
+    std::uint64_t dropped = 0;
+  };
+  static SessionCounts session_counts(Client& client);
 };
 
 }  // namespace dws

@@ -1,12 +1,14 @@
 #include "core/auth.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <vector>
 
 #include "core/nickname.hpp"
 #include "crypto/encoding.hpp"
 #include "crypto/hash.hpp"
+#include "crypto/kx.hpp"
 
 namespace dws::core {
 
@@ -80,35 +82,29 @@ std::string request_signing_string(std::string_view method, std::string_view tar
   return out;
 }
 
-Result<std::string> make_authorization(std::string_view nick, const crypto::SecretKey& secret_key,
-                                       std::string_view method, std::string_view target, std::int64_t ts_ms,
-                                       std::string_view body) {
-  if (Status st = check_nickname(nick); !st.ok()) return st;
-  if (Status st = check_method(method); !st.ok()) return st;
-  if (Status st = check_target(target); !st.ok()) return st;
-  if (ts_ms < 0) return Status::InvalidArgument("request timestamp " + std::to_string(ts_ms) + " is negative");
-  const crypto::Signature sig = crypto::sign(secret_key, request_signing_string(method, target, ts_ms, body));
-  return std::string(kScheme) + " nick=" + std::string(nick) + ", ts=" + std::to_string(ts_ms) +
-         ", sig=" + crypto::to_base64(sig);
-}
+namespace {
 
-Result<Authorization> parse_authorization(std::string_view header) {
+// The three `name=value` parameters after a scheme, in the order `names`
+// gives them; each exactly once, in any order, nothing else.
+Result<std::array<std::string_view, 3>> scheme_params(std::string_view header, std::string_view scheme,
+                                                      const std::array<std::string_view, 3>& names,
+                                                      std::string_view expected) {
   header = trim(header);
   if (header.empty())
-    return Status::Unauthenticated("no Authorization header: sign the request (DWS1 nick=..., ts=..., sig=...)");
+    return Status::Unauthenticated("no Authorization header: sign the request (" + std::string(expected) + ")");
   if (header.size() > kMaxHeaderSize)
     return Status::InvalidArgument("Authorization header is " + std::to_string(header.size()) +
                                    " bytes: at most " + std::to_string(kMaxHeaderSize));
   const std::size_t sp = header.find_first_of(" \t");
-  const std::string_view scheme = header.substr(0, sp);
-  if (!ieq(scheme, kScheme))
-    return Status::Unauthenticated("Authorization scheme '" + std::string(scheme.substr(0, 32)) +
-                                   "' is not DWS1: sign the request (DWS1 nick=..., ts=..., sig=...)");
+  const std::string_view got = header.substr(0, sp);
+  if (!ieq(got, scheme))
+    return Status::Unauthenticated("Authorization scheme '" + std::string(got.substr(0, 32)) + "' is not " +
+                                   std::string(scheme) + ": sign the request (" + std::string(expected) + ")");
   if (sp == std::string_view::npos)
-    return Status::InvalidArgument("Authorization header has no parameters: expected DWS1 nick=..., ts=..., sig=...");
+    return Status::InvalidArgument("Authorization header has no parameters: expected " + std::string(expected));
 
-  Authorization out;
-  bool have_nick = false, have_ts = false, have_sig = false;
+  std::array<std::string_view, 3> values;
+  std::array<bool, 3> seen{};
   std::string_view rest = header.substr(sp);
   while (true) {
     const std::size_t comma = rest.find(',');
@@ -118,50 +114,141 @@ Result<Authorization> parse_authorization(std::string_view header) {
       return Status::InvalidArgument("Authorization parameter '" + std::string(param.substr(0, 32)) +
                                      "' is not name=value");
     const std::string_view name = param.substr(0, eq);
-    const std::string_view value = param.substr(eq + 1);
-    auto repeated = [&](bool& seen) {
-      if (seen) return true;
-      seen = true;
-      return false;
-    };
-    if (name == "nick") {
-      if (repeated(have_nick)) return Status::InvalidArgument("Authorization has nick twice");
-      if (Status st = check_nickname(value); !st.ok()) return Status::InvalidArgument("Authorization " + st.message());
-      out.nick = std::string(value);
-    } else if (name == "ts") {
-      if (repeated(have_ts)) return Status::InvalidArgument("Authorization has ts twice");
-      if (!parse_ms(value, out.ts_ms))
-        return Status::InvalidArgument("Authorization ts '" + std::string(value.substr(0, 32)) +
-                                       "' is not unix milliseconds (decimal digits, no leading zeros)");
-    } else if (name == "sig") {
-      if (repeated(have_sig)) return Status::InvalidArgument("Authorization has sig twice");
-      auto sig = crypto::from_base64_fixed<crypto::kSignatureSize>(value, "Authorization sig");
-      if (!sig.ok()) return sig.status();
-      out.sig = *sig;
-    } else {
+    const auto at = std::find(names.begin(), names.end(), name);
+    if (at == names.end())
       return Status::InvalidArgument("Authorization parameter '" + std::string(name.substr(0, 32)) +
-                                     "' is unknown: expected nick, ts and sig");
-    }
+                                     "' is unknown: expected " + std::string(names[0]) + ", " +
+                                     std::string(names[1]) + " and " + std::string(names[2]));
+    const auto i = static_cast<std::size_t>(at - names.begin());
+    if (seen[i]) return Status::InvalidArgument("Authorization has " + std::string(name) + " twice");
+    seen[i] = true;
+    values[i] = param.substr(eq + 1);
     if (comma == std::string_view::npos) break;
     rest = rest.substr(comma + 1);
   }
-  if (!have_nick) return Status::InvalidArgument("Authorization has no nick");
-  if (!have_ts) return Status::InvalidArgument("Authorization has no ts");
-  if (!have_sig) return Status::InvalidArgument("Authorization has no sig");
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (!seen[i]) return Status::InvalidArgument("Authorization has no " + std::string(names[i]));
+  return values;
+}
+
+Status parse_ts(std::string_view value, std::int64_t& out) {
+  if (!parse_ms(value, out))
+    return Status::InvalidArgument("Authorization ts '" + std::string(value.substr(0, 32)) +
+                                   "' is not unix milliseconds (decimal digits, no leading zeros)");
+  return Status::Ok();
+}
+
+// The timestamp window both schemes share.
+Status check_window(std::int64_t ts_ms, std::int64_t now_ms, std::int64_t window_ms) {
+  if (ts_ms > now_ms && ts_ms - now_ms > window_ms)
+    return Status::Unauthenticated("request timestamp is " + seconds(ts_ms - now_ms) + " in the future: at most " +
+                                   seconds(window_ms) + " is accepted (check the client's clock)");
+  if (ts_ms < now_ms && now_ms - ts_ms > window_ms)
+    return Status::Unauthenticated("request timestamp is " + seconds(now_ms - ts_ms) + " old: at most " +
+                                   seconds(window_ms) + " is accepted (check the client's clock, or sign anew)");
+  return Status::Ok();
+}
+
+Status check_request(std::string_view method, std::string_view target, std::int64_t ts_ms) {
+  if (Status st = check_method(method); !st.ok()) return st;
+  if (Status st = check_target(target); !st.ok()) return st;
+  if (ts_ms < 0) return Status::InvalidArgument("request timestamp " + std::to_string(ts_ms) + " is negative");
+  return Status::Ok();
+}
+
+constexpr std::string_view kExpected = "DWS1 nick=..., ts=..., sig=...";
+constexpr std::string_view kSessionExpected = "DWS1S sid=..., ts=..., mac=...";
+
+}  // namespace
+
+Result<std::string> make_authorization(std::string_view nick, const crypto::SecretKey& secret_key,
+                                       std::string_view method, std::string_view target, std::int64_t ts_ms,
+                                       std::string_view body) {
+  if (Status st = check_nickname(nick); !st.ok()) return st;
+  if (Status st = check_request(method, target, ts_ms); !st.ok()) return st;
+  const crypto::Signature sig = crypto::sign(secret_key, request_signing_string(method, target, ts_ms, body));
+  return std::string(kScheme) + " nick=" + std::string(nick) + ", ts=" + std::to_string(ts_ms) +
+         ", sig=" + crypto::to_base64(sig);
+}
+
+Result<Authorization> parse_authorization(std::string_view header) {
+  auto params = scheme_params(header, kScheme, {"nick", "ts", "sig"}, kExpected);
+  if (!params.ok()) return params.status();
+  const auto& [nick, ts, sig] = *params;
+  Authorization out;
+  if (Status st = check_nickname(nick); !st.ok()) return Status::InvalidArgument("Authorization " + st.message());
+  out.nick = std::string(nick);
+  if (Status st = parse_ts(ts, out.ts_ms); !st.ok()) return st;
+  auto bytes = crypto::from_base64_fixed<crypto::kSignatureSize>(sig, "Authorization sig");
+  if (!bytes.ok()) return bytes.status();
+  out.sig = *bytes;
   return out;
+}
+
+bool is_session_authorization(std::string_view header) {
+  header = trim(header);
+  const std::string_view scheme = header.substr(0, header.find_first_of(" \t"));
+  return ieq(scheme, kSessionScheme);
+}
+
+std::string session_mac_string(std::string_view sid, std::string_view method, std::string_view target,
+                               std::int64_t ts_ms, std::string_view body) {
+  std::string out(kSessionScheme);
+  out.append("\n").append(sid).append("\n");
+  out.append(request_signing_string(method, target, ts_ms, body));
+  return out;
+}
+
+Status check_session_id(std::string_view sid) {
+  if (sid.size() != kSessionIdSize * 2 ||
+      !std::all_of(sid.begin(), sid.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }))
+    return Status::InvalidArgument("session id '" + std::string(sid.substr(0, 40)) + "' is not " +
+                                   std::to_string(kSessionIdSize * 2) + " lower-case hex digits");
+  return Status::Ok();
+}
+
+Result<std::string> make_session_authorization(std::string_view sid, const crypto::SessionKey& key,
+                                               std::string_view method, std::string_view target,
+                                               std::int64_t ts_ms, std::string_view body) {
+  if (Status st = check_session_id(sid); !st.ok()) return st;
+  if (Status st = check_request(method, target, ts_ms); !st.ok()) return st;
+  const crypto::Hash256 mac =
+      crypto::keyed_blake2b_256(key.span(), session_mac_string(sid, method, target, ts_ms, body));
+  return std::string(kSessionScheme) + " sid=" + std::string(sid) + ", ts=" + std::to_string(ts_ms) +
+         ", mac=" + crypto::to_base64(mac);
+}
+
+Result<SessionAuthorization> parse_session_authorization(std::string_view header) {
+  auto params = scheme_params(header, kSessionScheme, {"sid", "ts", "mac"}, kSessionExpected);
+  if (!params.ok()) return params.status();
+  const auto& [sid, ts, mac] = *params;
+  SessionAuthorization out;
+  if (Status st = check_session_id(sid); !st.ok()) return Status::InvalidArgument("Authorization " + st.message());
+  out.sid = std::string(sid);
+  if (Status st = parse_ts(ts, out.ts_ms); !st.ok()) return st;
+  auto bytes = crypto::from_base64_fixed<32>(mac, "Authorization mac");
+  if (!bytes.ok()) return bytes.status();
+  out.mac = *bytes;
+  return out;
+}
+
+Status verify_session_request(const SessionAuthorization& auth, const crypto::SessionKey& key,
+                              std::string_view method, std::string_view target, std::string_view body,
+                              std::int64_t now_ms, std::int64_t window_ms) {
+  if (Status st = check_request(method, target, auth.ts_ms); !st.ok()) return st;
+  if (Status st = check_window(auth.ts_ms, now_ms, window_ms); !st.ok()) return st;
+  const crypto::Hash256 want =
+      crypto::keyed_blake2b_256(key.span(), session_mac_string(auth.sid, method, target, auth.ts_ms, body));
+  if (!crypto::equal_ct(want.data(), auth.mac.data(), want.size()))
+    return Status::Unauthenticated("request MAC does not verify for session " + auth.sid +
+                                   ": not made with its key, or the method, target or body differ");
+  return Status::Ok();
 }
 
 Status verify_request(const Authorization& auth, const crypto::PublicKey& public_key, std::string_view method,
                       std::string_view target, std::string_view body, std::int64_t now_ms, std::int64_t window_ms) {
-  if (Status st = check_method(method); !st.ok()) return st;
-  if (Status st = check_target(target); !st.ok()) return st;
-  if (auth.ts_ms > now_ms && auth.ts_ms - now_ms > window_ms)
-    return Status::Unauthenticated("request timestamp is " + seconds(auth.ts_ms - now_ms) +
-                                   " in the future: at most " + seconds(window_ms) +
-                                   " is accepted (check the client's clock)");
-  if (auth.ts_ms < now_ms && now_ms - auth.ts_ms > window_ms)
-    return Status::Unauthenticated("request timestamp is " + seconds(now_ms - auth.ts_ms) + " old: at most " +
-                                   seconds(window_ms) + " is accepted (check the client's clock, or sign anew)");
+  if (Status st = check_request(method, target, auth.ts_ms); !st.ok()) return st;
+  if (Status st = check_window(auth.ts_ms, now_ms, window_ms); !st.ok()) return st;
   if (!crypto::verify(public_key, request_signing_string(method, target, auth.ts_ms, body), auth.sig).ok())
     return Status::Unauthenticated("request signature does not verify for '" + auth.nick +
                                    "': not signed by its key, or the method, target or body differ");

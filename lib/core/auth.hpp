@@ -6,6 +6,7 @@
 // Pure: time is always passed in.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -13,6 +14,7 @@
 #include <utility>
 
 #include "crypto/keys.hpp"
+#include "crypto/kx.hpp"
 #include "dwhatsapp/status.hpp"
 
 namespace dws::core {
@@ -56,5 +58,44 @@ Result<Authorization> parse_authorization(std::string_view header);
 Status verify_request(const Authorization& auth, const crypto::PublicKey& public_key, std::string_view method,
                       std::string_view target, std::string_view body, std::int64_t now_ms,
                       std::int64_t window_ms = kDefaultAuthWindowMs);
+
+// --- Sessions (docs/protocol.md section 5.1) -----------------------------------
+// A logged-in client may open a session with a node (POST /v1/sessions, a
+// DWS1-signed request carrying an X25519 exchange key) and then authenticate
+// the hot requests to that node (send, receive, acknowledge) with
+//     Authorization: DWS1S sid=<32 hex>, ts=<unix-ms>, mac=<base64>
+// where mac is keyed BLAKE2b-256 under the session key over
+//     "DWS1S" "\n" sid "\n" <the DWS1 signing string>
+// A MAC costs a hash where a signature costs an Ed25519 verification.
+
+inline constexpr std::string_view kSessionScheme = "DWS1S";
+/// Bytes of a session id; on the wire it is twice as many hex digits.
+inline constexpr std::size_t kSessionIdSize = 16;
+
+struct SessionAuthorization {
+  std::string sid;  // lower-case hex
+  std::int64_t ts_ms = 0;
+  std::array<std::uint8_t, 32> mac{};
+};
+
+/// True when the header's scheme is DWS1S (case-insensitive).
+bool is_session_authorization(std::string_view header);
+/// kInvalidArgument unless `sid` is kSessionIdSize * 2 lower-case hex digits.
+Status check_session_id(std::string_view sid);
+/// The string a session MAC is over.
+std::string session_mac_string(std::string_view sid, std::string_view method, std::string_view target,
+                               std::int64_t ts_ms, std::string_view body);
+/// The DWS1S header for one request; the same argument checks as
+/// make_authorization, and the session id's.
+Result<std::string> make_session_authorization(std::string_view sid, const crypto::SessionKey& key,
+                                               std::string_view method, std::string_view target,
+                                               std::int64_t ts_ms, std::string_view body);
+/// Parses `DWS1S sid=<hex>, ts=<unix-ms>, mac=<base64>` with the rules of
+/// parse_authorization.
+Result<SessionAuthorization> parse_session_authorization(std::string_view header);
+/// The window check of verify_request, then the MAC (constant time).
+Status verify_session_request(const SessionAuthorization& auth, const crypto::SessionKey& key,
+                              std::string_view method, std::string_view target, std::string_view body,
+                              std::int64_t now_ms, std::int64_t window_ms = kDefaultAuthWindowMs);
 
 }  // namespace dws::core

@@ -13,6 +13,7 @@
 
 #include "crypto/encoding.hpp"
 #include "crypto/hash.hpp"
+#include "crypto/kx.hpp"
 
 namespace dws::net {
 
@@ -20,15 +21,10 @@ namespace {
 
 using Secret = std::array<std::uint8_t, kRingSecretSize>;
 
-// Keyed BLAKE2b-256 of `text` under `key`; what Python's
-// hashlib.blake2b(text, key=key, digest_size=32) computes too, so test
-// harnesses can speak the protocol with the standard library alone.
+// Keyed BLAKE2b-256, so test harnesses can speak the protocol with Python's
+// standard library alone.
 std::array<std::uint8_t, 32> keyed(std::span<const std::uint8_t> key, std::string_view text) {
-  crypto::ensure_init();
-  std::array<std::uint8_t, 32> out{};
-  crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(text.data()), text.size(),
-                     key.data(), key.size());
-  return out;
+  return crypto::keyed_blake2b_256(key, text);
 }
 
 std::string body_hash(std::string_view body) { return crypto::to_hex(crypto::blake2b_256(body)); }

@@ -93,7 +93,8 @@ Api::Api(core::Ring& ring, core::Replicator& replicator, core::RecordStore& reco
       clock_(clock),
       opt_(options),
       users_(ring, replicator, records, transport, options.users),
-      mailbox_(replicator, options.mailbox) {
+      mailbox_(replicator, options.mailbox),
+      sessions_(options.sessions) {
   if (opt_.registrations.burst > 0) registrations_ = std::make_unique<core::TokenBuckets>(opt_.registrations);
 }
 
@@ -110,6 +111,8 @@ void Api::add_routes(net::HttpServer& server) {
   server.route_pattern("PUT", nick, bind(&Api::update_user));
   server.route_pattern("DELETE", nick, bind(&Api::delete_user));
   server.route("POST", "/v1/login", bind(&Api::login));
+  server.route("POST", "/v1/sessions", bind(&Api::open_session));
+  server.route_pattern("DELETE", "/v1/sessions/[^/]+", bind(&Api::close_session));
   server.route("POST", "/v1/messages", bind(&Api::post_message));
   server.route("GET", "/v1/mailbox", bind(&Api::get_mailbox));
   server.route("POST", "/v1/mailbox/ack", bind(&Api::ack));
@@ -144,11 +147,18 @@ void Api::forget_key(const std::string& nick) {
   keys_.erase(nick);
 }
 
-Result<Api::Caller> Api::authenticate(const WireRequest& w) {
+Result<Api::Caller> Api::authenticate(const WireRequest& w, Auth accept) {
   const std::string* header = w.header("Authorization");
   if (!header)
     return Status::Unauthenticated(
         "missing Authorization header: sign the request (DWS1 nick=<n>, ts=<unix-ms>, sig=<base64>)");
+  if (core::is_session_authorization(*header)) {
+    if (accept != Auth::kSignatureOrSession)
+      return Status::Unauthenticated(
+          "this request needs a signature (DWS1): a session (DWS1S) covers only sending, receiving and "
+          "acknowledging");
+    return authenticate_session(w, *header);
+  }
   auto auth = core::parse_authorization(*header);
   if (!auth.ok()) return Status::Unauthenticated("bad Authorization header: " + auth.status().message());
   Caller caller;
@@ -164,6 +174,69 @@ Result<Api::Caller> Api::authenticate(const WireRequest& w) {
   Status s = core::verify_request(*auth, caller.key, w.method, target, w.body, clock_.wall_ms(), opt_.auth_window_ms);
   if (!s.ok()) return Status::Unauthenticated(s.message());
   return caller;
+}
+
+// A session stands for its account only while the account keeps the key it
+// had when the session opened: a password change (a new key) ends it here
+// once this node's key cache has the new key (at most key_cache_ttl_ms).
+Result<Api::Caller> Api::authenticate_session(const WireRequest& w, const std::string& header) {
+  auto auth = core::parse_session_authorization(header);
+  if (!auth.ok()) return Status::Unauthenticated("bad Authorization header: " + auth.status().message());
+  auto session = sessions_.find(auth->sid, clock_.monotonic_ms());
+  if (!session)
+    return Status::Unauthenticated("session " + auth->sid +
+                                   " is not open on this node (ended, expired, or the node restarted): open a new "
+                                   "one (POST /v1/sessions) or sign the request");
+  auto key = public_key(session->nick);
+  if (!key.ok()) {
+    if (key.status().code() == Code::kNotFound) {
+      sessions_.close(auth->sid, session->nick);
+      return Status::Unauthenticated("session " + auth->sid + " belongs to '" + session->nick +
+                                     "', who is no longer a user");
+    }
+    return key.status();
+  }
+  if (*key != session->account_key) {
+    sessions_.close(auth->sid, session->nick);
+    return Status::Unauthenticated("session " + auth->sid + " ended: the key of '" + session->nick +
+                                   "' changed since it opened");
+  }
+  const std::string target = w.raw_target.empty() ? w.target() : w.raw_target;
+  Status s = core::verify_session_request(*auth, session->key, w.method, target, w.body, clock_.wall_ms(),
+                                          opt_.auth_window_ms);
+  if (!s.ok()) return Status::Unauthenticated(s.message());
+  return Caller{session->nick, *key};
+}
+
+// --- Sessions ---------------------------------------------------------------------
+
+WireResponse Api::open_session(const WireRequest& w) {
+  auto caller = authenticate(w, Auth::kSignature);
+  if (!caller.ok()) return error(caller.status());
+  auto client_key = parse::session_open(w.body);
+  if (!client_key.ok()) return error(client_key.status());
+  auto opened = sessions_.open(caller->nick, caller->key, *client_key, clock_.monotonic_ms());
+  if (!opened.ok()) return error(opened.status());
+  return reply(201, to_json([&](Writer& j) {
+                 j.StartObject();
+                 j.Key("session");
+                 str(j, opened->sid);
+                 j.Key("node_key");
+                 str(j, crypto::to_base64(opened->node_key));
+                 j.Key("ttl_s");
+                 j.Int64(opened->ttl_ms / 1000);
+                 j.EndObject();
+               }));
+}
+
+WireResponse Api::close_session(const WireRequest& w) {
+  auto caller = authenticate(w, Auth::kSignatureOrSession);
+  if (!caller.ok()) return error(caller.status());
+  const std::string sid = w.path.substr(w.path.rfind('/') + 1);
+  if (Status s = core::check_session_id(sid); !s.ok()) return error(s);
+  if (!sessions_.close(sid, caller->nick))
+    return error(Status::NotFound("no session " + sid + " of '" + caller->nick + "' on this node"));
+  return reply(200, "{}");
 }
 
 // --- Accounts --------------------------------------------------------------------
@@ -255,7 +328,7 @@ WireResponse Api::get_node(const WireRequest& w) {
 }
 
 WireResponse Api::update_user(const WireRequest& w) {
-  auto caller = authenticate(w);
+  auto caller = authenticate(w, Auth::kSignature);
   if (!caller.ok()) return error(caller.status());
   auto nick = path_nick(w);
   if (!nick.ok()) return error(nick.status());
@@ -273,7 +346,7 @@ WireResponse Api::update_user(const WireRequest& w) {
 }
 
 WireResponse Api::delete_user(const WireRequest& w) {
-  auto caller = authenticate(w);
+  auto caller = authenticate(w, Auth::kSignature);
   if (!caller.ok()) return error(caller.status());
   auto nick = path_nick(w);
   if (!nick.ok()) return error(nick.status());
@@ -351,7 +424,7 @@ WireResponse Api::login(const WireRequest& w) {
 // --- Messages ----------------------------------------------------------------------
 
 WireResponse Api::post_message(const WireRequest& w) {
-  auto caller = authenticate(w);
+  auto caller = authenticate(w, Auth::kSignatureOrSession);
   if (!caller.ok()) return error(caller.status());
   auto env = parse::envelope(w.body);
   if (!env.ok()) return error(env.status());
@@ -372,7 +445,7 @@ WireResponse Api::post_message(const WireRequest& w) {
 }
 
 WireResponse Api::get_mailbox(const WireRequest& w) {
-  auto caller = authenticate(w);
+  auto caller = authenticate(w, Auth::kSignatureOrSession);
   if (!caller.ok()) return error(caller.status());
   auto after_id = parse::message_id_param(w, "after");
   if (!after_id.ok()) return error(after_id.status());
@@ -486,7 +559,7 @@ WireResponse Api::get_mailbox(const WireRequest& w) {
 }
 
 WireResponse Api::ack(const WireRequest& w) {
-  auto caller = authenticate(w);
+  auto caller = authenticate(w, Auth::kSignatureOrSession);
   if (!caller.ok()) return error(caller.status());
   // {"device"?, "acks": [{"id", "from", "sig"}]}: each entry's
   // acknowledgement signed by the owner, which every replica checks
@@ -506,7 +579,7 @@ WireResponse Api::ack(const WireRequest& w) {
 // --- Devices -----------------------------------------------------------------------
 
 WireResponse Api::get_devices(const WireRequest& w) {
-  auto caller = authenticate(w);
+  auto caller = authenticate(w, Auth::kSignature);
   if (!caller.ok()) return error(caller.status());
   auto list = mailbox_.devices(caller->nick);
   if (!list.ok()) return error(for_client(list.status()));
@@ -515,7 +588,7 @@ WireResponse Api::get_devices(const WireRequest& w) {
 }
 
 WireResponse Api::put_devices(const WireRequest& w) {
-  auto caller = authenticate(w);
+  auto caller = authenticate(w, Auth::kSignature);
   if (!caller.ok()) return error(caller.status());
   auto list = net::parse_device_list_json(w.body);
   if (!list.ok()) return error(list.status());

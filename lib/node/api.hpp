@@ -21,6 +21,7 @@
 #include "core/users.hpp"
 #include "crypto/keys.hpp"
 #include "net/http_server.hpp"
+#include "node/sessions.hpp"
 
 namespace dws::node {
 
@@ -45,6 +46,7 @@ struct ApiOptions {
   core::TokenBuckets::Options registrations{.burst = 20, .refill_ms = 30'000, .max_tracked = 10'000};
   int max_wait_s = 60;
   std::int64_t auth_window_ms = 120'000;
+  SessionOptions sessions;
 };
 
 /// Safe for concurrent use by the HTTP workers.
@@ -100,7 +102,11 @@ class Api {
     std::uint64_t cutoff = 0;       // waiters with a ticket below it answer now
   };
 
-  Result<Caller> authenticate(const net::WireRequest& w);
+  /// What a route takes as proof: a DWS1 signature only, or also a session
+  /// MAC (the hot paths: send, receive, acknowledge).
+  enum class Auth { kSignature, kSignatureOrSession };
+  Result<Caller> authenticate(const net::WireRequest& w, Auth accept);
+  Result<Caller> authenticate_session(const net::WireRequest& w, const std::string& header);
   Result<crypto::PublicKey> public_key(const std::string& nick);
   void forget_key(const std::string& nick);
 
@@ -112,6 +118,8 @@ class Api {
   net::WireResponse delete_user(const net::WireRequest& w);
   net::WireResponse list_users(const net::WireRequest& w);
   net::WireResponse login(const net::WireRequest& w);
+  net::WireResponse open_session(const net::WireRequest& w);
+  net::WireResponse close_session(const net::WireRequest& w);
   net::WireResponse post_message(const net::WireRequest& w);
   net::WireResponse get_mailbox(const net::WireRequest& w);
   net::WireResponse ack(const net::WireRequest& w);
@@ -123,6 +131,8 @@ class Api {
   ApiOptions opt_;
   core::Users users_;
   core::Mailbox mailbox_;
+
+  SessionTable sessions_;
 
   std::mutex key_mu_;
   std::unordered_map<std::string, CachedKey> keys_;

@@ -115,6 +115,13 @@ Result<core::Envelope> envelope(std::string_view body) {
   return core::from_view(v);
 }
 
+Result<std::array<std::uint8_t, 32>> session_open(std::string_view body) {
+  Fields f(body, "session");
+  const auto key = f.bytes<32>("client_key");
+  if (f.failed()) return f.status();
+  return key;
+}
+
 Result<Login> login(std::string_view body) {
   Fields f(body, "login");
   const std::string typed = f.string("nickname", 64);

@@ -69,6 +69,11 @@ Result<core::Envelope> envelope(std::string_view body);
 /// error saying what the nickname may hold.
 Result<Login> login(std::string_view body);
 
+/// The body of POST /v1/sessions: {"client_key": base64 of the client's
+/// 32-byte X25519 exchange key}. kInvalidArgument "session: ..." naming
+/// the bad field.
+Result<std::array<std::uint8_t, 32>> session_open(std::string_view body);
+
 /// The body of DELETE /v1/users/{nick}: {"version": the account's version,
 /// "sig": base64 of the 64-byte signature}.
 /// @return both; kInvalidArgument "delete: ..." naming the bad field.

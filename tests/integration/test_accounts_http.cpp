@@ -21,6 +21,7 @@
 #include "core/id.hpp"
 #include "core/validation.hpp"
 #include "crypto/encoding.hpp"
+#include "crypto/kx.hpp"
 #include "dwhatsapp/node.hpp"
 #include "net/http_transport.hpp"
 #include "net/system_env.hpp"
@@ -619,4 +620,125 @@ TEST_CASE("messages: stopping the recipient's primary loses no acknowledged mess
       },
       30s);
   CHECK_MESSAGE(all, "mailbox at the new primary ", now_primary, ": ", describe(list));
+}
+
+namespace {
+
+// A session as a client opens it: POST /v1/sessions signed by `u`, the
+// X25519 exchange, the MAC key.
+struct OpenSession {
+  std::string sid;
+  crypto::SessionKey key;
+};
+
+Reply open_session_at(const std::string& address, const User& u, const crypto::KxKeyPair& kx) {
+  return signed_send(address, u, "POST", "/v1/sessions",
+                     "{\"client_key\":\"" + crypto::to_base64(kx.public_key) + "\"}");
+}
+
+OpenSession open_session(const std::string& address, const User& u) {
+  const crypto::KxKeyPair kx = crypto::kx_keypair();
+  const Reply r = open_session_at(address, u, kx);
+  REQUIRE_MESSAGE(r.status == 201, describe(r));
+  auto d = r.json();
+  CHECK(d["ttl_s"].GetInt64() > 0);
+  auto node_key = crypto::from_base64_fixed<32>(d["node_key"].GetString(), "node_key");
+  REQUIRE(node_key.ok());
+  return OpenSession{d["session"].GetString(), crypto::kx_client_key(kx, *node_key).value()};
+}
+
+Reply mac_send(const std::string& address, const OpenSession& s, const std::string& method, const std::string& target,
+               const std::string& body = "") {
+  auto h = core::make_session_authorization(s.sid, s.key, method, target, now_ms(), body);
+  REQUIRE_MESSAGE(h.ok(), h.status().to_string());
+  return send(address, method, target, body, *h);
+}
+
+}  // namespace
+
+TEST_CASE("sessions: a MAC stands in for a signature on send, receive and ack only, for its account on its node") {
+  Ring ring;
+  const User alice = make_user("alice");
+  const User bob = make_user("bob");
+  ring.register_user(alice, 0);
+  ring.register_user(bob, 0);
+  const std::size_t primary = ring.primary_of("bob");
+  const std::string at = ring.address(primary);
+  const std::string elsewhere = ring.address((primary + 1) % ring.size());
+  Ids ids;
+
+  // Opening takes a signature; without one, or with a MAC, it is refused.
+  CHECK(send(at, "POST", "/v1/sessions", "{\"client_key\":\"x\"}").status == 401);
+  const OpenSession alice_s = open_session(at, alice);
+  const OpenSession bob_s = open_session(at, bob);
+  const Reply by_mac = mac_send(at, alice_s, "POST", "/v1/sessions", "{}");
+  CHECK_MESSAGE(by_mac.status == 401, describe(by_mac));
+  const Reply bad_key = signed_send(at, alice, "POST", "/v1/sessions", "{\"client_key\":\"AAAA\"}");
+  CHECK_MESSAGE(bad_key.status == 400, describe(bad_key));
+  CHECK(bad_key.body.find("client_key") != std::string::npos);
+
+  // Send, receive and acknowledge with MACs only.
+  const core::Envelope e = seal(alice, bob, "over a session", ids.next());
+  const Reply sent = mac_send(at, alice_s, "POST", "/v1/messages", envelope_json(e));
+  REQUIRE_MESSAGE(sent.status == 201, describe(sent));
+  Reply list = mac_send(at, bob_s, "GET", "/v1/mailbox?wait=0");
+  REQUIRE_MESSAGE(list.status == 200, describe(list));
+  CHECK(listed_ids(list) == std::vector<std::string>{e.id.hex()});
+  const Reply acked = mac_send(at, bob_s, "POST", "/v1/mailbox/ack", ack_body(bob, {e.id.hex()}));
+  REQUIRE_MESSAGE(acked.status == 200, describe(acked));
+  CHECK(acked.json()["acked"].GetInt() == 1);
+  CHECK(listed_ids(signed_send(at, bob, "GET", "/v1/mailbox")).empty());
+
+  // Alice's session is hers: her MAC reads her mailbox, not bob's; a send
+  // under it still needs an envelope signed by its sender.
+  CHECK(listed_ids(mac_send(at, alice_s, "GET", "/v1/mailbox")).empty());
+  const core::Envelope spoofed = seal(bob, alice, "not from alice's key", ids.next());
+  core::Envelope as_alice = seal(alice, bob, "x", ids.next());
+  as_alice.from = "bob";
+  const Reply forged_from = mac_send(at, alice_s, "POST", "/v1/messages", envelope_json(as_alice));
+  CHECK_MESSAGE(forged_from.status >= 400, describe(forged_from));
+  CHECK(listed_ids(signed_send(at, bob, "GET", "/v1/mailbox")).empty());
+  (void)spoofed;
+
+  // Anything else needs a signature, whoever's session it is.
+  auto renamed = core::change_display_name(alice.record, alice.sk, "Alice by MAC");
+  REQUIRE(renamed.ok());
+  const Reply put = mac_send(at, alice_s, "PUT", "/v1/users/alice", account_json(*renamed));
+  CHECK_MESSAGE(put.status == 401, describe(put));
+  CHECK(put.body.find("needs a signature") != std::string::npos);
+  CHECK(send(at, "GET", "/v1/users/alice").json()["version"].GetUint64() == 1);
+  CHECK(mac_send(at, alice_s, "GET", "/v1/devices").status == 401);
+
+  // Forgeries: bob's key under alice's id, a flipped MAC, a session another
+  // node never opened, a stale timestamp.
+  const Reply swapped = mac_send(at, OpenSession{alice_s.sid, bob_s.key}, "GET", "/v1/mailbox");
+  CHECK_MESSAGE(swapped.status == 401, describe(swapped));
+  CHECK(swapped.body.find("MAC does not verify") != std::string::npos);
+  auto h = core::make_session_authorization(alice_s.sid, alice_s.key, "GET", "/v1/mailbox", now_ms(), "");
+  std::string flipped = *h;
+  flipped.back() = flipped.back() == 'A' ? 'B' : 'A';
+  CHECK(send(at, "GET", "/v1/mailbox", "", flipped).status == 401);
+  const Reply other_node = mac_send(elsewhere, alice_s, "GET", "/v1/mailbox");
+  CHECK_MESSAGE(other_node.status == 401, describe(other_node));
+  CHECK(other_node.body.find("not open on this node") != std::string::npos);
+  auto stale = core::make_session_authorization(alice_s.sid, alice_s.key, "GET", "/v1/mailbox", now_ms() - 200'000, "");
+  CHECK(send(at, "GET", "/v1/mailbox", "", *stale).status == 401);
+
+  // Closing: only by its owner; then its MACs are refused.
+  CHECK(signed_send(at, bob, "DELETE", "/v1/sessions/" + alice_s.sid).status == 404);
+  CHECK(mac_send(at, alice_s, "GET", "/v1/mailbox").status == 200);
+  CHECK(signed_send(at, alice, "DELETE", "/v1/sessions/" + alice_s.sid).status == 200);
+  const Reply closed = mac_send(at, alice_s, "GET", "/v1/mailbox");
+  CHECK_MESSAGE(closed.status == 401, describe(closed));
+  CHECK(closed.body.find("not open on this node") != std::string::npos);
+
+  // A deleted account's sessions end with it (the name cannot be taken
+  // again for 30 days, so no other key can inherit them).
+  const OpenSession before = open_session(at, alice);
+  CHECK(mac_send(at, before, "GET", "/v1/mailbox").status == 200);
+  const Reply deleted = signed_send(at, alice, "DELETE", "/v1/users/alice", delete_body(alice, 2));
+  REQUIRE_MESSAGE(deleted.status == 200, describe(deleted));
+  const Reply after = mac_send(at, before, "GET", "/v1/mailbox");
+  CHECK_MESSAGE(after.status == 401, describe(after));
+  CHECK(after.body.find("no longer a user") != std::string::npos);
 }

@@ -27,6 +27,7 @@
 #include "dwhatsapp/client.hpp"
 #include "dwhatsapp/node.hpp"
 #include "net/address.hpp"
+#include "client/test_access.hpp"
 #include "support/peer_support.hpp"
 #include "support/test_support.hpp"
 
@@ -521,4 +522,50 @@ TEST_CASE("client: contacts pin keys and a changed key is reported, never accept
   CHECK(alice->send("nobody-here", "x").status().code() == dws::Code::kNotFound);
   auto servers = alice->servers();
   CHECK(servers.size() == 3);
+}
+
+TEST_CASE("client: requests ride a session per node, and a node that forgot it (a restart) gets a new one") {
+  Ring ring(3);
+  auto alice = registered(ring, ring.dir.sub("alice"), "alice");
+  auto bob = registered(ring, ring.dir.sub("bob"), "bob");
+  const std::string primary = primary_of(ring, "bob");
+  std::size_t victim = 0;
+  for (std::size_t i = 0; i < ring.nodes.size(); ++i)
+    if (ring.nodes[i]->address() == primary) victim = i;
+  Inbox bob_in;
+  REQUIRE(bob->start_receiving(bob_in.callback()).ok());
+  auto first = alice->send("bob", std::string(kMarker) + " before the restart");
+  REQUIRE_MESSAGE(first.ok(), first.status().to_string());
+  REQUIRE(wait_for([&] { return bob_in.has(*first); }, kDeliver));
+  const auto before = dws::ClientTestAccess::session_counts(*alice);
+  CHECK(before.opened >= 1);
+  CHECK(before.dropped == 0);
+  CHECK(dws::ClientTestAccess::session_counts(*bob).opened >= 1);
+
+  // Bob's primary again, at the same address and data: its sessions are gone.
+  ring.nodes[victim].reset();
+  auto o = node_options(ring.dir.sub("node" + std::to_string(victim)));
+  o.listen = primary;
+  auto again = Node::join(o, ring.nodes[(victim + 1) % ring.nodes.size()]->address());
+  REQUIRE_MESSAGE(again.ok(), again.status().to_string());
+  ring.nodes[victim] = std::move(again).value();
+  ring.wait_converged();
+
+  auto second = alice->send("bob", std::string(kMarker) + " after the restart");
+  REQUIRE_MESSAGE(second.ok(), second.status().to_string());
+  CHECK_MESSAGE(wait_for([&] { return bob_in.has(*second); }, kDeliver), "bob never got the second message");
+  const auto after = dws::ClientTestAccess::session_counts(*alice);
+  CHECK(after.opened == before.opened + 1);
+  CHECK(after.dropped == 1);
+  bob->stop_receiving();
+  CHECK(dws::ClientTestAccess::session_counts(*bob).dropped >= 1);
+
+  // Without sessions every request is signed, and nothing is opened.
+  ClientOptions co = client_options(ring, ring.dir.sub("carol"));
+  co.request_sessions = false;
+  auto carol = open_client(co);
+  REQUIRE(carol->register_account("carol", kPassword, "Carol").ok());
+  auto third = carol->send("bob", std::string(kMarker) + " signed");
+  REQUIRE_MESSAGE(third.ok(), third.status().to_string());
+  CHECK(dws::ClientTestAccess::session_counts(*carol).opened == 0);
 }

@@ -33,6 +33,7 @@
 #include "crypto/encoding.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/keys.hpp"
+#include "crypto/kx.hpp"
 #include "crypto/pwhash.hpp"
 #include "net/discovery.hpp"
 #include "net/json_codec.hpp"
@@ -287,6 +288,34 @@ void check_requests() {
   }
 }
 
+crypto::KxKeyPair kx_of(const std::string& seed_name) {
+  const auto seed = fixed<32>(seed_name);
+  return crypto::kx_keypair_from_seed(crypto::SecretBytes<32>(std::span<const std::uint8_t, 32>(seed)));
+}
+
+void check_sessions() {
+  const crypto::KxKeyPair client = kx_of("session_client_seed");
+  const crypto::KxKeyPair node = kx_of("session_node_seed");
+  expect("session_client_key", hex(client.public_key));
+  expect("session_node_key", hex(node.public_key));
+  expect("session_open_body", client::session_json(crypto::to_base64(client.public_key)));
+  const crypto::SessionKey key = crypto::kx_client_key(client, node.public_key).value();
+  CHECK(key == crypto::kx_server_key(node, client.public_key).value());
+  expect("session_key", hex(key));
+
+  const std::string sid = doc("session_id");
+  const std::int64_t ts = number("request_ts");
+  const std::string target = doc("get_target");
+  expect("session_mac_string", hex(core::session_mac_string(sid, "GET", target, ts, "")));
+  auto header = core::make_session_authorization(sid, key, "GET", target, ts, "");
+  REQUIRE(header.ok());
+  expect("session_authorization", *header);
+  auto parsed = core::parse_session_authorization(*header);
+  REQUIRE(parsed.ok());
+  CHECK(core::verify_session_request(*parsed, key, "GET", target, "", ts).ok());
+  CHECK_FALSE(core::verify_session_request(*parsed, key, "GET", target + "x", "", ts).ok());
+}
+
 void check_envelope() {
   const core::Envelope e = sealed_envelope();
   expect("message_box", hex(e.box));
@@ -410,6 +439,8 @@ TEST_CASE("protocol vectors: the user record, its signing bytes, signature and e
 
 TEST_CASE("protocol vectors: signed requests (Authorization DWS1)") { check_requests(); }
 
+TEST_CASE("protocol vectors: a session's key exchange and a MACed request (Authorization DWS1S)") { check_sessions(); }
+
 TEST_CASE("protocol vectors: a sealed envelope, its signing bytes, signature and encodings") { check_envelope(); }
 
 TEST_CASE("protocol vectors: the owner's acknowledgement and deletion proofs") { check_proofs(); }
@@ -427,6 +458,7 @@ TEST_CASE("protocol vectors: every vector of the document is an input or an outp
   check_kdf();
   check_account();
   check_requests();
+  check_sessions();
   check_envelope();
   check_proofs();
   check_entry_record();
