@@ -23,7 +23,8 @@ namespace dws::net {
 
 struct HttpServerOptions {
   /// Threads started up front. They run the I/O and, once a request is
-  /// complete, its handler. At least 1 and at most 4 of them stay free (not
+  /// complete, its handler (a deferred route's handler too, until it
+  /// returns; its answer may come later from any thread). At least 1 and at most 4 of them stay free (not
   /// in a handler); the others park, and when handlers block the pool wakes
   /// parked threads or grows, up to max_threads.
   int threads = 16;

@@ -795,7 +795,8 @@ struct Node::Impl {
       ring->leave();
     }
     if (discovery) discovery->stop();
-    // Long polls hold HTTP workers, which the server joins.
+    // Waiting long polls are answered first; the server's stop() writes
+    // those answers before it closes the connections.
     if (api) api->stop();
     server.stop();
     transport.clear();
