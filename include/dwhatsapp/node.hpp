@@ -1,6 +1,7 @@
 // dws::Node: one member of the ring, embeddable in any process.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -91,6 +92,13 @@ struct NodeOptions {
   /// loopback. The library reads no environment; dws-node fills this from
   /// --discovery-broadcast or DWS_DISCOVERY_BROADCAST.
   std::string discovery_broadcast = "255.255.255.255";
+
+  /// HTTP connections open at once (the server keeps at most 3/4 of
+  /// RLIMIT_NOFILE); more are refused with 503.
+  int max_connections = 16384;
+  /// Long polls (GET /v1/mailbox?wait=N) waiting at once; more get 503. A
+  /// waiting poll holds a connection and no thread.
+  std::size_t max_long_polls = 12'000;
 };
 
 /// @brief A running ring member: HTTP server, periodic stabilization,

@@ -55,6 +55,7 @@ constexpr int kMaxFree = 4;
 // Deadlines are checked by one sweep, not a timer per connection: arming a
 // timer three times per request costs more than the request itself.
 constexpr auto kSweepEvery = std::chrono::milliseconds(250);
+constexpr auto kStopDrainTime = std::chrono::seconds(1);
 
 std::string_view reason_phrase(int status) {
   switch (status) {
@@ -143,10 +144,74 @@ class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
   bool expired(std::int64_t now) const { return deadline_ns_.load(std::memory_order_relaxed) <= now; }
   // Queues a check of the deadline on the connection's own strand.
   virtual void check_deadline_soon() = 0;
+  // Queues the answer of a deferred request on the connection's strand.
+  // Safe from any thread.
+  virtual void deliver(WireResponse response) = 0;
 
  protected:
   std::atomic<std::int64_t> deadline_ns_{kNever};
 };
+
+// Shared by a deferred request's Responders; the connection keeps only a
+// weak reference, so that a handler dropping every copy unanswered is seen
+// (and answered with a 500) instead of leaving the client waiting.
+struct Responder::State {
+  explicit State(std::weak_ptr<ConnectionBase> c) : conn(std::move(c)) {}
+  ~State() {
+    if (finished) return;
+    if (auto c = conn.lock()) c->deliver(error_reply(Code::kInternal, "the handler dropped the request unanswered"));
+  }
+  // The connection closed (on its strand, or in stop()): later answers are
+  // dropped, and the handler's on_close runs, outside the lock.
+  void connection_closed() {
+    std::function<void()> fn;
+    {
+      std::lock_guard lock(mu);
+      if (finished) return;
+      finished = true;
+      closed = true;
+      fn.swap(on_close);
+    }
+    if (fn) fn();
+  }
+
+  std::mutex mu;
+  bool finished = false;  // answered or closed
+  bool closed = false;
+  std::weak_ptr<ConnectionBase> conn;
+  std::function<void()> on_close;
+};
+
+bool Responder::answer(WireResponse response) const {
+  std::shared_ptr<ConnectionBase> c;
+  std::function<void()> unused;  // released outside the lock
+  {
+    std::lock_guard lock(state_->mu);
+    if (state_->finished) return false;
+    state_->finished = true;
+    unused.swap(state_->on_close);
+    c = state_->conn.lock();
+  }
+  if (!c) return false;
+  c->deliver(std::move(response));
+  return true;
+}
+
+void Responder::on_close(std::function<void()> fn) const {
+  {
+    std::lock_guard lock(state_->mu);
+    if (!state_->closed) {
+      if (!state_->finished) state_->on_close.swap(fn);
+      return;  // the old fn, if any, is released outside the lock
+    }
+  }
+  fn();
+}
+
+bool Responder::done() const {
+  std::lock_guard lock(state_->mu);
+  return state_->finished;
+}
 
 // Everything the connections share; HttpServer::Impl is this.
 struct ServerCore {
@@ -172,6 +237,12 @@ struct ServerCore {
     } catch (...) {
       return error_reply(Code::kInternal, fmt::format("{} {} failed", req.method, req.path));
     }
+  }
+
+  const HttpServer::DeferredHandler* find_deferred(const WireRequest& req) const {
+    if (deferred.empty()) return nullptr;
+    auto it = deferred.find(req.method + ' ' + req.path);
+    return it == deferred.end() ? nullptr : &it->second;
   }
 
   // A handler may block; keep threads free to run the I/O meanwhile, by
@@ -273,6 +344,7 @@ struct ServerCore {
 
   HttpServerOptions options;
   std::unordered_map<std::string, Handler> exact;  // "GET /v1/health"
+  std::unordered_map<std::string, HttpServer::DeferredHandler> deferred;
   std::vector<PatternRoute> patterns;
   std::optional<asio::ssl::context> tls;
 
@@ -294,6 +366,22 @@ struct ServerCore {
   bool bound = false;
   bool started = false;
   bool stopped = false;
+
+  // Deferred answers given and not yet written (or dropped): stop() lets
+  // them out for a moment before it closes everything, so that a handler
+  // answering its waiters just before stop() (a long poll's owner
+  // stopping) is heard.
+  void answer_started() {
+    std::lock_guard lock(answers_mu);
+    ++answers_in_flight;
+  }
+  void answer_ended() {
+    std::lock_guard lock(answers_mu);
+    if (--answers_in_flight == 0) answers_cv.notify_all();
+  }
+  std::mutex answers_mu;
+  std::condition_variable answers_cv;
+  int answers_in_flight = 0;  // guarded by answers_mu
 
   std::atomic<int> busy{0};    // threads in a handler
   std::atomic<int> active{0};  // threads not parked
@@ -321,7 +409,7 @@ namespace {
 template <class Stream>
 class Connection final : public ConnectionBase {
  public:
-  enum class State { kHandshake, kIdle, kHead, kBody, kHandler, kWrite, kLinger, kClosed };
+  enum class State { kHandshake, kIdle, kHead, kBody, kHandler, kDeferred, kWrite, kLinger, kClosed };
 
   template <class... Args>
   Connection(ServerCore& server, std::string ip, std::string cap_key, bool counted, Args&&... args)
@@ -340,6 +428,21 @@ class Connection final : public ConnectionBase {
     state_ = State::kClosed;
     socket().close(ec);
     clear_deadline();
+    if (auto d = deferred_.lock()) {
+      deferred_.reset();
+      d->connection_closed();
+    }
+  }
+
+  void deliver(WireResponse response) override {
+    server_.answer_started();
+    asio::post(stream_.get_executor(), [self = self(), r = std::move(response)]() mutable {
+      if (self->state_ != State::kDeferred) return self->server_.answer_ended();  // closed meanwhile
+      self->deferred_.reset();
+      const bool keep = self->head_.keep_alive && self->requests_ < self->server_.options.keep_alive_max_count;
+      self->answering_ = true;
+      self->write(serialize(r, keep), keep);
+    });
   }
 
   auto executor() { return stream_.get_executor(); }
@@ -436,6 +539,7 @@ class Connection final : public ConnectionBase {
       case State::kLinger:
         return close_now();
       case State::kHandler:
+      case State::kDeferred:  // the handler's own deadline answers it
       case State::kClosed: return;
     }
   }
@@ -461,6 +565,11 @@ class Connection final : public ConnectionBase {
   }
 
   void read_more(std::size_t want) {
+    // The watch of a deferred request is still reading: it goes on parsing.
+    if (watching_) {
+      parse_after_watch_ = true;
+      return;
+    }
     const std::size_t old = buffer_.size();
     // Grow with what arrives, not with what the client announces: a slow
     // body costs the bytes it sent.
@@ -534,6 +643,7 @@ class Connection final : public ConnectionBase {
     clear_deadline();
     ++server_.counters.requests;
     ++requests_;
+    if (const auto* deferred = server_.find_deferred(head_.wire)) return run_deferred(*deferred);
     server_.enter_handler();
     WireResponse reply = server_.dispatch(head_.wire);
     server_.leave_handler();
@@ -542,12 +652,71 @@ class Connection final : public ConnectionBase {
     write(serialize(reply, keep), keep);
   }
 
+  void run_deferred(const HttpServer::DeferredHandler& handler) {
+    state_ = State::kDeferred;
+    // A waiting request may wait for a minute: it keeps no read buffer
+    // (16 KiB or more) meanwhile.
+    if (buffer_.empty()) std::string().swap(buffer_);
+    auto shared = std::make_shared<Responder::State>(weak_from_this());
+    deferred_ = shared;
+    watch();
+    const Responder responder(std::move(shared));
+    server_.enter_handler();
+    try {
+      handler(head_.wire, responder);
+    } catch (const std::exception& e) {
+      responder.answer(
+          error_reply(Code::kInternal, fmt::format("{} {} failed: {}", head_.wire.method, head_.wire.path, e.what())));
+    } catch (...) {
+      responder.answer(error_reply(Code::kInternal, fmt::format("{} {} failed", head_.wire.method, head_.wire.path)));
+    }
+    server_.leave_handler();
+  }
+
+  // While an answer is deferred, one read watches for the client going away
+  // (then the Responder's on_close runs at once, not at the answer); bytes
+  // it sends meanwhile (a pipelined request) wait in the buffer, up to the
+  // header cap, then the kernel holds the rest. After the answer the read
+  // in flight goes on as the connection's next read.
+  void watch() {
+    watching_ = true;
+    stream_.async_read_some(asio::buffer(watch_buffer_), [self = self()](const asio::error_code& ec, std::size_t n) {
+      self->watching_ = false;
+      if (self->state_ == State::kClosed || ec == asio::error::operation_aborted) return;
+      if (ec) return self->close_now();  // the client went away
+      switch (self->state_) {
+        case State::kDeferred:
+          self->buffer_.append(self->watch_buffer_.data(), n);
+          if (self->buffer_.size() < self->server_.options.max_header_bytes) self->watch();
+          return;
+        case State::kLinger:  // dropped, as drain() does
+          self->lingered_ += n;
+          if (self->lingered_ > kLingerBytes) return self->close_now();
+          return self->drain();
+        default:
+          self->buffer_.append(self->watch_buffer_.data(), n);
+          if (self->state_ == State::kIdle && n > 0) {
+            self->state_ = State::kHead;
+            self->set_deadline(std::chrono::seconds(self->server_.options.header_timeout_s));
+          }
+          if (self->parse_after_watch_) {
+            self->parse_after_watch_ = false;
+            self->parse();
+          }
+      }
+    });
+  }
+
   void write(std::string bytes, bool keep) {
     state_ = State::kWrite;
     out_ = std::move(bytes);
     set_deadline(std::chrono::seconds(server_.options.write_timeout_s));
     asio::async_write(stream_, asio::buffer(out_),
                       [self = self(), keep](const asio::error_code& ec, std::size_t) {
+                        if (self->answering_) {
+                          self->answering_ = false;
+                          self->server_.answer_ended();
+                        }
                         if (self->state_ == State::kClosed) return;
                         if (ec) return self->close_now();
                         if (keep) return self->next_request();
@@ -582,7 +751,7 @@ class Connection final : public ConnectionBase {
     if (kTls && !plain) return close_now();  // the TLS layer would need a shutdown exchange; not worth it
     socket().shutdown(tcp::socket::shutdown_send, ec);
     set_deadline(kLingerTime);
-    drain();
+    if (!watching_) drain();  // else the watch's read drains
   }
 
   void drain() {
@@ -608,8 +777,13 @@ class Connection final : public ConnectionBase {
   http::Head head_;
   std::string out_;
   std::array<char, 4096> drain_buffer_;
+  std::array<char, 1024> watch_buffer_;
+  std::weak_ptr<Responder::State> deferred_;  // the Responders own it
   int requests_ = 0;
   bool continuing_ = false;  // "100 Continue" being written
+  bool watching_ = false;    // watch()'s read is in flight
+  bool answering_ = false;   // a deferred answer is being written
+  bool parse_after_watch_ = false;
 };
 
 // Starts a connection (or its refusal) on its strand: from its first step
@@ -688,6 +862,10 @@ HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::route(std::string_view method, const std::string& path, Handler handler) {
   impl_->exact[std::string(method) + ' ' + path] = std::move(handler);
+}
+
+void HttpServer::route_deferred(std::string_view method, const std::string& path, DeferredHandler handler) {
+  impl_->deferred[std::string(method) + ' ' + path] = std::move(handler);
 }
 
 void HttpServer::route_pattern(std::string_view method, const std::string& pattern, Handler handler) {
@@ -784,8 +962,14 @@ void HttpServer::stop() {
     impl_->acceptor.close(ec);
     return;
   }
-  // Handlers in flight finish (their answers are not sent); then, with no
-  // thread left in the io_context, every connection is closed from here.
+  // Deferred answers already given are written first, for at most a
+  // second. Then handlers in flight finish (their answers are not sent);
+  // with no thread left in the io_context, every connection is closed from
+  // here.
+  {
+    std::unique_lock al(impl_->answers_mu);
+    impl_->answers_cv.wait_for(al, kStopDrainTime, [&] { return impl_->answers_in_flight == 0; });
+  }
   impl_->io.stop();
   std::vector<std::thread> threads;
   {

@@ -33,6 +33,9 @@ using parse::path_nick;
 constexpr std::uint32_t kDefaultMailboxLimit = 100;
 constexpr std::uint32_t kDefaultUserLimit = 50;
 constexpr std::uint32_t kMaxUserLimit = 500;
+// How often the deadlines of waiting long polls are checked: an ended wait
+// is answered at most this late.
+constexpr auto kSweepEvery = std::chrono::milliseconds(20);
 
 
 
@@ -96,6 +99,8 @@ Api::Api(core::Ring& ring, core::Replicator& replicator, core::RecordStore& reco
       mailbox_(replicator, options.mailbox),
       sessions_(options.sessions) {
   if (opt_.registrations.burst > 0) registrations_ = std::make_unique<core::TokenBuckets>(opt_.registrations);
+  sweeper_.every(kSweepEvery, [this] { expire(); });
+  sweeper_.start();
 }
 
 void Api::add_routes(net::HttpServer& server) {
@@ -114,7 +119,8 @@ void Api::add_routes(net::HttpServer& server) {
   server.route("POST", "/v1/sessions", bind(&Api::open_session));
   server.route_pattern("DELETE", "/v1/sessions/[^/]+", bind(&Api::close_session));
   server.route("POST", "/v1/messages", bind(&Api::post_message));
-  server.route("GET", "/v1/mailbox", bind(&Api::get_mailbox));
+  server.route_deferred("GET", "/v1/mailbox",
+                        [this](const WireRequest& w, net::Responder r) { get_mailbox(w, std::move(r)); });
   server.route("POST", "/v1/mailbox/ack", bind(&Api::ack));
   server.route("GET", "/v1/devices", bind(&Api::get_devices));
   server.route("PUT", "/v1/devices", bind(&Api::put_devices));
@@ -444,105 +450,9 @@ WireResponse Api::post_message(const WireRequest& w) {
                }));
 }
 
-WireResponse Api::get_mailbox(const WireRequest& w) {
-  auto caller = authenticate(w, Auth::kSignatureOrSession);
-  if (!caller.ok()) return error(caller.status());
-  auto after_id = parse::message_id_param(w, "after");
-  if (!after_id.ok()) return error(after_id.status());
-  const std::string& after = *after_id;
-  auto wait_s = int_param(w, "wait", 0, 0, 3600);
-  if (!wait_s.ok()) return error(wait_s.status());
-  auto limit = int_param(w, "limit", kDefaultMailboxLimit, 1, core::kMaxMailboxList);
-  if (!limit.ok()) return error(limit.status());
-  auto device_or = parse::device_param(w);
-  if (!device_or.ok()) return error(device_or.status());
-  const std::string device = std::move(device_or).value();
+namespace {
 
-  const Id key = core::user_key(caller->nick);
-  if (!ring_.responsible_for(key)) {
-    auto primary = ring_.lookup(key);
-    if (!primary.ok()) return error(primary.status());
-    const std::string where = primary->node.address;
-    return reply(421, to_json([&](Writer& j) {
-                   j.StartObject();
-                   j.Key("error");
-                   j.StartObject();
-                   j.Key("code");
-                   str(j, code_name(Code::kNotResponsible));
-                   j.Key("message");
-                   str(j, "ask " + where + ", the primary of '" + caller->nick + "'");
-                   j.Key("primary");
-                   str(j, where);
-                   j.EndObject();
-                   j.EndObject();
-                 }));
-  }
-
-  const auto wait_ms = std::min<std::int64_t>(*wait_s, opt_.max_wait_s) * 1000;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
-  std::shared_ptr<Waiters> waiters;
-  std::uint64_t ticket = 0;
-  if (wait_ms > 0) {
-    std::lock_guard lock(wait_mu_);
-    if (waiting_ >= opt_.max_waiters) {
-      ++limits_.polls_node_full;
-      return error(Status::Unavailable(fmt::format(
-          "this node already holds {} waiting mailbox requests, its limit: retry, or poll without wait",
-          waiting_)));
-    }
-    std::size_t& from_address = waiting_by_address_[w.remote_address];
-    if (from_address >= opt_.max_waiters_per_address) {
-      ++limits_.polls_per_address;
-      return error(Status::RateLimited(
-          fmt::format("{} already holds {} waiting mailbox requests on this node, the limit per address: poll "
-                      "without wait, or end the others",
-                      w.remote_address, from_address)));
-    }
-    auto& slot = waiters_[key];
-    if (!slot) slot = std::make_shared<Waiters>();
-    waiters = slot;
-    ticket = waiters->next_ticket++;
-    // Over the account's cap the oldest waiters answer now: the newest
-    // request is the one most likely to be its owner's.
-    if (waiters->count >= opt_.max_waiters_per_user) {
-      const std::uint64_t cutoff = ticket + 1 - opt_.max_waiters_per_user;
-      if (cutoff > waiters->cutoff) {
-        waiters->cutoff = cutoff;
-        waiters->cv.notify_all();
-      }
-    }
-    ++waiters->count;
-    ++waiting_;
-    ++from_address;
-  }
-  Result<core::MailboxPage> page = Status::Internal("unset");
-  for (;;) {
-    std::uint64_t seen = 0;
-    if (waiters) {
-      std::lock_guard lock(wait_mu_);
-      seen = waiters->generation;
-    }
-    page = mailbox_.list_here(caller->nick, device, after, static_cast<std::uint32_t>(*limit), clock_.wall_ms());
-    if (!page.ok() || !page->messages.empty() || !waiters) break;
-    // An arrival between the listing and here bumped the generation, so
-    // the wait below returns at once instead of missing it.
-    std::unique_lock lock(wait_mu_);
-    const bool woken = waiters->cv.wait_until(
-        lock, deadline, [&] { return stopping_ || ticket < waiters->cutoff || waiters->generation != seen; });
-    if (!woken || stopping_ || ticket < waiters->cutoff) {
-      if (ticket < waiters->cutoff) ++limits_.polls_preempted;
-      lock.unlock();
-      if (woken) page = mailbox_.list_here(caller->nick, device, after, static_cast<std::uint32_t>(*limit), clock_.wall_ms());
-      break;
-    }
-  }
-  if (waiters) {
-    std::lock_guard lock(wait_mu_);
-    --waiting_;
-    if (--waiters->count == 0) waiters_.erase(key);
-    if (auto it = waiting_by_address_.find(w.remote_address); it != waiting_by_address_.end() && --it->second == 0)
-      waiting_by_address_.erase(it);
-  }
+WireResponse page_reply(const Result<core::MailboxPage>& page) {
   if (!page.ok()) return error(for_client(page.status()));
   return reply(200, to_json([&](Writer& j) {
                  j.StartObject();
@@ -556,6 +466,151 @@ WireResponse Api::get_mailbox(const WireRequest& w) {
                  j.Uint(page->devices);
                  j.EndObject();
                }));
+}
+
+}  // namespace
+
+// A long poll (wait > 0) that finds nothing waits as a Waiter, holding no
+// thread: registered before its first listing, so that a message stored
+// meanwhile finds it; answered once, by whoever takes it from the tables
+// first (on_stored with a message, the deadline sweep, a newer poll of the
+// same account, stop()), or dropped when its client goes away.
+void Api::get_mailbox(const WireRequest& w, net::Responder responder) {
+  auto caller = authenticate(w, Auth::kSignatureOrSession);
+  if (!caller.ok()) return void(responder.answer(error(caller.status())));
+  auto after_id = parse::message_id_param(w, "after");
+  if (!after_id.ok()) return void(responder.answer(error(after_id.status())));
+  auto wait_s = int_param(w, "wait", 0, 0, 3600);
+  if (!wait_s.ok()) return void(responder.answer(error(wait_s.status())));
+  auto limit = int_param(w, "limit", kDefaultMailboxLimit, 1, core::kMaxMailboxList);
+  if (!limit.ok()) return void(responder.answer(error(limit.status())));
+  auto device_or = parse::device_param(w);
+  if (!device_or.ok()) return void(responder.answer(error(device_or.status())));
+
+  const Id key = core::user_key(caller->nick);
+  if (!ring_.responsible_for(key)) {
+    auto primary = ring_.lookup(key);
+    if (!primary.ok()) return void(responder.answer(error(primary.status())));
+    const std::string where = primary->node.address;
+    responder.answer(reply(421, to_json([&](Writer& j) {
+                             j.StartObject();
+                             j.Key("error");
+                             j.StartObject();
+                             j.Key("code");
+                             str(j, code_name(Code::kNotResponsible));
+                             j.Key("message");
+                             str(j, "ask " + where + ", the primary of '" + caller->nick + "'");
+                             j.Key("primary");
+                             str(j, where);
+                             j.EndObject();
+                             j.EndObject();
+                           })));
+    return;
+  }
+
+  auto waiter = std::make_shared<Waiter>(Waiter{.responder = responder,
+                                                .key = key,
+                                                .nick = caller->nick,
+                                                .device = std::move(device_or).value(),
+                                                .after = *after_id,
+                                                .address = w.remote_address,
+                                                .limit = static_cast<std::uint32_t>(*limit),
+                                                .ticket = 0,
+                                                .at = {},
+                                                .taken = false});
+  const auto wait_ms = std::min<std::int64_t>(*wait_s, opt_.max_wait_s) * 1000;
+  bool waits = wait_ms > 0;
+  std::vector<std::shared_ptr<Waiter>> preempted;
+  if (waits) {
+    std::lock_guard lock(wait_mu_);
+    waits = !stopping_;
+    if (waits && waiting_ >= opt_.max_waiters) {
+      ++limits_.polls_node_full;
+      responder.answer(error(Status::Unavailable(fmt::format(
+          "this node already holds {} waiting mailbox requests, its limit: retry, or poll without wait", waiting_))));
+      return;
+    }
+    if (waits) {
+      std::size_t& from_address = waiting_by_address_[w.remote_address];
+      if (from_address >= opt_.max_waiters_per_address) {
+        ++limits_.polls_per_address;
+        responder.answer(error(Status::RateLimited(
+            fmt::format("{} already holds {} waiting mailbox requests on this node, the limit per address: poll "
+                        "without wait, or end the others",
+                        w.remote_address, from_address))));
+        return;
+      }
+      // Over the account's cap the oldest waiters answer now: the newest
+      // request is the one most likely to be its owner's.
+      for (;;) {
+        auto it = waiters_.find(key);
+        if (it == waiters_.end() || it->second.by_ticket.size() + 1 <= opt_.max_waiters_per_user ||
+            it->second.by_ticket.empty())
+          break;
+        std::shared_ptr<Waiter> oldest = it->second.by_ticket.begin()->second;
+        take(*oldest);
+        ++limits_.polls_preempted;
+        preempted.push_back(std::move(oldest));
+      }
+      Waiters& mine = waiters_[key];
+      waiter->ticket = mine.next_ticket++;
+      mine.by_ticket.emplace(waiter->ticket, waiter);
+      waiter->at = deadlines_.emplace(std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms), waiter);
+      ++waiting_;
+      ++waiting_by_address_[w.remote_address];  // not from_address: taking the oldest may have erased it
+    }
+  }
+  for (const auto& p : preempted) finish(p);
+  if (waits) {
+    // Runs at once if the client is already gone.
+    responder.on_close([this, weak = std::weak_ptr<Waiter>(waiter)] {
+      std::shared_ptr<Waiter> gone = weak.lock();
+      if (!gone) return;
+      std::lock_guard lock(wait_mu_);
+      take(*gone);
+    });
+  }
+  Result<core::MailboxPage> page = list(*waiter);
+  if (page.ok() && page->messages.empty() && waits) return;  // waits; answered by whoever takes it
+  if (waits) {
+    std::lock_guard lock(wait_mu_);
+    if (!take(*waiter)) return;  // someone else answers it
+  }
+  responder.answer(page_reply(page));
+}
+
+Result<core::MailboxPage> Api::list(const Waiter& w) {
+  return mailbox_.list_here(w.nick, w.device, w.after, w.limit, clock_.wall_ms());
+}
+
+bool Api::take(Waiter& w) {
+  if (w.taken) return false;
+  w.taken = true;
+  deadlines_.erase(w.at);
+  if (auto it = waiters_.find(w.key); it != waiters_.end()) {
+    it->second.by_ticket.erase(w.ticket);
+    if (it->second.by_ticket.empty()) waiters_.erase(it);
+  }
+  --waiting_;
+  if (auto it = waiting_by_address_.find(w.address); it != waiting_by_address_.end() && --it->second == 0)
+    waiting_by_address_.erase(it);
+  return true;
+}
+
+void Api::finish(const std::shared_ptr<Waiter>& w) { w->responder.answer(page_reply(list(*w))); }
+
+void Api::expire() {
+  std::vector<std::shared_ptr<Waiter>> due;
+  {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(wait_mu_);
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+      std::shared_ptr<Waiter> w = deadlines_.begin()->second;
+      take(*w);
+      due.push_back(std::move(w));
+    }
+  }
+  for (const auto& w : due) finish(w);
 }
 
 WireResponse Api::ack(const WireRequest& w) {
@@ -611,13 +666,28 @@ WireResponse Api::put_devices(const WireRequest& w) {
 
 // --- Long poll ----------------------------------------------------------------------
 
+// Each waiter of the mailbox lists it again (on this thread, outside the
+// lock); one that sees a message (or an error) is answered if no one took
+// it first. One that still sees nothing (an entry for another device, or
+// before its cursor) keeps waiting.
 void Api::on_stored(const core::Record& record) {
   if (!core::Mailbox::is_entry(record)) return;
-  std::lock_guard lock(wait_mu_);
-  auto it = waiters_.find(record.key);
-  if (it == waiters_.end()) return;
-  ++it->second->generation;
-  it->second->cv.notify_all();
+  std::vector<std::shared_ptr<Waiter>> ws;
+  {
+    std::lock_guard lock(wait_mu_);
+    auto it = waiters_.find(record.key);
+    if (it == waiters_.end()) return;
+    for (const auto& [ticket, w] : it->second.by_ticket) ws.push_back(w);
+  }
+  for (const auto& w : ws) {
+    Result<core::MailboxPage> page = list(*w);
+    if (page.ok() && page->messages.empty()) continue;
+    {
+      std::lock_guard lock(wait_mu_);
+      if (!take(*w)) continue;
+    }
+    w->responder.answer(page_reply(page));
+  }
 }
 
 std::size_t Api::waiting() {
@@ -631,9 +701,18 @@ Api::LimitCounts Api::limit_counts() {
 }
 
 void Api::stop() {
-  std::lock_guard lock(wait_mu_);
-  stopping_ = true;
-  for (auto& [key, w] : waiters_) w->cv.notify_all();
+  sweeper_.stop();
+  std::vector<std::shared_ptr<Waiter>> all;
+  {
+    std::lock_guard lock(wait_mu_);
+    stopping_ = true;
+    while (!deadlines_.empty()) {
+      std::shared_ptr<Waiter> w = deadlines_.begin()->second;
+      take(*w);
+      all.push_back(std::move(w));
+    }
+  }
+  for (const auto& w : all) finish(w);
 }
 
 }  // namespace dws::node

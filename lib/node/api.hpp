@@ -4,9 +4,10 @@
 // node-to-node LoginReq / UserListReq and every record the store merges.
 #pragma once
 
-#include <condition_variable>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -21,6 +22,7 @@
 #include "core/users.hpp"
 #include "crypto/keys.hpp"
 #include "net/http_server.hpp"
+#include "net/timer.hpp"
 #include "node/sessions.hpp"
 
 namespace dws::node {
@@ -31,10 +33,12 @@ struct ApiOptions {
   /// How long a fetched public key is trusted without asking the ring again.
   std::int64_t key_cache_ttl_ms = 30'000;
   std::size_t key_cache_max = 100'000;
-  /// Long polls waiting at once on this node; more get 503. Each holds an
-  /// HTTP worker, and the server has at most HttpServerOptions::max_threads
-  /// (256), so this leaves a quarter of them for everything else.
-  std::size_t max_waiters = 192;
+  /// Long polls waiting at once on this node; more get 503. A waiting poll
+  /// holds its connection and a few hundred bytes, no thread (the answer is
+  /// deferred), so the bound is the server's connections
+  /// (HttpServerOptions::max_connections, 16384): this leaves room under it
+  /// for everything else.
+  std::size_t max_waiters = 12'000;
   /// Long polls one account may hold on this node: a further one ends the
   /// oldest (it answers at once), so nobody holding the account's requests
   /// can lock its owner out of the mailbox.
@@ -49,7 +53,9 @@ struct ApiOptions {
   SessionOptions sessions;
 };
 
-/// Safe for concurrent use by the HTTP workers.
+/// Safe for concurrent use by the HTTP workers. Waiting long polls are
+/// answered by the thread that stores their message (on_stored), by one
+/// deadline sweep thread, or by stop().
 class Api {
  public:
   /// REQUIRES: everything passed in outlives the Api.
@@ -68,7 +74,7 @@ class Api {
   /// The store merged `record` with a change: wakes long polls of its mailbox.
   void on_stored(const core::Record& record);
 
-  /// Wakes every long poll (they answer with what they have) and makes later
+  /// Answers every long poll (with what its mailbox has) and makes later
   /// ones answer at once. Call before stopping the HTTP server.
   void stop();
 
@@ -94,12 +100,25 @@ class Api {
     crypto::PublicKey key{};
     std::int64_t fetched_ms = 0;
   };
-  struct Waiters {
-    std::condition_variable cv;
-    std::uint64_t generation = 0;  // bumped by every arrival
-    std::size_t count = 0;
-    std::uint64_t next_ticket = 0;  // each waiter's place in line
-    std::uint64_t cutoff = 0;       // waiters with a ticket below it answer now
+  // One waiting long poll: what to list again when it is answered.
+  struct Waiter;
+  using Deadlines = std::multimap<std::chrono::steady_clock::time_point, std::shared_ptr<Waiter>>;
+  struct Waiter {
+    net::Responder responder;
+    Id key{};
+    std::string nick;
+    std::string device;
+    std::string after;
+    std::string address;  // the source address, for its cap
+    std::uint32_t limit = 0;
+    // Guarded by wait_mu_.
+    std::uint64_t ticket = 0;  // its place in line among the account's waiters
+    Deadlines::iterator at;    // its entry in deadlines_
+    bool taken = false;        // out of the tables: answered, or its client gone
+  };
+  struct Waiters {  // of one account, oldest first
+    std::map<std::uint64_t, std::shared_ptr<Waiter>> by_ticket;
+    std::uint64_t next_ticket = 0;
   };
 
   /// What a route takes as proof: a DWS1 signature only, or also a session
@@ -121,7 +140,14 @@ class Api {
   net::WireResponse open_session(const net::WireRequest& w);
   net::WireResponse close_session(const net::WireRequest& w);
   net::WireResponse post_message(const net::WireRequest& w);
-  net::WireResponse get_mailbox(const net::WireRequest& w);
+  void get_mailbox(const net::WireRequest& w, net::Responder responder);
+  Result<core::MailboxPage> list(const Waiter& w);
+  // Removes `w` from the tables; false if it was already. REQUIRES: wait_mu_.
+  bool take(Waiter& w);
+  // Lists `w`'s mailbox again and answers. REQUIRES: take(w) returned true.
+  void finish(const std::shared_ptr<Waiter>& w);
+  // The sweep: answers the polls whose wait is over.
+  void expire();
   net::WireResponse ack(const net::WireRequest& w);
   net::WireResponse get_devices(const net::WireRequest& w);
   net::WireResponse put_devices(const net::WireRequest& w);
@@ -138,13 +164,16 @@ class Api {
   std::unordered_map<std::string, CachedKey> keys_;
 
   std::mutex wait_mu_;
-  std::unordered_map<Id, std::shared_ptr<Waiters>> waiters_;
+  std::unordered_map<Id, Waiters> waiters_;
+  Deadlines deadlines_;
   std::size_t waiting_ = 0;
   std::unordered_map<std::string, std::size_t> waiting_by_address_;
   bool stopping_ = false;
   LimitCounts limits_;  // guarded by wait_mu_
 
   std::unique_ptr<core::TokenBuckets> registrations_;  // null: no limit
+  // Last: stopped (joined) first, while what it uses still exists.
+  net::Timer sweeper_;
 };
 
 }  // namespace dws::node

@@ -108,6 +108,7 @@ Result<RingInfo> fetch_info(net::HttpTransport& transport, const std::string& pe
 net::HttpServerOptions server_options(const NodeOptions& o) {
   net::HttpServerOptions so;
   so.threads = o.http_threads;
+  so.max_connections = o.max_connections;
   so.tls_cert_file = o.tls_cert;
   so.tls_key_file = o.tls_key;
   so.tls_client_ca_file = o.tls_ca;
@@ -183,6 +184,8 @@ Result<Checked> check_options(const NodeOptions& o) {
     return Status::InvalidArgument(fmt::format("discovery port {} must be in 0..65535", o.discovery_port));
   if (o.http_threads < 1 || o.http_threads > 1024)
     return Status::InvalidArgument(fmt::format("http_threads {} must be in 1..1024", o.http_threads));
+  if (o.max_connections < 1)
+    return Status::InvalidArgument(fmt::format("max_connections {} must be at least 1", o.max_connections));
   if (o.sync_ms < 1 || o.sync_ms > 3'600'000)
     return Status::InvalidArgument(fmt::format("sync_ms {} must be in 1..3600000", o.sync_ms));
   if (o.flush_ms < 1 || o.flush_ms > 3'600'000)
@@ -712,6 +715,7 @@ struct Node::Impl {
     ao.mailbox.message_ttl_ms = options.message_ttl_s * 1000;
     ao.mailbox.ack_ttl_ms = rep.tombstone_ttl_ms;
     ao.mailbox.quota = options.mailbox_quota;
+    ao.max_waiters = options.max_long_polls;
     if (options.registration_burst == 0 || options.registrations_per_hour == 0) {
       ao.registrations.burst = 0;
     } else {
@@ -791,7 +795,8 @@ struct Node::Impl {
       ring->leave();
     }
     if (discovery) discovery->stop();
-    // Long polls hold HTTP workers, which the server joins.
+    // Waiting long polls are answered first; the server's stop() writes
+    // those answers before it closes the connections.
     if (api) api->stop();
     server.stop();
     transport.clear();

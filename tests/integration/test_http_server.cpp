@@ -17,6 +17,9 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
 #include <mutex>
 #include <cstdlib>
 #include <filesystem>
@@ -456,6 +459,163 @@ TEST_CASE("http server: handlers that block (long polls) do not stop the others 
   cv.notify_all();
   for (auto& t : pollers) t.join();
   CHECK(answered == kBlocked);
+}
+
+// Deferred routes: the handler keeps its Responder and answers later.
+struct Parked {
+  std::mutex mu;
+  std::vector<dws::net::Responder> responders;
+  std::atomic<int> closed{0};
+
+  HttpServer::DeferredHandler handler(bool watch_close = true) {
+    return [this, watch_close](const WireRequest&, dws::net::Responder r) {
+      if (watch_close) r.on_close([this] { ++closed; });
+      std::lock_guard lock(mu);
+      responders.push_back(std::move(r));
+    };
+  }
+  std::size_t size() {
+    std::lock_guard lock(mu);
+    return responders.size();
+  }
+  dws::net::Responder at(std::size_t i) {
+    std::lock_guard lock(mu);
+    return responders.at(i);
+  }
+};
+
+WireResponse text(std::string body) {
+  WireResponse r;
+  r.body = std::move(body);
+  r.content_type = "text/plain";
+  return r;
+}
+
+long process_threads() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  long n = -1;
+  while (std::fgets(line, sizeof line, f))
+    if (std::strncmp(line, "Threads:", 8) == 0) n = std::atol(line + 8);
+  std::fclose(f);
+  return n;
+}
+
+TEST_CASE("http server: a deferred answer given later from another thread is written, and keep-alive goes on") {
+  Parked parked;
+  EchoServer s({}, [&](HttpServer& server) { server.route_deferred("GET", "/later", parked.handler()); });
+  RawConn c("127.0.0.1", s.port);
+  REQUIRE(c.send("GET /later HTTP/1.1\r\nHost: x\r\n\r\n"));
+  REQUIRE(wait_for([&] { return parked.size() == 1; }, 10s));
+  CHECK(c.read_response(300ms).empty());  // nothing is written before the answer
+  const dws::net::Responder r = parked.at(0);
+  CHECK_FALSE(r.done());
+  bool first = false;
+  std::thread([&] { first = r.answer(text("at last")); }).join();
+  CHECK(first);
+  CHECK(r.done());
+  CHECK_FALSE(r.answer(text("twice")));  // once only
+  const std::string reply = c.read_response();
+  CHECK_MESSAGE(starts_with(reply, "HTTP/1.1 200"), reply);
+  CHECK(contains(reply, "Connection: keep-alive"));
+  CHECK(contains(reply, "\r\n\r\nat last"));
+  // The same connection serves the next request, and a request pipelined
+  // behind a deferred one waits for its turn.
+  REQUIRE(c.send("GET /echo?q=1 HTTP/1.1\r\n\r\nGET /later HTTP/1.1\r\n\r\nGET /echo?q=2 HTTP/1.1\r\n\r\n"));
+  CHECK(contains(c.read_response(), "q=[q=1]"));
+  REQUIRE(wait_for([&] { return parked.size() == 2; }, 10s));
+  CHECK(c.read_response(300ms).empty());
+  CHECK(parked.at(1).answer(text("second")));
+  CHECK(contains(c.read_response(), "second"));
+  CHECK(contains(c.read_response(), "q=[q=2]"));
+  CHECK(parked.closed == 0);
+}
+
+TEST_CASE("http server: a client that goes away while deferred runs on_close, and the late answer is dropped") {
+  Parked parked;
+  EchoServer s({}, [&](HttpServer& server) { server.route_deferred("GET", "/later", parked.handler()); });
+  {
+    RawConn c("127.0.0.1", s.port);
+    REQUIRE(c.send("GET /later HTTP/1.1\r\n\r\n"));
+    REQUIRE(wait_for([&] { return parked.size() == 1; }, 10s));
+  }
+  REQUIRE(wait_for([&] { return parked.closed == 1; }, 10s));
+  CHECK(parked.at(0).done());
+  CHECK_FALSE(parked.at(0).answer(text("too late")));
+  CHECK(wait_for([&] { return s.server.stats().connections_open == 0; }, 10s));
+  // on_close given after the close runs at once.
+  std::atomic<bool> ran{false};
+  parked.at(0).on_close([&] { ran = true; });
+  CHECK(ran);
+}
+
+TEST_CASE("http server: a deferred handler that drops its Responder, or throws, answers a 500") {
+  EchoServer s({}, [&](HttpServer& server) {
+    server.route_deferred("GET", "/drop", [](const WireRequest&, dws::net::Responder) {});
+    server.route_deferred("GET", "/throw", [](const WireRequest&, dws::net::Responder) {
+      throw std::runtime_error("no mailbox");
+    });
+  });
+  RawConn c("127.0.0.1", s.port);
+  REQUIRE(c.send("GET /drop HTTP/1.1\r\n\r\n"));
+  const std::string dropped = c.read_response();
+  CHECK_MESSAGE(starts_with(dropped, "HTTP/1.1 500"), dropped);
+  CHECK(contains(dropped, "the handler dropped the request unanswered"));
+  REQUIRE(c.send("GET /throw HTTP/1.1\r\n\r\n"));
+  const std::string thrown = c.read_response();
+  CHECK_MESSAGE(starts_with(thrown, "HTTP/1.1 500"), thrown);
+  CHECK(contains(thrown, "GET /throw failed: no mailbox"));
+}
+
+TEST_CASE("http server: 300 deferred requests hold no thread, and the others are served meanwhile") {
+  HttpServerOptions options;
+  options.threads = 2;
+  Parked parked;
+  EchoServer s(options, [&](HttpServer& server) { server.route_deferred("GET", "/later", parked.handler()); });
+  const long before = process_threads();
+  constexpr int kWaiting = 300;
+  std::vector<std::unique_ptr<RawConn>> conns;
+  for (int i = 0; i < kWaiting; ++i) {
+    // 50 per source address, under the per-address cap.
+    conns.push_back(std::make_unique<RawConn>("127.0.3." + std::to_string(1 + i / 50), s.port));
+    REQUIRE(conns.back()->send("GET /later HTTP/1.1\r\n\r\n"));
+  }
+  REQUIRE(wait_for([&] { return parked.size() == kWaiting; }, 20s));
+  // A handler that blocked would need a thread each (the pool grows to 256).
+  CHECK_MESSAGE(process_threads() <= before + 4, "threads before ", before, ", with ", kWaiting,
+                " waiting: ", process_threads());
+  RawConn other("127.0.0.1", s.port);
+  REQUIRE(other.send("GET /echo?q=x HTTP/1.1\r\n\r\n"));
+  CHECK(contains(other.read_response(), "q=[q=x]"));
+  for (int i = 0; i < kWaiting; ++i) parked.at(static_cast<std::size_t>(i)).answer(text("n" + std::to_string(i)));
+  int answered = 0;
+  for (int i = 0; i < kWaiting; ++i) answered += contains(conns[static_cast<std::size_t>(i)]->read_response(), "\r\n\r\nn");
+  CHECK(answered == kWaiting);
+}
+
+TEST_CASE("http server: stop() with deferred requests closes them, runs on_close, and later answers do nothing") {
+  Parked parked;
+  auto s = std::make_unique<EchoServer>(HttpServerOptions{},
+                                        [&](HttpServer& server) { server.route_deferred("GET", "/later", parked.handler()); });
+  std::vector<std::unique_ptr<RawConn>> conns;
+  for (int i = 0; i < 20; ++i) {
+    conns.push_back(std::make_unique<RawConn>("127.0.0.1", s->port));
+    REQUIRE(conns.back()->send("GET /later HTTP/1.1\r\n\r\n"));
+  }
+  REQUIRE(wait_for([&] { return parked.size() == 20; }, 10s));
+  // One answer races the stop from another thread.
+  std::thread racer([&] { parked.at(0).answer(text("racing")); });
+  s->server.stop();
+  racer.join();
+  CHECK(parked.closed >= 19);
+  s.reset();  // the server is gone; the Responders live on
+  for (std::size_t i = 1; i < 20; ++i) CHECK_FALSE(parked.at(i).answer(text("after stop")));
+  for (auto& c : conns) {
+    const std::string r = c->read_to_close(5s);
+    CHECK(c->closed_by_peer());
+    CHECK((r.empty() || contains(r, "racing")));
+  }
 }
 
 TEST_CASE("http server: a second server cannot bind a serving port, and stop() closes idle connections") {

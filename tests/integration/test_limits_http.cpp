@@ -85,8 +85,9 @@ std::uint64_t refusals(const dws::Node& n, const std::string& limit) {
 }
 
 // One node is a whole ring: limits are per entry node.
-std::unique_ptr<dws::Node> start_node() {
+std::unique_ptr<dws::Node> start_node(std::size_t max_long_polls = dws::NodeOptions{}.max_long_polls) {
   dws::NodeOptions o;
+  o.max_long_polls = max_long_polls;
   o.listen = "127.0.0.1:0";
   o.stabilize_ms = 100;
   o.discovery_port = 0;
@@ -98,7 +99,110 @@ std::unique_ptr<dws::Node> start_node() {
   return std::move(n).value();
 }
 
+std::uint64_t waiters(const dws::Node& n) {
+  const std::string text = n.metrics_text();
+  const auto at = text.find("\ndws_mailbox_waiters ");
+  REQUIRE_MESSAGE(at != std::string::npos, "no metric dws_mailbox_waiters");
+  return std::strtoull(text.c_str() + at + 21, nullptr, 10);
+}
+
+std::string envelope_body(const User& from, const User& to, const std::string& text, std::string* id = nullptr) {
+  dws::net::SystemClock clock;
+  dws::net::RandomRng rng;
+  core::MessageIdGenerator ids(clock, rng);
+  auto env = core::seal_envelope(from.sk, from.nick, to.nick, to.record.public_key, core::Kind::kText, text,
+                                 ids.next(), now_ms());
+  REQUIRE(env.ok());
+  const core::EnvelopeView v = core::to_view(*env);
+  if (id) *id = v.id;
+  return "{\"id\":\"" + v.id + "\",\"from\":\"" + v.from + "\",\"to\":\"" + v.to +
+         "\",\"sent_at\":" + std::to_string(v.sent_at) + ",\"kind\":\"" + v.kind + "\",\"nonce\":\"" + v.nonce +
+         "\",\"box\":\"" + v.box + "\",\"sig\":\"" + v.sig + "\"}";
+}
+
 }  // namespace
+
+TEST_CASE("long poll: a message wakes its recipient's poll only, and a poll without wait answers at once") {
+  auto node = start_node();
+  const std::string at = node->address();
+  const User alice = make_user("alice"), bob = make_user("bob"), carol = make_user("carol");
+  for (const User* u : {&alice, &bob, &carol})
+    REQUIRE(raw_request("127.0.0.1", at, "POST", "/v1/users", account_json(u->record)).status == 201);
+  const RawReply empty = signed_request("127.0.0.1", at, alice, "GET", "/v1/mailbox?wait=0");
+  REQUIRE_MESSAGE(empty.status == 200, describe(empty));
+  CHECK(empty.body == R"({"messages":[],"more":false,"devices":0})");
+
+  RawReply for_alice, for_bob;
+  std::thread a([&] { for_alice = signed_request("127.0.0.1", at, alice, "GET", "/v1/mailbox?wait=30"); });
+  std::thread b([&] { for_bob = signed_request("127.0.0.1", at, bob, "GET", "/v1/mailbox?wait=30"); });
+  REQUIRE(dws::test::wait_for([&] { return waiters(*node) == 2; }, 20s));
+  std::string id;
+  const auto sent_at = std::chrono::steady_clock::now();
+  const RawReply sent = signed_request("127.0.0.1", at, carol, "POST", "/v1/messages", envelope_body(carol, alice, "hi", &id));
+  REQUIRE_MESSAGE(sent.status == 201, describe(sent));
+  a.join();
+  CHECK(std::chrono::steady_clock::now() - sent_at < 5s);
+  CHECK_MESSAGE(for_alice.status == 200, describe(for_alice));
+  CHECK(for_alice.body.find(id) != std::string::npos);
+  CHECK(waiters(*node) == 1);  // bob still waits
+  const RawReply now = signed_request("127.0.0.1", at, alice, "GET", "/v1/mailbox?wait=0");
+  CHECK(now.body == for_alice.body);  // the long poll answered what a poll lists
+  // Stopping answers bob's poll (the node has left its ring by then, so
+  // with a 503 saying so) instead of leaving it to time out.
+  const auto stopped_at = std::chrono::steady_clock::now();
+  node->stop();
+  b.join();
+  CHECK(std::chrono::steady_clock::now() - stopped_at < 10s);
+  CHECK_MESSAGE((for_bob.status == 200 || for_bob.status == 503), describe(for_bob));
+}
+
+TEST_CASE("long poll: the wait ends with the empty page, and a client gone while waiting is no longer counted") {
+  auto node = start_node();
+  const std::string at = node->address();
+  const User alice = make_user("alice");
+  REQUIRE(raw_request("127.0.0.1", at, "POST", "/v1/users", account_json(alice.record)).status == 201);
+  const auto start = std::chrono::steady_clock::now();
+  const RawReply ended = signed_request("127.0.0.1", at, alice, "GET", "/v1/mailbox?wait=1");
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK_MESSAGE(ended.status == 200, describe(ended));
+  CHECK(ended.body == R"({"messages":[],"more":false,"devices":0})");
+  CHECK(took >= 1s);
+  CHECK(took < 3s);
+  CHECK(waiters(*node) == 0);
+
+  // The client gives up after 300 ms and closes: the node drops its waiter
+  // then, not at the end of the wait.
+  const RawReply gave_up = [&] {
+    auto h = core::make_authorization(alice.nick, alice.sk, "GET", "/v1/mailbox?wait=60", now_ms(), "");
+    REQUIRE(h.ok());
+    return raw_request("127.0.0.1", at, "GET", "/v1/mailbox?wait=60", "", {{"Authorization", *h}}, 300);
+  }();
+  CHECK(gave_up.status == 0);
+  CHECK(dws::test::wait_for([&] { return waiters(*node) == 0; }, 5s));
+}
+
+TEST_CASE("limits: long polls over the node's cap get a 503 naming it, and a poll without wait is still served") {
+  auto node = start_node(3);
+  const std::string at = node->address();
+  std::vector<User> users;
+  for (int i = 0; i < 4; ++i) {
+    users.push_back(make_user("capped" + std::to_string(i)));
+    REQUIRE(raw_request("127.0.0.1", at, "POST", "/v1/users", account_json(users.back().record)).status == 201);
+  }
+  std::vector<std::thread> polls;
+  std::vector<RawReply> replies(3);
+  for (int i = 0; i < 3; ++i)
+    polls.emplace_back([&, i] { replies[i] = signed_request("127.0.0.1", at, users[i], "GET", "/v1/mailbox?wait=30"); });
+  REQUIRE(dws::test::wait_for([&] { return waiters(*node) == 3; }, 20s));
+  const RawReply over = signed_request("127.0.0.1", at, users[3], "GET", "/v1/mailbox?wait=30");
+  CHECK_MESSAGE(over.status == 503, describe(over));
+  CHECK(over.body.find("this node already holds 3 waiting mailbox requests, its limit") != std::string::npos);
+  CHECK(signed_request("127.0.0.1", at, users[3], "GET", "/v1/mailbox").status == 200);
+  CHECK(refusals(*node, "long_polls_per_node") == 1);
+  node->stop();
+  for (auto& t : polls) t.join();
+  for (const auto& r : replies) CHECK_MESSAGE((r.status == 200 || r.status == 503), describe(r));
+}
 
 TEST_CASE("limits: registrations are limited per source address, and another address still registers") {
   auto node = start_node();
