@@ -205,9 +205,11 @@ Result<Envelope> seal_envelope(const crypto::SecretKey& sender, std::string_view
   return e;
 }
 
-Status verify_envelope(const Envelope& e, const crypto::PublicKey& sender) {
+Status verify_envelope(const Envelope& e, const crypto::PublicKey& sender, crypto::VerifiedCache* verified) {
   if (Status st = check_fields(e); !st.ok()) return st;
-  if (!crypto::verify(sender, envelope_signing_bytes(e), e.sig).ok())
+  const std::string bytes = envelope_signing_bytes(e);
+  const Status ok = verified ? verified->verify(sender, bytes, e.sig) : crypto::verify(sender, bytes, e.sig);
+  if (!ok.ok())
     return Status::Unauthenticated("envelope " + e.id.hex() + " is not signed by '" + e.from +
                                    "': spoofed sender or changed on the way");
   return Status::Ok();

@@ -16,6 +16,7 @@
 #include "core/env.hpp"
 #include "crypto/box.hpp"
 #include "crypto/keys.hpp"
+#include "crypto/verified_cache.hpp"
 #include "dwhatsapp/status.hpp"
 
 namespace dws::core {
@@ -99,8 +100,10 @@ Result<Envelope> seal_envelope(const crypto::SecretKey& sender, std::string_view
 /// Field checks (nicknames in stored form, sent_at >= 0, box at least a MAC,
 /// size), then the signature by `sender`. kUnauthenticated "envelope ... is
 /// not signed by 'alice'" when the signature does not verify (spoofed `from`,
-/// or any field changed).
-Status verify_envelope(const Envelope& envelope, const crypto::PublicKey& sender);
+/// or any field changed). `verified`: the node's cache of signatures it
+/// checked before (null: always verify).
+Status verify_envelope(const Envelope& envelope, const crypto::PublicKey& sender,
+                       crypto::VerifiedCache* verified = nullptr);
 
 /// verify_envelope, then decrypts with the recipient's secret key (or
 /// `cache`, made for the recipient). kUnauthenticated when the box does not

@@ -221,7 +221,7 @@ Verdict RecordValidator::check_ack_proof(const Record& r, std::int64_t now_ms, s
   if (Verdict v = check_expiry(r, now_ms, ttl_ms, opt_.clock_skew_ms, what); !v.ok()) return v;
   crypto::PublicKey owner{};
   if (Verdict v = signer_key(proof->owner, owner, checking); !v.ok()) return v;
-  if (!crypto::verify(owner, ack_signing_bytes(proof->owner, signed_sub), proof->signature).ok())
+  if (!verified_.verify(owner, ack_signing_bytes(proof->owner, signed_sub), proof->signature).ok())
     return reject(RejectReason::kBadSignature, Code::kUnauthenticated, r,
                   "the acknowledgement is not signed by '" + proof->owner + "'");
   return Verdict::Ok();
@@ -293,7 +293,7 @@ Verdict RecordValidator::check_entry(const Record& r, std::int64_t now_ms) {
     return v;
   crypto::PublicKey sender{};
   if (Verdict v = signer_key(env->from, sender, "envelope " + env->id.hex()); !v.ok()) return v;
-  if (Status st = verify_envelope(*env, sender); !st.ok()) return refused_by(st, r);
+  if (Status st = verify_envelope(*env, sender, &verified_); !st.ok()) return refused_by(st, r);
   return Verdict::Ok();
 }
 

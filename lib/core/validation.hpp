@@ -36,6 +36,7 @@
 #include "core/account.hpp"
 #include "core/envelope.hpp"
 #include "core/record.hpp"
+#include "crypto/verified_cache.hpp"
 #include "crypto/keys.hpp"
 #include "dwhatsapp/status.hpp"
 
@@ -144,6 +145,9 @@ class RecordValidator {
   Verdict check(const Record& incoming, const Record* current, std::int64_t now_ms);
 
   const ValidationOptions& options() const { return opt_; }
+  /// The signatures this node has verified (envelopes and ack proofs), for
+  /// the API's own checks of what it will hand to the validator next.
+  crypto::VerifiedCache& verified() { return verified_; }
 
  private:
   Verdict check_user(const Record& r, std::int64_t now_ms);
@@ -162,6 +166,7 @@ class RecordValidator {
 
   KeyDirectory& keys_;
   ValidationOptions opt_;
+  crypto::VerifiedCache verified_;
 };
 
 }  // namespace dws::core

@@ -437,7 +437,7 @@ WireResponse Api::post_message(const WireRequest& w) {
   if (env->from != caller->nick)
     return error(Status::Forbidden("an envelope from '" + env->from + "' cannot be sent by '" + caller->nick + "'"));
   if (auto to = public_key(env->to); !to.ok()) return error(to.status());
-  if (Status s = core::verify_envelope(*env, caller->key); !s.ok()) return error(Status::Unauthenticated(s.message()));
+  if (Status s = core::verify_envelope(*env, caller->key, verified_); !s.ok()) return error(Status::Unauthenticated(s.message()));
   auto put = mailbox_.post(*env, clock_.wall_ms());
   if (!put.ok()) return error(for_client(put.status()));
   return reply(201, to_json([&](Writer& j) {

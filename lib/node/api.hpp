@@ -71,6 +71,11 @@ class Api {
   static bool handles(const core::Request& request) { return core::Users::handles(request); }
   Result<core::Response> handle(const core::Request& request);
 
+  /// The node's record validator's cache: an envelope the API checked is
+  /// then admitted by the replicator without a second verification.
+  /// REQUIRES: before add_routes(); `verified` outlives the Api.
+  void set_verified_cache(crypto::VerifiedCache* verified) { verified_ = verified; }
+
   /// The store merged `record` with a change: wakes long polls of its mailbox.
   void on_stored(const core::Record& record);
 
@@ -159,6 +164,7 @@ class Api {
   core::Mailbox mailbox_;
 
   SessionTable sessions_;
+  crypto::VerifiedCache* verified_ = nullptr;
 
   std::mutex key_mu_;
   std::unordered_map<std::string, CachedKey> keys_;

@@ -723,6 +723,7 @@ struct Node::Impl {
       ao.registrations.refill_ms = 3'600'000 / options.registrations_per_hour;
     }
     api = std::make_unique<node::Api>(*ring, *replicator, *records, transport, clock, ao);
+    api->set_verified_cache(&validator->verified());
     replicator->set_on_stored([this](const core::Record& r) { api->on_stored(r); });
     add_routes();
     if (Status s = server.start(); !s.ok()) return s;

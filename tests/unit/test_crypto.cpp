@@ -10,6 +10,7 @@
 #include "crypto/box.hpp"
 #include "crypto/encoding.hpp"
 #include "crypto/keys.hpp"
+#include "crypto/verified_cache.hpp"
 #include "crypto/pwhash.hpp"
 
 using namespace dws;
@@ -325,4 +326,28 @@ TEST_CASE("crypto: secret bytes compare in constant time and are wiped on destru
   bool all_zero = true;
   for (std::size_t i = 0; i < 8; ++i) all_zero = all_zero && raw[i] == 0;
   CHECK(all_zero);
+}
+
+TEST_CASE("crypto: the verified cache verifies a triple once, remembers only successes, and forgets the oldest") {
+  const dws::crypto::KeyPair k = dws::crypto::generate_keypair();
+  const dws::crypto::Signature sig = dws::crypto::sign(k.secret_key, "hello");
+  dws::crypto::VerifiedCache cache(2);
+  CHECK(cache.verify(k.public_key, "hello", sig).ok());
+  CHECK(cache.verify(k.public_key, "hello", sig).ok());
+  CHECK(cache.counts().verified == 1);
+  CHECK(cache.counts().hits == 1);
+  // Another message, another key or a changed signature is verified (and refused).
+  CHECK(cache.verify(k.public_key, "hellO", sig).code() == dws::Code::kUnauthenticated);
+  CHECK(cache.verify(dws::crypto::generate_keypair().public_key, "hello", sig).code() ==
+        dws::Code::kUnauthenticated);
+  dws::crypto::Signature flipped = sig;
+  flipped[0] ^= 1;
+  CHECK(cache.verify(k.public_key, "hello", flipped).code() == dws::Code::kUnauthenticated);
+  CHECK(cache.verify(k.public_key, "hello", flipped).code() == dws::Code::kUnauthenticated);  // not remembered
+  CHECK(cache.counts().verified == 5);
+  // Two generations of 2: the first triple survives two more, not four.
+  for (const char* m : {"a", "b", "c", "d"}) CHECK(cache.verify(k.public_key, m, dws::crypto::sign(k.secret_key, m)).ok());
+  const auto before = cache.counts().verified;
+  CHECK(cache.verify(k.public_key, "hello", sig).ok());
+  CHECK(cache.counts().verified == before + 1);
 }
