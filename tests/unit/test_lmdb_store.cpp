@@ -278,25 +278,42 @@ TEST_CASE("lmdb store: readers on other threads see whole batches while a writer
   CHECK(**s->get("a") == std::to_string(kBatches - 1));
 }
 
-TEST_CASE("lmdb store: records merged from several threads keep the digest index exact") {
+TEST_CASE("lmdb store: records merged from several threads keep the digest index exact and the winners stored") {
   TempDir tmp{"dws-lmdb"};
-  auto s = open_store(tmp.path());
+  LmdbOptions opt;
+  int threads = 4, per_thread = 300;
+  SUBCASE("without fsync") {}
+  SUBCASE("with fsync: merges wait for the group commit outside RecordStore's lock") {
+    opt.fsync = true;
+    threads = 8;
+    per_thread = 60;
+  }
+  auto s = open_store(tmp.path(), opt);
   auto rs = std::move(RecordStore::open(*s, {12})).value();
   std::atomic<int> errors{0};
+  std::vector<std::vector<Record>> merged(static_cast<std::size_t>(threads));
   std::vector<std::thread> writers;
-  for (int t = 0; t < 4; ++t)
+  for (int t = 0; t < threads; ++t)
     writers.emplace_back([&, t] {
       SplitMix64 rng(static_cast<std::uint64_t>(t));
-      for (int i = 0; i < 300; ++i) {
+      for (int i = 0; i < per_thread; ++i) {
         // Shared keys across threads, so writes race on the same items.
         Record r{rng.uniform(200) * 0x0123456789abcdefULL, "", rng.uniform(10), rng.uniform(3) == 0, 0,
                  std::to_string(t)};
         if (!rs->merge(r, 0).ok()) ++errors;
+        merged[static_cast<std::size_t>(t)].push_back(r);
       }
     });
   for (auto& w : writers) w.join();
   CHECK(errors == 0);
   CHECK(rs->count() == s->stats()->entries);
+  // Every item holds the greatest record merged into it: merging any of them
+  // again stores nothing.
+  int stored_again = 0;
+  for (const auto& mine : merged)
+    for (const Record& r : mine)
+      if (*rs->merge(r, 0) == dws::core::MergeOutcome::kStored) ++stored_again;
+  CHECK(stored_again == 0);
   auto reopened = std::move(RecordStore::open(*s, {16})).value();
   for (auto [a, b] : std::vector<std::pair<Id, Id>>{{0, 0}, {UINT64_MAX / 3, 7}, {42, UINT64_MAX / 2}})
     CHECK(*rs->range_summary(a, b) == *reopened->range_summary(a, b));
