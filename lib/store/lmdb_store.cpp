@@ -221,7 +221,7 @@ Status LmdbStore::apply_alone(const core::WriteBatch& batch) {
 
 Status LmdbStore::apply(const core::WriteBatch& batch) {
   if (batch.empty()) return Status::Ok();
-  if (!opt_.group_commit) {
+  if (!grouped()) {
     if (Status st = check_batch(batch); !st.ok()) return st;
     return apply_alone(batch);
   }
@@ -231,7 +231,7 @@ Status LmdbStore::apply(const core::WriteBatch& batch) {
 std::shared_ptr<core::Store::Pending> LmdbStore::submit(core::WriteBatch batch) {
   if (batch.empty()) return std::make_shared<core::detail::SettledApply>(Status::Ok());
   if (Status st = check_batch(batch); !st.ok()) return std::make_shared<core::detail::SettledApply>(st);
-  if (!opt_.group_commit) return std::make_shared<core::detail::SettledApply>(apply_alone(batch));
+  if (!grouped()) return std::make_shared<core::detail::SettledApply>(apply_alone(batch));
   auto w = std::make_shared<Writer>(*this, std::move(batch));
   std::lock_guard lock(queue_mu_);
   queue_.push_back(w);
