@@ -1,5 +1,6 @@
 // Replicated writes against same-run baselines (DESIGN.md section 11):
-//   (a) raw LmdbStore puts, one put per commit, without and with fsync;
+//   (a) raw LmdbStore puts, one put per commit, without and with fsync; and
+//       from 16 threads with and without group commit;
 //   (b) a trivial HTTP round trip (GET /v1/ring/ping via HttpTransport);
 //   (c) writes through ONE entry node into a 3-node loopback ring, n = 3,
 //       W = 2, with 1 and 16 writers, in both durability modes,
@@ -43,6 +44,7 @@ struct Figure {
   double p99_us = 0;
   std::uint64_t ops = 0;
   std::uint64_t errors = 0;
+  std::uint64_t commits = 0;  // raw store rows: write transactions committed
 };
 
 // Runs op(thread, i) on `threads` threads until g_seconds pass or kMaxOps
@@ -96,10 +98,13 @@ void print(const char* what, const Figure& f) {
   std::fflush(stdout);
 }
 
-Figure raw_lmdb(bool fsync) {
+// `threads` writers each applying one put per batch; with group_commit the
+// concurrent batches share commits (and fsyncs).
+Figure raw_lmdb(bool fsync, int threads = 1, bool group_commit = true) {
   TempDir dir{"dws-store-bench"};
   dws::store::LmdbOptions o;
   o.fsync = fsync;
+  o.group_commit = group_commit;
   o.map_size = std::uint64_t{1} << 30;
   auto store = dws::store::LmdbStore::open(dir.sub("lmdb"), o);
   if (!store.ok()) {
@@ -109,11 +114,14 @@ Figure raw_lmdb(bool fsync) {
   dws::core::SplitMix64 rng(fsync ? 2 : 1);
   std::vector<std::uint64_t> keys(kMaxOps);
   for (auto& k : keys) k = rng.next();
-  return measure(1, [&](int, std::uint64_t i) {
+  const std::uint64_t commits0 = (*store)->commits();
+  Figure f = measure(threads, [&](int, std::uint64_t i) {
     dws::core::WriteBatch b;
     b.put(dws::core::storage_key(keys[i], ""), payload(i));
     return (*store)->apply(b).ok();
   });
+  f.commits = (*store)->commits() - commits0;
+  return f;
 }
 
 dws::NodeOptions node_options(const std::string& data_dir, bool fsync) {
@@ -208,6 +216,19 @@ int main(int argc, char** argv) {
   print("raw LMDB put, one per commit, MDB_NOSYNC", lmdb_nosync);
   const Figure lmdb_fsync = raw_lmdb(true);
   print("raw LMDB put, one per commit, fsync", lmdb_fsync);
+  std::printf("raw LmdbStore::apply, one put per batch, 16 threads\n");
+  const auto print_raw = [](const char* what, const Figure& f) {
+    print(what, f);
+    std::printf("  %-58s %10.1f batches per commit\n", "",
+                f.commits ? static_cast<double>(f.ops) / static_cast<double>(f.commits) : 0.0);
+  };
+  print_raw("MDB_NOSYNC, one commit per apply (never grouped)", raw_lmdb(false, 16, true));
+  const Figure fsync16_alone = raw_lmdb(true, 16, false);
+  print_raw("fsync, one commit per apply (group_commit = false)", fsync16_alone);
+  const Figure fsync16_group = raw_lmdb(true, 16, true);
+  print_raw("fsync, group commit", fsync16_group);
+  std::printf("  %-58s %10.2f x\n", "fsync group commit, 16 threads / fsync, 1 thread",
+              fsync16_group.per_s / lmdb_fsync.per_s);
 
   Figure http1;
   Figure http16;

@@ -222,6 +222,20 @@ Result<std::unique_ptr<RecordStore>> RecordStore::open(Store& store, RecordStore
 
 Status RecordStore::rebuild() {
   std::lock_guard lock(mu_);
+  return rebuild_locked();
+}
+
+void RecordStore::drain(std::unique_lock<std::mutex>& lock) {
+  ++draining_;
+  idle_cv_.wait(lock, [this] { return in_flight_ == 0; });
+  --draining_;
+  // A write that failed after the index counted it: recount from the store,
+  // which now holds every committed write and nothing else.
+  if (index_stale_ && rebuild_locked().ok()) index_stale_ = false;
+  idle_cv_.notify_all();
+}
+
+Status RecordStore::rebuild_locked() {
   index_.clear();
   Status failure;
   Status st = store_.scan({}, {}, [&](std::string_view k, std::string_view v) {
@@ -261,13 +275,15 @@ Result<std::vector<MergeOutcome>> RecordStore::merge(std::span<const Record> rec
   }
 
   struct Slot {
-    std::optional<Record> stored;   // what the store holds now
+    std::optional<Record> stored;   // what the store holds now, or will once `queued` commits
     const Record* winner = nullptr; // set when an incoming record beats it
+    std::shared_ptr<Store::Pending> queued;  // an earlier merge's write of this key, not yet committed
   };
   std::vector<MergeOutcome> outcomes;
   outcomes.reserve(records.size());
 
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  idle_cv_.wait(lock, [this] { return draining_ == 0; });
   std::map<std::string, Slot> slots;
   for (const auto& rec : records) {
     if (rec.expired(now_ms)) {
@@ -276,6 +292,14 @@ Result<std::vector<MergeOutcome>> RecordStore::merge(std::span<const Record> rec
     }
     std::string skey = storage_key(rec.key, rec.sub);
     auto it = slots.find(skey);
+    if (it == slots.end()) {
+      Slot slot;
+      if (auto p = pending_.find(skey); p != pending_.end()) {
+        slot.stored = p->second.winner;
+        slot.queued = p->second.ticket;
+        it = slots.emplace(std::move(skey), std::move(slot)).first;
+      }
+    }
     if (it == slots.end()) {
       Slot slot;
       auto value = store_.get(skey);
@@ -315,19 +339,61 @@ Result<std::vector<MergeOutcome>> RecordStore::merge(std::span<const Record> rec
     changes.push_back(ch);
     batch.put(skey, std::move(value));
   }
+  // Outcomes decided against a queued write hold only once it commits.
+  std::vector<std::pair<std::string, std::shared_ptr<Store::Pending>>> depends;
+  for (const auto& [skey, slot] : slots)
+    if (slot.queued && !slot.winner) depends.emplace_back(skey, slot.queued);
+  std::shared_ptr<Store::Pending> ticket;
+  const std::uint64_t seq = ++next_seq_;
   if (!batch.empty()) {
-    Status st = store_.apply(batch);
-    if (!st.ok()) return st;
+    // Queued under mu_, so batches commit in the order they were decided.
+    ticket = store_.submit(std::move(batch));
+    for (const auto& [skey, slot] : slots)
+      if (slot.winner) pending_[skey] = PendingWrite{*slot.winner, ticket, seq};
+    // The index counts the write now, in decision order (its removes must
+    // follow their adds); should the write fail, index_stale_ recounts.
+    for (const auto& ch : changes) {
+      if (ch.old_leaf) index_.remove(ch.id, *ch.old_leaf);
+      index_.add(ch.id, ch.new_leaf);
+    }
   }
-  for (const auto& ch : changes) {
-    if (ch.old_leaf) index_.remove(ch.id, *ch.old_leaf);
-    index_.add(ch.id, ch.new_leaf);
+  if (!ticket && depends.empty()) return outcomes;
+
+  ++in_flight_;
+  lock.unlock();
+  const Status own = ticket ? ticket->wait() : Status::Ok();
+  Status st = own;
+  for (const auto& [skey, dep] : depends) {
+    if (!st.ok()) break;
+    // Committed already (it was queued first); this only reads its Status.
+    if (Status d = dep->wait(); !d.ok()) {
+      auto item = parse_storage_key(skey);
+      const std::string name = item.ok() ? to_hex(item->key) : "(storage key unreadable)";
+      st = Status(d.code(), "record " + name + " was merged against an earlier write of it that failed (" +
+                                d.message() + "); retrying is safe");
+    }
   }
+  lock.lock();
+  if (ticket) {
+    for (const auto& [skey, slot] : slots) {
+      if (!slot.winner) continue;
+      auto p = pending_.find(skey);
+      if (p != pending_.end() && p->second.seq == seq) pending_.erase(p);
+    }
+    if (!own.ok()) index_stale_ = true;
+  }
+  if (--in_flight_ == 0) {
+    if (index_stale_ && rebuild_locked().ok()) index_stale_ = false;
+    idle_cv_.notify_all();
+  }
+  if (!st.ok()) return st;
   return outcomes;
 }
 
 Result<std::uint64_t> RecordStore::erase(std::span<const ItemKey> items) {
-  std::lock_guard lock(mu_);
+  // Reads the store itself, so no merge may have a write queued.
+  std::unique_lock lock(mu_);
+  drain(lock);
   std::map<std::string, std::pair<Id, Hash128>> found;
   for (const auto& item : items) {
     std::string skey = storage_key(item.key, item.sub);
@@ -349,7 +415,9 @@ Result<std::uint64_t> RecordStore::erase(std::span<const ItemKey> items) {
 
 Result<std::uint64_t> RecordStore::erase_matching(Id a, Id b, std::uint64_t max,
                                                   const std::function<bool(const Record&)>& pred) {
-  std::lock_guard lock(mu_);
+  // Reads the store itself, so no merge may have a write queued.
+  std::unique_lock lock(mu_);
+  drain(lock);
   struct Victim {
     std::string skey;
     Id id;

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <array>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -127,7 +129,10 @@ using RecordFn = std::function<bool(const Record& record)>;
 /// behind RecordStore's back leaves the digests wrong until the next open.
 ///
 /// Thread-safe: writes, digests and counts serialize on one mutex; reads and
-/// scans go to the Store directly. Expired records stay readable until
+/// scans go to the Store directly. A merge decides and queues its write under
+/// the mutex (Store::submit) but waits for the commit, and its fsync, outside
+/// it, so concurrent merges share a group commit; later merges see the queued
+/// writes through pending_. Expired records stay readable until
 /// purge_expired removes them; readers check Record::expired().
 class RecordStore {
  public:
@@ -179,6 +184,10 @@ class RecordStore {
  private:
   RecordStore(Store& store, RecordStoreOptions options);
   Status rebuild();
+  Status rebuild_locked();
+  // REQUIRES: mu_ held by `lock`. Waits until no merge is in flight, and
+  // keeps new ones out meanwhile, for writers that read the store directly.
+  void drain(std::unique_lock<std::mutex>& lock);
   Status scan_leaves(Id lo, Id hi, const LeafFn& fn);
   Result<std::uint64_t> erase_matching(Id a, Id b, std::uint64_t max,
                                        const std::function<bool(const Record&)>& pred);
@@ -186,6 +195,20 @@ class RecordStore {
   Store& store_;
   mutable std::mutex mu_;
   DigestIndex index_;
+
+  // A merge's write between its submit and the end of its wait: what later
+  // merges of the same key must merge against.
+  struct PendingWrite {
+    Record winner;
+    std::shared_ptr<Store::Pending> ticket;
+    std::uint64_t seq = 0;
+  };
+  std::map<std::string, PendingWrite> pending_;
+  std::uint64_t next_seq_ = 0;
+  int in_flight_ = 0;       // merges between submit and the end of their wait
+  int draining_ = 0;        // writers waiting in drain()
+  bool index_stale_ = false;  // a queued write failed after the index took it
+  std::condition_variable idle_cv_;
 };
 
 }  // namespace dws::core

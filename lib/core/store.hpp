@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -79,6 +80,22 @@ class Store {
   /// of the batch is applied. An empty batch is a no-op.
   virtual Status apply(const WriteBatch& batch) = 0;
 
+  /// A write handed to submit(); wait() returns its Status once the batch is
+  /// applied (and durable, for a store that syncs commits). wait() may be
+  /// called again, from any thread, and returns the same Status.
+  class Pending {
+   public:
+    virtual ~Pending() = default;
+    virtual Status wait() = 0;
+  };
+  /// Queues `batch` behind every batch submitted before it and returns at
+  /// once; the batches commit in submit order. This lets a caller that orders
+  /// its writes under its own lock release that lock before waiting for the
+  /// commit (and its fsync), so concurrent writers can share one commit.
+  /// REQUIRES: the returned Pending is waited on; until then the batch may not
+  /// be visible to get(). The default applies the batch right away.
+  virtual std::shared_ptr<Pending> submit(WriteBatch batch);
+
   /// Calls `fn` for every kv key in [begin, end) in key order. An empty `end`
   /// means "to the last key"; an empty `begin` means "from the first".
   virtual Status scan(std::string_view begin, std::string_view end, const ScanFn& fn) = 0;
@@ -97,5 +114,21 @@ class Store {
   /// The longest key accepted (511 for LMDB).
   virtual std::size_t max_key_size() const = 0;
 };
+
+namespace detail {
+// The Pending of a store that applies on submit: already settled.
+class SettledApply final : public Store::Pending {
+ public:
+  explicit SettledApply(Status status) : status_(std::move(status)) {}
+  Status wait() override { return status_; }
+
+ private:
+  Status status_;
+};
+}  // namespace detail
+
+inline std::shared_ptr<Store::Pending> Store::submit(WriteBatch batch) {
+  return std::make_shared<detail::SettledApply>(apply(batch));
+}
 
 }  // namespace dws::core

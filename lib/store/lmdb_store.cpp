@@ -2,6 +2,7 @@
 
 #include <lmdb.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -161,32 +162,140 @@ Result<std::optional<std::string>> LmdbStore::get(std::string_view key) { return
 
 Result<std::optional<std::string>> LmdbStore::get_meta(std::string_view key) { return get_in(meta_, key); }
 
-Status LmdbStore::apply(const core::WriteBatch& batch) {
-  if (batch.empty()) return Status::Ok();
+// One submitted batch. The leader fills status and sets done under
+// queue_mu_; the batch is read only by the leader, outside the lock.
+struct LmdbStore::Writer final : core::Store::Pending {
+  Writer(LmdbStore& s, core::WriteBatch b) : store(s), batch(std::move(b)) {}
+  Status wait() override { return store.wait_for(*this); }
+
+  LmdbStore& store;
+  core::WriteBatch batch;
+  Status status;
+  bool done = false;
+};
+
+namespace {
+
+// Bounds one group's write transaction (its dirty pages live in memory until
+// the commit); writers past it form the next group.
+constexpr std::size_t kMaxGroup = 512;
+
+}  // namespace
+
+Status LmdbStore::check_batch(const core::WriteBatch& batch) const {
   // Check every key first so a bad one rejects the batch before any I/O.
   for (const auto& op : batch.ops()) {
     Status st = check_key(op.key, op.space == core::WriteBatch::Space::kKv ? "kv" : "meta");
     if (!st.ok()) return st;
   }
-  WriteTxn w;
-  int rc = mdb_txn_begin(env_, nullptr, 0, &w.txn);
-  if (rc != 0) return lmdb_error("starting a write transaction", rc);
+  return Status::Ok();
+}
+
+Status LmdbStore::put_ops(MDB_txn* txn, const core::WriteBatch& batch) {
   for (const auto& op : batch.ops()) {
     const unsigned dbi = op.space == core::WriteBatch::Space::kKv ? kv_ : meta_;
     MDB_val k = val_of(op.key);
     if (op.value) {
       MDB_val v = val_of(*op.value);
-      rc = mdb_put(w.txn, dbi, &k, &v, 0);
+      const int rc = mdb_put(txn, dbi, &k, &v, 0);
       if (rc != 0) return lmdb_error("put", rc);
     } else {
-      rc = mdb_del(w.txn, dbi, &k, nullptr);
+      const int rc = mdb_del(txn, dbi, &k, nullptr);
       if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error("delete", rc);
     }
   }
+  return Status::Ok();
+}
+
+Status LmdbStore::apply_alone(const core::WriteBatch& batch) {
+  WriteTxn w;
+  int rc = mdb_txn_begin(env_, nullptr, 0, &w.txn);
+  if (rc != 0) return lmdb_error("starting a write transaction", rc);
+  if (Status st = put_ops(w.txn, batch); !st.ok()) return st;
   rc = mdb_txn_commit(w.txn);
   w.txn = nullptr;  // a failed commit frees the transaction too
+  commits_.fetch_add(1, std::memory_order_relaxed);
   if (rc != 0) return lmdb_error("commit", rc);
   return Status::Ok();
+}
+
+Status LmdbStore::apply(const core::WriteBatch& batch) {
+  if (batch.empty()) return Status::Ok();
+  if (!grouped()) {
+    if (Status st = check_batch(batch); !st.ok()) return st;
+    return apply_alone(batch);
+  }
+  return submit(batch)->wait();
+}
+
+std::shared_ptr<core::Store::Pending> LmdbStore::submit(core::WriteBatch batch) {
+  if (batch.empty()) return std::make_shared<core::detail::SettledApply>(Status::Ok());
+  if (Status st = check_batch(batch); !st.ok()) return std::make_shared<core::detail::SettledApply>(st);
+  if (!grouped()) return std::make_shared<core::detail::SettledApply>(apply_alone(batch));
+  auto w = std::make_shared<Writer>(*this, std::move(batch));
+  std::lock_guard lock(queue_mu_);
+  queue_.push_back(w);
+  return w;
+}
+
+Status LmdbStore::wait_for(Writer& w) {
+  std::unique_lock lock(queue_mu_);
+  // Any waiter may lead when no group is in flight: its own batch is still
+  // queued (not done), so the group it takes includes it.
+  queue_cv_.wait(lock, [&] { return w.done || !leading_; });
+  if (w.done) return w.status;
+  leading_ = true;
+  const std::size_t n = std::min(queue_.size(), kMaxGroup);
+  std::vector<std::shared_ptr<Writer>> group(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+  lock.unlock();
+  commit_group(group);
+  lock.lock();
+  for (auto& g : group) g->done = true;
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+  leading_ = false;
+  queue_cv_.notify_all();
+  // kMaxGroup may have left our own batch for the next group.
+  queue_cv_.wait(lock, [&] { return w.done || !leading_; });
+  if (w.done) return w.status;
+  lock.unlock();
+  return wait_for(w);
+}
+
+void LmdbStore::commit_group(const std::vector<std::shared_ptr<Writer>>& group) {
+  if (group.size() == 1) {
+    group.front()->status = apply_alone(group.front()->batch);
+    return;
+  }
+  const auto fail_all = [&](const Status& st) {
+    for (auto& g : group)
+      if (g->status.ok()) g->status = st;
+  };
+  WriteTxn parent;
+  int rc = mdb_txn_begin(env_, nullptr, 0, &parent.txn);
+  if (rc != 0) return fail_all(lmdb_error("starting a write transaction", rc));
+  // Each batch in a nested transaction: a failing batch (map full, ...) is
+  // rolled back alone and the parent carries on with the others.
+  for (auto& g : group) {
+    WriteTxn child;
+    rc = mdb_txn_begin(env_, parent.txn, 0, &child.txn);
+    if (rc != 0) {
+      g->status = lmdb_error("starting a nested write transaction", rc);
+      continue;
+    }
+    if (Status st = put_ops(child.txn, g->batch); !st.ok()) {
+      g->status = st;
+      continue;
+    }
+    rc = mdb_txn_commit(child.txn);
+    child.txn = nullptr;
+    if (rc != 0) g->status = lmdb_error("commit of a nested transaction", rc);
+  }
+  // One commit for the group: with fsync, LMDB's own durable commit (data
+  // pages synced before the meta page that points at them).
+  rc = mdb_txn_commit(parent.txn);
+  parent.txn = nullptr;
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  if (rc != 0) fail_all(lmdb_error("commit", rc));
 }
 
 Status LmdbStore::put_meta(std::string_view key, std::string_view value) {

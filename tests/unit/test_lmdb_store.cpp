@@ -112,6 +112,111 @@ TEST_CASE("lmdb store: a full map fails the whole batch with the map size, and k
   CHECK(s->apply(small).ok());
 }
 
+TEST_CASE("lmdb store: with fsync, batches from 16 threads are visible when apply returns and share commits") {
+  TempDir tmp{"dws-lmdb"};
+  LmdbOptions opt;
+  opt.fsync = true;
+  auto s = open_store(tmp.path(), opt);
+  constexpr int kThreads = 16, kBatches = 40;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kBatches; ++i) {
+        WriteBatch b;
+        const std::string k = "t" + padded(t) + "-" + padded(i);
+        b.put(k + "a", "A" + k);
+        b.put(k + "b", "B" + k);
+        b.put_meta("last-" + padded(t), k);
+        if (!s->apply(b).ok()) ++failures;
+        // Read-your-writes: what apply() committed, get() sees at once.
+        auto a = s->get(k + "a");
+        auto bb = s->get(k + "b");
+        auto m = s->get_meta("last-" + padded(t));
+        if (!a.ok() || !a->has_value() || **a != "A" + k) ++failures;
+        if (!bb.ok() || !bb->has_value() || **bb != "B" + k) ++failures;
+        if (!m.ok() || !m->has_value() || **m != k) ++failures;
+      }
+    });
+  for (auto& th : threads) th.join();
+  CHECK(failures == 0);
+  CHECK(s->stats()->entries == std::uint64_t{kThreads} * kBatches * 2);
+  // Sixteen writers behind one fsync at a time: the ones that queue while a
+  // group syncs commit together, so there are fewer commits than batches.
+  MESSAGE("commits for " << kThreads * kBatches << " batches: " << s->commits());
+  CHECK(s->commits() < std::uint64_t{kThreads} * kBatches);
+}
+
+TEST_CASE("lmdb store: a batch that fills the map fails alone while the rest of its group commits") {
+  TempDir tmp{"dws-lmdb"};
+  LmdbOptions opt;
+  opt.fsync = true;
+  opt.map_size = 1 << 20;
+  auto s = open_store(tmp.path(), opt);
+  const std::uint64_t before = s->commits();
+  const auto batch_of = [](std::string key, std::string value) {
+    WriteBatch b;
+    b.put(std::move(key), std::move(value));
+    return b;
+  };
+  WriteBatch order;
+  order.put("order", "first");
+  // Submitted before anyone waits, so the first wait leads all of them in
+  // one group.
+  auto p1 = s->submit(batch_of("good1", "one"));
+  auto p2 = s->submit(batch_of("huge", std::string(2 << 20, 'x')));  // twice the map
+  auto p3 = s->submit(batch_of(std::string(s->max_key_size() + 1, 'k'), "too long a key"));
+  auto p4 = s->submit(order);
+  WriteBatch del;
+  del.del("order");
+  del.put("good2", "two");
+  auto p5 = s->submit(del);
+  auto p6 = s->submit(batch_of("order", "last"));
+  const dws::Status full = p2->wait();
+  CHECK(p1->wait().ok());
+  CHECK(p4->wait().ok());
+  CHECK(p5->wait().ok());
+  CHECK(p6->wait().ok());
+  CHECK(p1->wait().ok());  // a second wait returns the same Status
+  CHECK(full.code() == Code::kInternal);
+  CHECK_MESSAGE(full.message().find("map size of 1 MiB") != std::string::npos, full.message());
+  const dws::Status key = p3->wait();
+  CHECK(key.code() == Code::kInvalidArgument);
+  CHECK(s->commits() - before == 1);
+  CHECK(**s->get("good1") == "one");
+  CHECK(**s->get("good2") == "two");
+  CHECK(**s->get("order") == "last");  // the group kept submit order
+  CHECK(!s->get("huge")->has_value());
+  CHECK(s->stats()->entries == 3);
+  // The store is not wedged: a lone writer commits alone.
+  CHECK(s->apply(batch_of("after", "ok")).ok());
+  CHECK(s->commits() - before == 2);
+  CHECK(**s->get("after") == "ok");
+}
+
+TEST_CASE("lmdb store: without group commit every apply is its own commit") {
+  TempDir tmp{"dws-lmdb"};
+  LmdbOptions opt;
+  opt.fsync = true;
+  opt.group_commit = false;
+  auto s = open_store(tmp.path(), opt);
+  const std::uint64_t before = s->commits();
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        WriteBatch b;
+        b.put("t" + padded(t) + "-" + padded(i), "v");
+        if (!s->apply(b).ok()) ++failures;
+      }
+    });
+  for (auto& th : threads) th.join();
+  CHECK(failures == 0);
+  CHECK(s->commits() - before == 40);
+  CHECK(s->stats()->entries == 40);
+}
+
 TEST_CASE("lmdb store: opening where a file blocks the directory names the path") {
   TempDir tmp{"dws-lmdb"};
   const std::string blocker = tmp.sub("data");
@@ -173,25 +278,42 @@ TEST_CASE("lmdb store: readers on other threads see whole batches while a writer
   CHECK(**s->get("a") == std::to_string(kBatches - 1));
 }
 
-TEST_CASE("lmdb store: records merged from several threads keep the digest index exact") {
+TEST_CASE("lmdb store: records merged from several threads keep the digest index exact and the winners stored") {
   TempDir tmp{"dws-lmdb"};
-  auto s = open_store(tmp.path());
+  LmdbOptions opt;
+  int threads = 4, per_thread = 300;
+  SUBCASE("without fsync") {}
+  SUBCASE("with fsync: merges wait for the group commit outside RecordStore's lock") {
+    opt.fsync = true;
+    threads = 8;
+    per_thread = 60;
+  }
+  auto s = open_store(tmp.path(), opt);
   auto rs = std::move(RecordStore::open(*s, {12})).value();
   std::atomic<int> errors{0};
+  std::vector<std::vector<Record>> merged(static_cast<std::size_t>(threads));
   std::vector<std::thread> writers;
-  for (int t = 0; t < 4; ++t)
+  for (int t = 0; t < threads; ++t)
     writers.emplace_back([&, t] {
       SplitMix64 rng(static_cast<std::uint64_t>(t));
-      for (int i = 0; i < 300; ++i) {
+      for (int i = 0; i < per_thread; ++i) {
         // Shared keys across threads, so writes race on the same items.
         Record r{rng.uniform(200) * 0x0123456789abcdefULL, "", rng.uniform(10), rng.uniform(3) == 0, 0,
                  std::to_string(t)};
         if (!rs->merge(r, 0).ok()) ++errors;
+        merged[static_cast<std::size_t>(t)].push_back(r);
       }
     });
   for (auto& w : writers) w.join();
   CHECK(errors == 0);
   CHECK(rs->count() == s->stats()->entries);
+  // Every item holds the greatest record merged into it: merging any of them
+  // again stores nothing.
+  int stored_again = 0;
+  for (const auto& mine : merged)
+    for (const Record& r : mine)
+      if (*rs->merge(r, 0) == dws::core::MergeOutcome::kStored) ++stored_again;
+  CHECK(stored_again == 0);
   auto reopened = std::move(RecordStore::open(*s, {16})).value();
   for (auto [a, b] : std::vector<std::pair<Id, Id>>{{0, 0}, {UINT64_MAX / 3, 7}, {42, UINT64_MAX / 2}})
     CHECK(*rs->range_summary(a, b) == *reopened->range_summary(a, b));
