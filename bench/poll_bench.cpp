@@ -8,7 +8,11 @@
 // Clients come from many loopback source addresses (127.1.x.y, 25 each),
 // under the per-address caps. Loopback only; every loop is bounded in count
 // and in time.
-// Usage: poll_bench [waiting clients, default 1000] [sample, default 200]
+// With a third argument Q > 0 it then queues Q messages for offline
+// recipients (at most 9,000 each, under the mailbox quota of 10,000) and
+// gives the node's RSS before and after: the issue's "RSS with 100,000
+// queued messages" is `poll_bench 1 1 100000`.
+// Usage: poll_bench [waiting clients, default 1000] [sample, default 200] [queued, default 0]
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -260,6 +264,7 @@ bool wait_until(F done, Clock::duration limit) {
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::max(1, std::atoi(argv[1])) : 1000;
   const int sample = std::min(n, argc > 2 ? std::max(1, std::atoi(argv[2])) : 200);
+  const int queued = argc > 3 ? std::max(0, std::atoi(argv[3])) : 0;
   if (rlimit lim{}; ::getrlimit(RLIMIT_NOFILE, &lim) == 0) {
     lim.rlim_cur = lim.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &lim);
@@ -419,6 +424,42 @@ int main(int argc, char** argv) {
     std::printf("%-44s %10.1f\n", "node RSS KiB per waiting poll",
                 static_cast<double>(rss_waiting - rss_registered) / static_cast<double>(waiting));
   if (!refusal.empty()) std::printf("first refusal: %s\n", refusal.c_str());
+
+  if (queued > 0) {
+    // Offline recipients of their own, round robin, one keep-alive connection.
+    constexpr int kPerRecipient = 9000;
+    const int recipients = std::max(10, (queued + kPerRecipient - 1) / kPerRecipient);
+    std::vector<User> offline;
+    for (int i = 0; i < recipients; ++i) {
+      offline.push_back(make_user("q" + std::to_string(i)));
+      auto [status, body] = setup.call(request("POST", "/v1/users", account_json(offline.back().record), ""));
+      if (status != 201) die("register " + offline.back().nick + ": " + body);
+    }
+    const long rss_before = status_field(node_status, "VmRSS:");
+    constexpr auto kQueueLimit = std::chrono::seconds(600);
+    const auto t_queue = Clock::now();
+    int stored = 0;
+    for (; stored < queued && Clock::now() - t_queue < kQueueLimit; ++stored) {
+      const User& to = offline[static_cast<std::size_t>(stored % recipients)];
+      auto [status, body] =
+          setup.call(signed_request(sender, "POST", "/v1/messages", envelope_json(sender, to, ids)));
+      if (status != 201) die("queue message " + std::to_string(stored) + " for " + to.nick + ": " + body);
+    }
+    const double queue_s = std::chrono::duration<double>(Clock::now() - t_queue).count();
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const long rss_after = status_field(node_status, "VmRSS:");
+    std::printf("%-44s %10d\n", "messages queued (offline recipients)", stored);
+    std::printf("%-44s %10d\n", "offline recipients", recipients);
+    std::printf("%-44s %10.1f\n", "queued per second (one connection)", stored / std::max(queue_s, 1e-9));
+    std::printf("%-44s %10ld\n", "node RSS KiB: before queueing", rss_before);
+    std::printf("%-44s %10ld\n", "node RSS KiB: with the messages queued", rss_after);
+    std::printf("%-44s %10ld\n", "node VmHWM KiB (peak)", status_field(node_status, "VmHWM:"));
+    // File pages are LMDB's map of its data file (the kernel may reclaim
+    // them); anonymous ones are the heap and stacks.
+    std::printf("%-44s %10ld\n", "  of it RssAnon KiB (heap, stacks)", status_field(node_status, "RssAnon:"));
+    std::printf("%-44s %10ld\n", "  of it RssFile KiB (LMDB's mapped file)", status_field(node_status, "RssFile:"));
+    if (stored < queued) std::printf("queueing stopped at its time limit\n");
+  }
 
   const auto t_stop = Clock::now();
   ::close(commands[1]);
