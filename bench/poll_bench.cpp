@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "client/client_json.hpp"
 #include "core/account.hpp"
 #include "core/auth.hpp"
 #include "core/envelope.hpp"
@@ -88,15 +89,6 @@ User make_user(const std::string& nick) {
   auto made = core::make_account(nick, "bench password", "", 1, crypto::KdfLimits::minimum());
   if (!made.ok()) die("make_account " + nick + ": " + made.status().to_string());
   return User{nick, made->record, made->secret_key};
-}
-
-std::string account_json(const core::Account& a) {
-  auto b64 = [](const auto& x) { return crypto::to_base64(std::span<const std::uint8_t>(x.data(), x.size())); };
-  return "{\"nickname\":\"" + a.nickname + "\",\"public_key\":\"" + b64(a.public_key) + "\",\"salt\":\"" +
-         b64(a.salt) + "\",\"opslimit\":" + std::to_string(a.limits.opslimit) +
-         ",\"memlimit\":" + std::to_string(a.limits.memlimit) + ",\"auth_hash\":\"" + b64(a.auth_hash) +
-         "\",\"sealed_secret\":\"" + b64(a.sealed_secret) + "\",\"display_name\":\"\",\"version\":" +
-         std::to_string(a.version) + ",\"signature\":\"" + b64(a.signature) + "\"}";
 }
 
 std::string request(const std::string& method, const std::string& target, const std::string& body,
@@ -218,10 +210,7 @@ std::string envelope_json(const User& from, const User& to, core::MessageIdGener
   auto env = core::seal_envelope(from.sk, from.nick, to.nick, to.record.public_key, core::Kind::kText, "bench", ids.next(),
                                  wall_ms());
   if (!env.ok()) die("seal: " + env.status().to_string());
-  const core::EnvelopeView v = core::to_view(*env);
-  return "{\"id\":\"" + v.id + "\",\"from\":\"" + v.from + "\",\"to\":\"" + v.to + "\",\"sent_at\":" +
-         std::to_string(v.sent_at) + ",\"kind\":\"" + v.kind + "\",\"nonce\":\"" + v.nonce + "\",\"box\":\"" + v.box +
-         "\",\"sig\":\"" + v.sig + "\"}";
+  return dws::client::envelope_json(*env);
 }
 
 // Runs the node until `commands` reaches its end (the parent closed it);
@@ -303,7 +292,7 @@ int main(int argc, char** argv) {
   users.reserve(static_cast<std::size_t>(accounts));
   for (int i = 0; i < accounts && Clock::now() - t_reg < 2 * kPhaseLimit; ++i) {
     users.push_back(make_user(i == accounts - 1 ? "sender" : "u" + std::to_string(i)));
-    auto [status, body] = setup.call(request("POST", "/v1/users", account_json(users.back().record), ""));
+    auto [status, body] = setup.call(request("POST", "/v1/users", dws::client::account_json(users.back().record), ""));
     if (status != 201) die("register " + users.back().nick + ": " + body);
   }
   if (static_cast<int>(users.size()) != accounts) die("registration did not finish within its time");
@@ -432,7 +421,7 @@ int main(int argc, char** argv) {
     std::vector<User> offline;
     for (int i = 0; i < recipients; ++i) {
       offline.push_back(make_user("q" + std::to_string(i)));
-      auto [status, body] = setup.call(request("POST", "/v1/users", account_json(offline.back().record), ""));
+      auto [status, body] = setup.call(request("POST", "/v1/users", dws::client::account_json(offline.back().record), ""));
       if (status != 201) die("register " + offline.back().nick + ": " + body);
     }
     const long rss_before = status_field(node_status, "VmRSS:");
