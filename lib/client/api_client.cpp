@@ -1,7 +1,6 @@
 #include "client/api_client.hpp"
 
 #include <fmt/format.h>
-#include <httplib.h>
 
 #include <algorithm>
 #include <chrono>
@@ -11,6 +10,7 @@
 #include "client/local_store.hpp"
 #include "net/address.hpp"
 #include "net/discovery.hpp"
+#include "net/http_client.hpp"
 
 namespace dws::client {
 
@@ -26,94 +26,14 @@ std::int64_t wall_ms() {
       .count();
 }
 
-std::string describe(httplib::Error err, int timeout_ms, const std::string& tls_ca) {
-  switch (err) {
-    case httplib::Error::SSLConnection:
-      return "TLS handshake failed: the server does not serve HTTPS, or not with a certificate we accept";
-    case httplib::Error::SSLLoadingCerts: return fmt::format("the TLS CA file '{}' does not load", tls_ca);
-    case httplib::Error::SSLServerVerification:
-      return fmt::format("the server's TLS certificate is not signed by the CA in '{}', or does not name its address",
-                         tls_ca);
-    case httplib::Error::Connection: return "cannot connect (refused or unreachable)";
-    case httplib::Error::ConnectionTimeout: return fmt::format("no connection within {} ms", timeout_ms);
-    case httplib::Error::Read: return fmt::format("no answer within {} ms, or the connection closed", timeout_ms);
-    case httplib::Error::Write: return "sending the request failed";
-    case httplib::Error::Canceled: return "cancelled";
-    default: return "HTTP error " + httplib::to_string(err);
-  }
-}
-
-void set_timeout(httplib::Client& c, int ms, bool connect) {
-  const time_t sec = ms / 1000;
-  const time_t usec = static_cast<time_t>(ms % 1000) * 1000;
-  if (connect) c.set_connection_timeout(sec, usec);
-  c.set_read_timeout(sec, usec);
-  c.set_write_timeout(sec, usec);
-}
-
 }  // namespace
 
-void Cancel::cancel() {
-  std::lock_guard lock(mu_);
-  cancelled_ = true;
-  // httplib's stop() is the one call that may race a request in flight: it
-  // shuts the socket down, which ends a blocked read at once.
-  if (active_ != nullptr) active_->stop();
-}
-
-void Cancel::reset() {
-  std::lock_guard lock(mu_);
-  cancelled_ = false;
-}
-
-bool Cancel::cancelled() const {
-  std::lock_guard lock(mu_);
-  return cancelled_;
-}
-
-struct ApiClient::Pool {
-  explicit Pool(std::string ca) : tls_ca(std::move(ca)) {}
-  const std::string tls_ca;
-  std::mutex mu;
-  std::map<std::string, std::vector<std::unique_ptr<httplib::Client>>> idle;
-
-  Result<std::unique_ptr<httplib::Client>> take(const std::string& server, int connect_timeout_ms) {
-    {
-      std::lock_guard lock(mu);
-      auto& v = idle[server];
-      if (!v.empty()) {
-        auto c = std::move(v.back());
-        v.pop_back();
-        return c;
-      }
-    }
-    auto hp = net::parse_host_port(server, "server");
-    if (!hp.ok()) return hp.status();
-    // TLS: https:// and the ring's CA, against which the server's certificate
-    // and its name are verified.
-    auto c = std::make_unique<httplib::Client>(
-        fmt::format("{}://{}", tls_ca.empty() ? "http" : "https", net::format_host_port(hp->host, hp->port)));
-    if (!tls_ca.empty()) {
-      c->set_ca_cert_path(tls_ca.c_str());
-      c->enable_server_certificate_verification(true);
-    }
-    c->set_keep_alive(true);
-    c->set_tcp_nodelay(true);
-    // Targets are built already encoded (nicknames and ids need no escapes).
-    c->set_url_encode(false);
-    set_timeout(*c, connect_timeout_ms, true);
-    return c;
-  }
-
-  void give_back(const std::string& server, std::unique_ptr<httplib::Client> c) {
-    std::lock_guard lock(mu);
-    auto& v = idle[server];
-    if (v.size() < kMaxIdlePerServer) v.push_back(std::move(c));
-  }
-};
-
 ApiClient::ApiClient(LocalStore& store, ApiOptions options)
-    : store_(store), options_(std::move(options)), pool_(std::make_unique<Pool>(options_.tls_ca)) {
+    : store_(store),
+      options_(std::move(options)),
+      http_(std::make_unique<net::HttpClient>(net::HttpClientOptions{
+          .max_idle_per_server = kMaxIdlePerServer, .tls_ca = options_.tls_ca, .tls_cert = {}, .tls_key = {},
+          .what = "server", .ca_label = "the CA"})) {
   order_ = options_.servers;
   if (auto saved = store_.servers(); saved.ok())
     for (const auto& [address, ms] : *saved)
@@ -131,47 +51,24 @@ Result<ApiReply> ApiClient::call(const std::string& server, const ApiRequest& re
 }
 
 Result<ApiReply> ApiClient::attempt(const std::string& server, const ApiRequest& req, Cancel* cancel) {
-  const int timeout = req.timeout_ms > 0 ? req.timeout_ms : options_.request_timeout_ms;
-  httplib::Request hr;
-  hr.method = req.method;
-  hr.path = req.target;
-  hr.body = req.body;
-  if (!req.body.empty() || req.method == "POST" || req.method == "PUT")
-    hr.headers.emplace("Content-Type", "application/json");
+  net::HttpRequest hr{req.method, req.target, req.body, {},
+                      req.timeout_ms > 0 ? req.timeout_ms : options_.request_timeout_ms, false,
+                      options_.request_timeout_ms};
   if (req.auth) {
     auto auth = req.auth->header(server, req.method, req.target, req.body);
     if (!auth.ok()) return auth.status();
-    hr.headers.emplace("Authorization", *auth);
+    hr.headers.emplace_back("Authorization", *auth);
   }
-
-  auto taken = pool_->take(server, options_.request_timeout_ms);
-  if (!taken.ok()) return taken.status();
-  std::unique_ptr<httplib::Client> conn = std::move(taken).value();
-  set_timeout(*conn, timeout, false);
-
-  if (cancel != nullptr) {
-    std::lock_guard lock(cancel->mu_);
-    if (cancel->cancelled_) return Status::Unavailable("request to " + server + " cancelled");
-    cancel->active_ = conn.get();
-  }
-  httplib::Result res = conn->send(hr);
-  bool was_cancelled = false;
-  if (cancel != nullptr) {
-    std::lock_guard lock(cancel->mu_);
-    cancel->active_ = nullptr;
-    was_cancelled = cancel->cancelled_;
-  }
-  if (!res) {
-    if (was_cancelled) return Status::Unavailable("request to " + server + " cancelled");
-    return Status::Unavailable(fmt::format("{}: {}", server, describe(res.error(), timeout, options_.tls_ca)));
+  auto res = http_->send(server, hr, cancel);
+  if (!res.ok()) {
+    if (res.status().message() == "cancelled") return Status::Unavailable("request to " + server + " cancelled");
+    return Status::Unavailable(fmt::format("{}: {}", server, res.status().message()));
   }
   ApiReply out;
   out.status = res->status;
+  out.retry_after = res->header("Retry-After");
   out.body = std::move(res->body);
-  out.retry_after = res->get_header_value("Retry-After");
   out.server = server;
-  // A stopped connection has its socket shut down: never reuse it.
-  if (!was_cancelled) pool_->give_back(server, std::move(conn));
   return out;
 }
 

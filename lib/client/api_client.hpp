@@ -13,10 +13,8 @@
 #include <vector>
 
 #include "dwhatsapp/status.hpp"
+#include "net/http_client.hpp"
 
-namespace httplib {
-class Client;
-}
 
 namespace dws::client {
 
@@ -69,20 +67,8 @@ struct ApiReply {
 };
 
 /// Lets another thread abort the request in flight (the receiver's long
-/// poll): cancel() shuts its socket down, and every later request through
-/// this Cancel fails at once until reset().
-class Cancel {
- public:
-  void cancel();
-  void reset();
-  bool cancelled() const;
-
- private:
-  friend class ApiClient;
-  mutable std::mutex mu_;
-  httplib::Client* active_ = nullptr;
-  bool cancelled_ = false;
-};
+/// poll): net/http_client.hpp.
+using Cancel = net::HttpCancel;
 
 /// Safe for concurrent use from multiple threads. No lock is held during
 /// network I/O.
@@ -119,7 +105,6 @@ class ApiClient {
   void note_success(const std::string& server);
 
  private:
-  struct Pool;
   Result<ApiReply> attempt(const std::string& server, const ApiRequest& request, Cancel* cancel);
   std::vector<std::string> candidates();
   void refresh_from(const std::string& server);
@@ -130,7 +115,7 @@ class ApiClient {
   mutable std::mutex mu_;
   std::vector<std::string> order_;
   std::int64_t last_refresh_ms_ = 0;
-  std::unique_ptr<Pool> pool_;
+  std::unique_ptr<net::HttpClient> http_;
 };
 
 }  // namespace dws::client

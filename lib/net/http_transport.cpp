@@ -1,7 +1,6 @@
 #include "net/http_transport.hpp"
 
 #include <fmt/format.h>
-#include <httplib.h>
 
 #include <chrono>
 #include <optional>
@@ -13,48 +12,13 @@
 #include <utility>
 
 #include "net/address.hpp"
+#include "net/http_client.hpp"
 #include "net/json_codec.hpp"
 #include "net/peer_auth.hpp"
 
 namespace dws::net {
 
-// TLS: an https:// client that verifies the peer's certificate against the
-// ring's CA and its name against the address called.
-// It presents the node's own certificate, which peers check in turn.
-std::string scheme_host_port(const std::string& host, int port, const HttpTransportOptions& o) {
-  return fmt::format("{}://{}", o.tls_ca.empty() ? "http" : "https", format_host_port(host, port));
-}
-
-struct HttpTransport::Connection {
-  Connection(const std::string& host, int port, const HttpTransportOptions& o)
-      : client(scheme_host_port(host, port, o), o.tls_cert, o.tls_key) {
-    if (!o.tls_ca.empty()) {
-      client.set_ca_cert_path(o.tls_ca.c_str());
-      client.enable_server_certificate_verification(true);
-    }
-    client.set_keep_alive(true);
-    client.set_tcp_nodelay(true);
-    // The codec already percent-encodes the query.
-    client.set_url_encode(false);
-  }
-  httplib::Client client;
-};
-
 namespace {
-
-std::string describe(httplib::Error err, std::int64_t timeout_ms) {
-  switch (err) {
-    case httplib::Error::Connection: return "cannot connect (refused or unreachable)";
-    case httplib::Error::ConnectionTimeout: return fmt::format("no connection within {} ms", timeout_ms);
-    case httplib::Error::Read: return fmt::format("no answer within {} ms, or the connection closed", timeout_ms);
-    case httplib::Error::Write: return "sending the request failed";
-    case httplib::Error::SSLConnection: return "TLS handshake failed (does the peer serve HTTPS?)";
-    case httplib::Error::SSLLoadingCerts: return "the TLS CA file does not load";
-    case httplib::Error::SSLServerVerification:
-      return "the peer's TLS certificate is not signed by the ring's CA, or does not name its address";
-    default: return "HTTP error " + httplib::to_string(err);
-  }
-}
 
 // The peer side of lib/net/peer_auth.hpp for one call: the proof header
 // sent, and the check of the answer's proof. Absent for an open ring.
@@ -67,17 +31,15 @@ struct Proved {
         std::chrono::system_clock::now().time_since_epoch());
     proof = auth->sign(wire.method, target, wire.body, now.count());
   }
-  httplib::Headers headers() const {
-    httplib::Headers h;
-    if (proof) h.emplace(std::string(kPeerProofHeader), proof->header);
+  std::vector<std::pair<std::string, std::string>> headers() const {
+    std::vector<std::pair<std::string, std::string>> h;
+    if (proof) h.emplace_back(std::string(kPeerProofHeader), proof->header);
     return h;
   }
   // Ok, or why the answer is not believed.
-  Status check(const PeerAuth* auth, const core::Address& to, const httplib::Response& res) const {
+  Status check(const PeerAuth* auth, const core::Address& to, const HttpReply& res) const {
     if (!proof) return Status::Ok();
-    const std::string name(kPeerAnswerHeader);
-    const std::string value = res.has_header(name.c_str()) ? res.get_header_value(name.c_str()) : std::string();
-    if (auth->check_answer(proof->nonce, res.status, res.body, res.has_header(name.c_str()) ? &value : nullptr))
+    if (auth->check_answer(proof->nonce, res.status, res.body, res.find_header(kPeerAnswerHeader)))
       return Status::Ok();
     if (res.status == 401)
       return Status::Unauthenticated(fmt::format(
@@ -148,7 +110,14 @@ class HttpTransport::Workers {
 };
 
 HttpTransport::HttpTransport(HttpTransportOptions options)
-    : options_(options), workers_(std::make_unique<Workers>(options.max_parallel_workers)) {}
+    : options_(options),
+      http_(std::make_unique<HttpClient>(HttpClientOptions{.max_idle_per_server = options.max_idle_per_peer,
+                                                           .tls_ca = options.tls_ca,
+                                                           .tls_cert = options.tls_cert,
+                                                           .tls_key = options.tls_key,
+                                                           .what = "peer",
+                                                           .ca_label = "the ring's CA"})),
+      workers_(std::make_unique<Workers>(options.max_parallel_workers)) {}
 
 HttpTransport::~HttpTransport() = default;
 
@@ -190,77 +159,34 @@ std::vector<Result<core::Response>> HttpTransport::call_all(const std::vector<Ca
   return out;
 }
 
-std::unique_ptr<HttpTransport::Connection> HttpTransport::take(const core::Address& to, bool& reused) {
-  {
-    std::lock_guard lock(mu_);
-    auto it = idle_.find(to);
-    if (it != idle_.end() && !it->second.empty()) {
-      auto conn = std::move(it->second.back());
-      it->second.pop_back();
-      reused = true;
-      return conn;
-    }
-  }
-  reused = false;
-  return nullptr;
-}
-
-void HttpTransport::give_back(const core::Address& to, std::unique_ptr<Connection> conn) {
-  std::lock_guard lock(mu_);
-  auto& pool = idle_[to];
-  if (pool.size() < options_.max_idle_per_peer) pool.push_back(std::move(conn));
-}
-
-void HttpTransport::clear() {
-  std::map<core::Address, std::vector<std::unique_ptr<Connection>>> idle;
-  {
-    std::lock_guard lock(mu_);
-    idle.swap(idle_);
-  }
-}
+void HttpTransport::clear() { http_->clear(); }
 
 Result<core::Response> HttpTransport::call(const core::Address& to, const core::Request& request,
                                            core::Deadline deadline) {
-  const auto hp = parse_host_port(to, "peer address");
-  if (!hp.ok()) return hp.status();
   const WireRequest wire = encode_request(request);
   const std::string target = wire.target();
   const std::int64_t timeout_ms = deadline.timeout_ms > 0 ? deadline.timeout_ms : 1;
-  const time_t sec = static_cast<time_t>(timeout_ms / 1000);
-  const time_t usec = static_cast<time_t>((timeout_ms % 1000) * 1000);
-
-  // A pooled connection the peer has closed meanwhile fails on first use;
-  // one retry on a fresh connection tells that apart from a dead peer. Ring
-  // requests are idempotent, so a retry is safe.
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    bool reused = false;
-    std::unique_ptr<Connection> conn = take(to, reused);
-    if (!conn) conn = std::make_unique<Connection>(hp->host, hp->port, options_);
-    auto& cli = conn->client;
-    cli.set_connection_timeout(sec, usec);
-    cli.set_read_timeout(sec, usec);
-    cli.set_write_timeout(sec, usec);
-
-    // Signed per attempt: a retried proof would be refused as a replay.
+  // Signed per attempt: a retried proof would be refused as a replay, so a
+  // stale pooled connection is retried here, not inside the client.
+  for (int attempt = 0;; ++attempt) {
     const Proved proved(options_.auth.get(), wire, target);
-    httplib::Result res = wire.method == "POST"
-                              ? cli.Post(target.c_str(), proved.headers(), wire.body, "application/json")
-                              : cli.Get(target.c_str(), proved.headers());
-    if (!res) {
+    const HttpRequest hr{wire.method, target, wire.body, proved.headers(), static_cast<int>(timeout_ms), false, 0};
+    bool reused = false;
+    auto res = http_->send(to, hr, nullptr, &reused);
+    if (!res.ok()) {
+      // A pooled connection the peer has closed meanwhile fails on first
+      // use; one retry on a fresh one tells that apart from a dead peer.
+      // Ring requests are idempotent, so a retry is safe.
       if (reused && attempt == 0) continue;
-      return Status::Unavailable(fmt::format("peer {}: {}", to, describe(res.error(), timeout_ms)));
+      return Status::Unavailable(fmt::format("peer {}: {}", to, res.status().message()));
     }
     if (Status s = proved.check(options_.auth.get(), to, *res); !s.ok()) return s;
-    const int status = res->status;
-    const std::string body = std::move(res->body);
-    give_back(to, std::move(conn));
-    auto decoded = decode_reply(request, status, body);
-    if (!decoded.ok() && status >= 200 && status <= 299)
+    auto decoded = decode_reply(request, res->status, res->body);
+    if (!decoded.ok() && res->status >= 200 && res->status <= 299)
       return Status::Unavailable(fmt::format("peer {} sent an answer that does not decode: {}", to,
                                              decoded.status().message()));
     return decoded;
   }
-  return Status::Unavailable(fmt::format("peer {}: no answer", to));
 }
 
 }  // namespace dws::net

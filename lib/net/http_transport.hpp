@@ -17,6 +17,7 @@ class Client;
 
 namespace dws::net {
 
+class HttpClient;
 class PeerAuth;
 
 struct HttpTransportOptions {
@@ -59,14 +60,10 @@ class HttpTransport final : public core::Transport {
   void clear();
 
  private:
-  struct Connection;
   class Workers;
-  std::unique_ptr<Connection> take(const core::Address& to, bool& reused);
-  void give_back(const core::Address& to, std::unique_ptr<Connection> conn);
 
   HttpTransportOptions options_;
-  std::mutex mu_;
-  std::map<core::Address, std::vector<std::unique_ptr<Connection>>> idle_;
+  std::unique_ptr<HttpClient> http_;
   std::unique_ptr<Workers> workers_;  // last member: joined first, while the pool still exists
 };
 
