@@ -5,7 +5,6 @@
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <sodium.h>
 
 #include <cctype>
 #include <charconv>
@@ -17,7 +16,9 @@
 
 #include "core/id.hpp"
 #include "core/record.hpp"
+#include "crypto/encoding.hpp"
 #include "net/address.hpp"
+#include "net/json_fields.hpp"
 #include "net/json_writer.hpp"
 
 namespace dws::net {
@@ -36,215 +37,23 @@ constexpr std::size_t kMaxRingName = 64;
 // bounds the work a body of many tiny records can cause.
 constexpr std::size_t kMaxSyncRecords = 100000;
 
-// Base64 (RFC 4648, padded: libsodium's ORIGINAL variant) for record bytes.
-std::string base64_encode(std::string_view bin) {
-  const std::size_t len = sodium_base64_ENCODED_LEN(bin.size(), sodium_base64_VARIANT_ORIGINAL);
-  std::string out(len, '\0');
-  sodium_bin2base64(out.data(), len, reinterpret_cast<const unsigned char*>(bin.data()), bin.size(),
-                    sodium_base64_VARIANT_ORIGINAL);
-  out.resize(len - 1);  // the encoder writes a terminating NUL
-  return out;
-}
-
-// Strict: padding required, no whitespace, nothing after the last quantum.
-std::optional<std::string> base64_decode(std::string_view b64) {
-  std::string out(b64.size() / 4 * 3 + 3, '\0');
-  std::size_t bin_len = 0;
-  const char* end = nullptr;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), b64.data(), b64.size(), nullptr,
-                        &bin_len, &end, sodium_base64_VARIANT_ORIGINAL) != 0)
-    return std::nullopt;
-  if (end != b64.data() + b64.size()) return std::nullopt;
-  out.resize(bin_len);
-  return out;
-}
-
-// Input echoed in an error message: printable ASCII only (the message goes
-// back out as JSON and into logs) and short.
-std::string quote(std::string_view text) {
-  std::string out = "'";
-  const std::size_t n = text.size() < 40 ? text.size() : 40;
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\') out += static_cast<char>(c);
-    else out += fmt::format("\\x{:02x}", c);
-  }
-  out += text.size() > n ? "'..." : "'";
-  return out;
-}
-
-std::string_view type_name(const Value& v) {
-  switch (v.GetType()) {
-    case rapidjson::kNullType: return "null";
-    case rapidjson::kFalseType:
-    case rapidjson::kTrueType: return "a boolean";
-    case rapidjson::kObjectType: return "an object";
-    case rapidjson::kArrayType: return "an array";
-    case rapidjson::kStringType: return "a string";
-    case rapidjson::kNumberType: return "a number";
-  }
-  return "unknown";
-}
-
-// Reads fields out of a parsed document, remembering the first problem so
-// that decoders read straight through and check once at the end.
-class Reader {
+// Reads the codec's own shapes (peers, records, bucket lists) on top of the
+// shared field reader.
+class Reader : public Fields {
  public:
-  explicit Reader(std::string what) : what_(std::move(what)) {}
-
-  bool failed() const { return !error_.empty(); }
-
-  void fail(std::string_view path, std::string_view why) {
-    if (error_.empty()) error_ = fmt::format("{}: field '{}' {}", what_, path, why);
-  }
-
-  Status status() const { return Status::InvalidArgument(error_); }
-
-  template <typename T>
-  Result<T> finish(T value) const {
-    if (failed()) return status();
-    return value;
-  }
-
-  // The member `name` of object `obj`; nullptr (and an error) when missing.
-  const Value* member(const Value& obj, std::string_view path, const char* name) {
-    if (failed()) return nullptr;
-    if (!obj.IsObject()) {
-      fail(path, fmt::format("must be an object, got {}", type_name(obj)));
-      return nullptr;
-    }
-    const auto it = obj.FindMember(name);
-    if (it == obj.MemberEnd()) {
-      fail(join(path, name), "is missing");
-      return nullptr;
-    }
-    return &it->value;
-  }
-
-  std::string string(const Value& obj, std::string_view path, const char* name, std::size_t max_len) {
-    const Value* v = member(obj, path, name);
-    if (!v) return {};
-    if (!v->IsString()) {
-      fail(join(path, name), fmt::format("must be a string, got {}", type_name(*v)));
-      return {};
-    }
-    std::string s(v->GetString(), v->GetStringLength());
-    if (s.empty() || s.size() > max_len)
-      fail(join(path, name), fmt::format("must have 1 to {} characters, got {}", max_len, s.size()));
-    return s;
-  }
-
-  Id id(const Value& obj, std::string_view path, const char* name) {
-    const Value* v = member(obj, path, name);
-    if (!v) return 0;
-    if (!v->IsString()) {
-      fail(join(path, name), fmt::format("must be 16 hex digits in a string, got {}", type_name(*v)));
-      return 0;
-    }
-    const std::string_view s(v->GetString(), v->GetStringLength());
-    const auto parsed = core::parse_hex(s);
-    if (!parsed) {
-      fail(join(path, name), fmt::format("must be 16 hex digits, got {}", quote(s)));
-      return 0;
-    }
-    return *parsed;
-  }
+  using Fields::Fields;
 
   std::string address(const Value& obj, std::string_view path, const char* name) {
     const Value* v = member(obj, path, name);
     if (!v) return {};
     if (!v->IsString()) {
-      fail(join(path, name), fmt::format("must be a \"host:port\" string, got {}", type_name(*v)));
+      fail(join_path(path, name), fmt::format("must be a \"host:port\" string, got {}", type_name(*v)));
       return {};
     }
     std::string s(v->GetString(), v->GetStringLength());
     const auto hp = parse_host_port(s, "address");
-    if (!hp.ok()) fail(join(path, name), fmt::format("must be host:port, got {}", quote(s)));
+    if (!hp.ok()) fail(join_path(path, name), fmt::format("must be host:port, got {}", quote(s)));
     return s;
-  }
-
-  int integer(const Value& obj, std::string_view path, const char* name, int min, int max) {
-    const Value* v = member(obj, path, name);
-    if (!v) return 0;
-    if (!v->IsInt()) {
-      fail(join(path, name), fmt::format("must be an integer, got {}", type_name(*v)));
-      return 0;
-    }
-    const int i = v->GetInt();
-    if (i < min || i > max) fail(join(path, name), fmt::format("must be in [{}, {}], got {}", min, max, i));
-    return i;
-  }
-
-  bool boolean(const Value& obj, std::string_view path, const char* name) {
-    const Value* v = member(obj, path, name);
-    if (!v) return false;
-    if (!v->IsBool()) {
-      fail(join(path, name), fmt::format("must be true or false, got {}", type_name(*v)));
-      return false;
-    }
-    return v->GetBool();
-  }
-
-  std::uint64_t uint64(const Value& obj, std::string_view path, const char* name) {
-    const Value* v = member(obj, path, name);
-    if (!v) return 0;
-    if (!v->IsUint64()) {
-      fail(join(path, name), fmt::format("must be an integer in [0, 2^64), got {}", type_name(*v)));
-      return 0;
-    }
-    return v->GetUint64();
-  }
-
-  std::int64_t int64(const Value& obj, std::string_view path, const char* name, std::int64_t min) {
-    const Value* v = member(obj, path, name);
-    if (!v) return 0;
-    if (!v->IsInt64()) {
-      fail(join(path, name), fmt::format("must be a 64-bit integer, got {}", type_name(*v)));
-      return 0;
-    }
-    const std::int64_t i = v->GetInt64();
-    if (i < min) fail(join(path, name), fmt::format("must be at least {}, got {}", min, i));
-    return i;
-  }
-
-  // A string that may be empty, at most max_len bytes.
-  std::string text(const Value& obj, std::string_view path, const char* name, std::size_t max_len) {
-    const Value* v = member(obj, path, name);
-    if (!v) return {};
-    if (!v->IsString()) {
-      fail(join(path, name), fmt::format("must be a string, got {}", type_name(*v)));
-      return {};
-    }
-    if (v->GetStringLength() > max_len) {
-      fail(join(path, name), fmt::format("must have at most {} bytes, got {}", max_len, v->GetStringLength()));
-      return {};
-    }
-    return std::string(v->GetString(), v->GetStringLength());
-  }
-
-  // Base64 bytes (padded, RFC 4648 alphabet), at most max_bytes once decoded.
-  std::string bytes(const Value& obj, std::string_view path, const char* name, std::size_t max_bytes) {
-    const Value* v = member(obj, path, name);
-    if (!v) return {};
-    if (!v->IsString()) {
-      fail(join(path, name), fmt::format("must be a base64 string, got {}", type_name(*v)));
-      return {};
-    }
-    const std::string_view b64(v->GetString(), v->GetStringLength());
-    if (b64.size() / 4 * 3 > max_bytes + 2) {
-      fail(join(path, name), fmt::format("must hold at most {} bytes, got about {}", max_bytes, b64.size() / 4 * 3));
-      return {};
-    }
-    auto bin = base64_decode(b64);
-    if (!bin) {
-      fail(join(path, name), "must be padded base64 (A-Z a-z 0-9 + /), and is corrupt or truncated");
-      return {};
-    }
-    if (bin->size() > max_bytes) {
-      fail(join(path, name), fmt::format("must hold at most {} bytes, got {}", max_bytes, bin->size()));
-      return {};
-    }
-    return std::move(*bin);
   }
 
   // Records in the core::encode_records form, carried as base64.
@@ -253,7 +62,7 @@ class Reader {
     if (failed()) return {};
     auto decoded = core::decode_records(bin, kMaxSyncRecords);
     if (!decoded.ok()) {
-      fail(join(path, name), fmt::format("does not hold valid records: {}", decoded.status().message()));
+      fail(join_path(path, name), fmt::format("does not hold valid records: {}", decoded.status().message()));
       return {};
     }
     return std::move(decoded).value();
@@ -262,30 +71,20 @@ class Reader {
   // A list of bucket indices in [0, 64).
   std::vector<int> buckets(const Value& obj, std::string_view path, const char* name) {
     std::vector<int> out;
-    const Value* arr = array(obj, path, name, core::kDigestBuckets);
-    if (!arr) return out;
-    for (rapidjson::SizeType i = 0; i < arr->Size(); ++i) {
-      const Value& b = (*arr)[i];
-      if (!b.IsInt() || b.GetInt() < 0 || b.GetInt() >= core::kDigestBuckets) {
-        fail(fmt::format("{}[{}]", join(path, name), i),
-             fmt::format("must be a bucket index in [0, {}), got {}", core::kDigestBuckets,
-                         b.IsInt() ? std::to_string(b.GetInt()) : std::string(type_name(b))));
-        return {};
-      }
-      out.push_back(b.GetInt());
-    }
+    each(obj, path, name, core::kDigestBuckets, [&](const Value& b, const std::string& at) {
+      if (!b.IsInt() || b.GetInt() < 0 || b.GetInt() >= core::kDigestBuckets)
+        fail(at, fmt::format("must be a bucket index in [0, {}), got {}", core::kDigestBuckets,
+                             b.IsInt() ? std::to_string(b.GetInt()) : std::string(type_name(b))));
+      else out.push_back(b.GetInt());
+    });
+    if (failed()) out.clear();
     return out;
   }
 
   // A {"key","sub","version","tombstone","expires_at","payload"} object.
   core::Record record(const Value& v, std::string_view path) {
     core::Record rec;
-    if (failed()) return rec;
-    if (!v.IsObject()) {
-      fail(path, fmt::format("must be a record object, got {}", type_name(v)));
-      return rec;
-    }
-    read_record_fields(v, path, rec);
+    if (object(v, path, "a record object")) read_record_fields(v, path, rec);
     return rec;
   }
 
@@ -301,11 +100,7 @@ class Reader {
   // A {"id","address"} object at `path`.
   PeerInfo peer(const Value& v, std::string_view path) {
     PeerInfo p;
-    if (failed()) return p;
-    if (!v.IsObject()) {
-      fail(path, fmt::format("must be an {{\"id\",\"address\"}} object, got {}", type_name(v)));
-      return p;
-    }
+    if (!object(v, path, "an {\"id\",\"address\"} object")) return p;
     p.id = id(v, path, "id");
     p.address = address(v, path, "address");
     return p;
@@ -314,61 +109,21 @@ class Reader {
   PeerInfo peer_member(const Value& obj, std::string_view path, const char* name) {
     const Value* v = member(obj, path, name);
     if (!v) return {};
-    return peer(*v, join(path, name));
+    return peer(*v, join_path(path, name));
   }
 
   std::optional<PeerInfo> optional_peer(const Value& obj, std::string_view path, const char* name) {
     const Value* v = member(obj, path, name);
     if (!v || v->IsNull()) return std::nullopt;
-    return peer(*v, join(path, name));
-  }
-
-  const Value* array(const Value& obj, std::string_view path, const char* name, std::size_t max_len) {
-    const Value* v = member(obj, path, name);
-    if (!v) return nullptr;
-    if (!v->IsArray()) {
-      fail(join(path, name), fmt::format("must be an array, got {}", type_name(*v)));
-      return nullptr;
-    }
-    if (v->Size() > max_len) {
-      fail(join(path, name), fmt::format("must have at most {} entries, got {}", max_len, v->Size()));
-      return nullptr;
-    }
-    return v;
+    return peer(*v, join_path(path, name));
   }
 
   std::vector<PeerInfo> peers(const Value& obj, std::string_view path, const char* name) {
     std::vector<PeerInfo> out;
-    const Value* arr = array(obj, path, name, kMaxListEntries);
-    if (!arr) return out;
-    const std::string base = join(path, name);
-    for (rapidjson::SizeType i = 0; i < arr->Size() && !failed(); ++i)
-      out.push_back(peer((*arr)[i], fmt::format("{}[{}]", base, i)));
+    each(obj, path, name, kMaxListEntries, [&](const Value& v, const std::string& at) { out.push_back(peer(v, at)); });
     return out;
   }
-
-  static std::string join(std::string_view path, std::string_view name) {
-    if (path.empty()) return std::string(name);
-    return fmt::format("{}.{}", path, name);
-  }
-
- private:
-  std::string what_;
-  std::string error_;
 };
-
-// Parses a whole body as one JSON object. The iterative parser keeps a
-// deeply nested hostile body from exhausting the stack.
-Status parse_object(rapidjson::Document& doc, std::string_view body, std::string_view what) {
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (doc.HasParseError())
-    return Status::InvalidArgument(fmt::format("{}: body is not valid JSON ({} at offset {})", what,
-                                               rapidjson::GetParseError_En(doc.GetParseError()),
-                                               doc.GetErrorOffset()));
-  if (!doc.IsObject())
-    return Status::InvalidArgument(fmt::format("{}: body must be a JSON object, got {}", what, type_name(doc)));
-  return Status::Ok();
-}
 
 // --- JSON writers -------------------------------------------------------------
 
@@ -412,11 +167,11 @@ void write_record_fields(Writer& w, const core::Record& r) {
   w.Key("expires_at");
   w.Int64(r.expires_at);
   w.Key("payload");
-  write_string(w, base64_encode(r.payload));
+  write_string(w, crypto::to_base64(r.payload));
 }
 
 void write_records(Writer& w, const std::vector<core::Record>& records) {
-  write_string(w, base64_encode(core::encode_records(records)));
+  write_string(w, crypto::to_base64(core::encode_records(records)));
 }
 
 void write_buckets(Writer& w, const std::vector<int>& buckets) {
@@ -618,9 +373,9 @@ void write_body(Writer& w, const core::LoginResp& r) {
   w.Key("ok");
   w.Bool(r.ok);
   w.Key("sealed_secret");
-  write_string(w, base64_encode(r.sealed_secret));
+  write_string(w, crypto::to_base64(r.sealed_secret));
   w.Key("public_key");
-  write_string(w, base64_encode(r.public_key));
+  write_string(w, crypto::to_base64(r.public_key));
   w.Key("version");
   w.Uint64(r.version);
   w.EndObject();
@@ -731,9 +486,9 @@ void encode_notify(const core::NotifyReq& req, WireRequest& wire) {
   wire.body = to_json([&](Writer& w) { write_peer(w, req.from); });
 }
 Result<core::NotifyReq> decode_notify(const WireRequest& wire) {
-  rapidjson::Document doc;
-  if (Status s = parse_object(doc, wire.body, "ring/notify request"); !s.ok()) return s;
   Reader r("ring/notify request");
+  if (!r.parse(wire.body)) return r.status();
+  const Value& doc = r.root();
   core::NotifyReq req;
   req.from = r.peer(doc, "");
   return r.finish(req);
@@ -752,9 +507,9 @@ void encode_leave(const core::LeaveReq& req, WireRequest& wire) {
   });
 }
 Result<core::LeaveReq> decode_leave(const WireRequest& wire) {
-  rapidjson::Document doc;
-  if (Status s = parse_object(doc, wire.body, "ring/leave request"); !s.ok()) return s;
   Reader r("ring/leave request");
+  if (!r.parse(wire.body)) return r.status();
+  const Value& doc = r.root();
   core::LeaveReq req;
   req.leaving = r.peer_member(doc, "", "leaving");
   req.predecessor = r.optional_peer(doc, "", "predecessor");
@@ -793,9 +548,9 @@ void encode_store_put(const core::StorePutReq& req, WireRequest& wire) {
   });
 }
 Result<core::StorePutReq> decode_store_put(const WireRequest& wire) {
-  rapidjson::Document doc;
-  if (Status s = parse_object(doc, wire.body, "store/put request"); !s.ok()) return s;
   Reader r("store/put request");
+  if (!r.parse(wire.body)) return r.status();
+  const Value& doc = r.root();
   core::StorePutReq req;
   r.read_record_fields(doc, "", req.record);
   req.replica = r.boolean(doc, "", "replica");
@@ -895,9 +650,9 @@ void encode_store_sync(const core::StoreSyncReq& req, WireRequest& wire) {
 // buckets and records.
 Result<core::StoreSyncReq> decode_store_sync(const WireRequest& wire) {
   using Phase = core::StoreSyncReq::Phase;
-  rapidjson::Document doc;
-  if (Status s = parse_object(doc, wire.body, "store/sync request"); !s.ok()) return s;
   Reader r("store/sync request");
+  if (!r.parse(wire.body)) return r.status();
+  const Value& doc = r.root();
   core::StoreSyncReq req;
   const std::string phase = r.string(doc, "", "phase", 16);
   if (!r.failed()) {
@@ -986,16 +741,16 @@ void encode_login(const core::LoginReq& req, WireRequest& wire) {
     w.Key("nickname");
     write_string(w, req.nickname);
     w.Key("auth_key");
-    write_string(w, base64_encode(req.auth_key));
+    write_string(w, crypto::to_base64(req.auth_key));
     w.Key("source");
     write_string(w, req.source);
     w.EndObject();
   });
 }
 Result<core::LoginReq> decode_login(const WireRequest& wire) {
-  rapidjson::Document doc;
-  if (Status s = parse_object(doc, wire.body, "node/login request"); !s.ok()) return s;
   Reader r("node/login request");
+  if (!r.parse(wire.body)) return r.status();
+  const Value& doc = r.root();
   core::LoginReq req;
   req.nickname = r.string(doc, "", "nickname", 64);
   req.auth_key = r.bytes(doc, "", "auth_key", 32);
@@ -1200,29 +955,30 @@ Code code_for_http_status(int http) {
 namespace {
 
 Status decode_error(int http, std::string_view body) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (!doc.HasParseError() && doc.IsObject()) {
-    Reader r("error response");
-    const Value* err = r.member(doc, "", "error");
-    std::string code;
-    std::string message;
-    if (err) {
-      code = r.string(*err, "error", "code", 64);
-      const Value* m = r.member(*err, "error", "message");
-      if (m && m->IsString()) message.assign(m->GetString(), m->GetStringLength());
-      else r.fail("error.message", "must be a string");
-    }
-    if (!r.failed()) {
-      Code c = code_from_name(code);
-      if (c == Code::kOk) c = Code::kInternal;
-      return Status(c, message);
-    }
+  if (auto err = read_error_body(body); err && err->code && err->message && !err->code->empty() &&
+                                        err->code->size() <= 64) {
+    Code c = code_from_name(*err->code);
+    if (c == Code::kOk) c = Code::kInternal;
+    return Status(c, *err->message);
   }
   return Status(code_for_http_status(http), fmt::format("HTTP {} without a JSON error body: {}", http, quote(body)));
 }
 
 }  // namespace
+
+std::optional<ErrorBody> read_error_body(std::string_view body) {
+  Fields f("error response");
+  if (!f.parse(body)) return std::nullopt;
+  const Value* err = f.optional(f.root(), "", "error");
+  if (!err || !err->IsObject()) return std::nullopt;
+  ErrorBody out;
+  for (auto [name, field] : {std::pair{"code", &out.code}, std::pair{"message", &out.message},
+                             std::pair{"primary", &out.primary}}) {
+    const Value* v = f.optional(*err, "error", name);
+    if (v && v->IsString()) *field = std::string(v->GetString(), v->GetStringLength());
+  }
+  return out;
+}
 
 Result<core::Response> decode_reply(const core::Request& request, int http, std::string_view body) {
   if (http < 200 || http > 299) return decode_error(http, body);
@@ -1230,10 +986,9 @@ Result<core::Response> decode_reply(const core::Request& request, int http, std:
       [&](const auto& req) -> Result<core::Response> {
         using Resp = typename std::remove_cvref_t<decltype(row_for<std::decay_t<decltype(req)>>())>::Response;
         const auto& row = row_for<std::decay_t<decltype(req)>>();
-        rapidjson::Document doc;
-        const std::string what = fmt::format("response to {} {}", row.method, row.path);
-        if (Status s = parse_object(doc, body, what); !s.ok()) return s;
-        auto resp = read_body(doc, Type<Resp>{});
+        Fields f(fmt::format("response to {} {}", row.method, row.path));
+        if (!f.parse(body)) return f.status();
+        auto resp = read_body(f.root(), Type<Resp>{});
         if (!resp.ok()) return resp.status();
         return core::Response(std::move(resp).value());
       },

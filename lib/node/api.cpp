@@ -16,6 +16,7 @@
 #include "crypto/encoding.hpp"
 #include "net/devices_json.hpp"
 #include "net/json_writer.hpp"
+#include "net/user_json.hpp"
 #include "node/api_parse.hpp"
 
 namespace dws::node {
@@ -46,27 +47,7 @@ WireResponse reply(int status, std::string body, net::QueryParams headers = {}) 
 
 WireResponse error(const Status& s) { return net::encode_error(s); }
 
-void write_envelope(Writer& w, const core::Envelope& e) {
-  const core::EnvelopeView v = core::to_view(e);
-  w.StartObject();
-  w.Key("id");
-  str(w, v.id);
-  w.Key("from");
-  str(w, v.from);
-  w.Key("to");
-  str(w, v.to);
-  w.Key("sent_at");
-  w.Int64(v.sent_at);
-  w.Key("kind");
-  str(w, v.kind);
-  w.Key("nonce");
-  str(w, v.nonce);
-  w.Key("box");
-  str(w, v.box);
-  w.Key("sig");
-  str(w, v.sig);
-  w.EndObject();
-}
+void write_envelope(Writer& w, const core::Envelope& e) { net::write_envelope_view(w, core::to_view(e)); }
 
 std::string nick_version(const std::string& nick, std::uint64_t version) {
   return to_json([&](Writer& w) {
@@ -195,29 +176,7 @@ WireResponse Api::get_user(const WireRequest& w) {
   auto acct = users_.get(*nick);
   if (!acct.ok()) return error(for_client(acct.status()));
   if (!acct->has_value()) return error(Status::NotFound("no user '" + *nick + "'"));
-  const core::AccountView v = core::public_view(**acct);
-  return reply(200, to_json([&](Writer& j) {
-                 j.StartObject();
-                 j.Key("nickname");
-                 str(j, v.nickname);
-                 j.Key("public_key");
-                 str(j, v.public_key);
-                 j.Key("display_name");
-                 str(j, v.display_name);
-                 j.Key("version");
-                 j.Uint64(v.version);
-                 j.Key("salt");
-                 str(j, v.salt);
-                 j.Key("opslimit");
-                 j.Uint64(v.opslimit);
-                 j.Key("memlimit");
-                 j.Uint64(v.memlimit);
-                 j.Key("secret_digest");
-                 str(j, v.secret_digest);
-                 j.Key("signature");
-                 str(j, v.signature);
-                 j.EndObject();
-               }));
+  return reply(200, net::account_view_json(core::public_view(**acct)));
 }
 
 WireResponse Api::get_kdf(const WireRequest& w) {
@@ -226,17 +185,7 @@ WireResponse Api::get_kdf(const WireRequest& w) {
   auto acct = users_.get(*nick);
   if (!acct.ok()) return error(for_client(acct.status()));
   if (!acct->has_value()) return error(Status::NotFound("no user '" + *nick + "'"));
-  const core::Account& a = **acct;
-  return reply(200, to_json([&](Writer& j) {
-                 j.StartObject();
-                 j.Key("salt");
-                 str(j, crypto::to_base64(a.salt));
-                 j.Key("opslimit");
-                 j.Uint64(a.limits.opslimit);
-                 j.Key("memlimit");
-                 j.Uint64(a.limits.memlimit);
-                 j.EndObject();
-               }));
+  return reply(200, net::kdf_json(core::KdfParams{(*acct)->salt, (*acct)->limits}));
 }
 
 WireResponse Api::get_node(const WireRequest& w) {
@@ -336,16 +285,7 @@ WireResponse Api::login(const WireRequest& w) {
     }
     return e;
   }
-  return reply(200, to_json([&](Writer& j) {
-                 j.StartObject();
-                 j.Key("sealed_secret");
-                 str(j, crypto::to_base64(r->sealed_secret));
-                 j.Key("public_key");
-                 str(j, crypto::to_base64(r->public_key));
-                 j.Key("version");
-                 j.Uint64(r->version);
-                 j.EndObject();
-               }));
+  return reply(200, net::login_answer_json(net::LoginAnswer{r->sealed_secret, r->public_key, r->version}));
 }
 
 // --- Messages ----------------------------------------------------------------------

@@ -1,0 +1,165 @@
+#include "net/user_json.hpp"
+
+#include <limits>
+
+namespace dws::net {
+
+namespace {
+
+// Text fields of a view are bounded far above any valid value: the
+// core::from_view-style checks that follow say what exactly is wrong.
+constexpr std::size_t kMaxViewText = 4096;
+// An envelope of 64 KiB is about 88 KiB once base64'd.
+constexpr std::size_t kMaxBoxText = 128 * 1024;
+
+template <typename V, typename T>
+void describe_envelope(V& v, T& e) {
+  v.text("id", e.id, 64);
+  v.text("from", e.from, 64);
+  v.text("to", e.to, 64);
+  v.int64("sent_at", e.sent_at, std::numeric_limits<std::int64_t>::min());
+  v.text("kind", e.kind, 32);
+  v.text("nonce", e.nonce, 64);
+  v.text("box", e.box, kMaxBoxText);
+  v.text("sig", e.sig, 128);
+}
+
+template <typename V, typename T>
+void describe_account(V& v, T& a) {
+  v.text("nickname", a.nickname, 64);
+  v.fixed("public_key", a.public_key);
+  v.fixed("salt", a.salt);
+  v.uint64("opslimit", a.limits.opslimit);
+  v.uint64("memlimit", a.limits.memlimit);
+  v.fixed("auth_hash", a.auth_hash);
+  v.fixed("sealed_secret", a.sealed_secret);
+  v.text("display_name", a.display_name, 1024);
+  v.uint64("version", a.version);
+  v.fixed("signature", a.signature);
+}
+
+template <typename V, typename T>
+void describe_account_view(V& v, T& a) {
+  v.text("nickname", a.nickname, 64);
+  v.text("public_key", a.public_key, kMaxViewText);
+  v.text("display_name", a.display_name, kMaxViewText);
+  v.uint64("version", a.version);
+  v.text("salt", a.salt, kMaxViewText);
+  v.uint64("opslimit", a.opslimit);
+  v.uint64("memlimit", a.memlimit);
+  v.text("secret_digest", a.secret_digest, kMaxViewText);
+  v.text("signature", a.signature, kMaxViewText);
+}
+
+template <typename V, typename T>
+void describe_kdf(V& v, T& k) {
+  v.fixed("salt", k.salt);
+  v.uint64("opslimit", k.limits.opslimit);
+  v.uint64("memlimit", k.limits.memlimit);
+}
+
+template <typename V, typename T>
+void describe_login_answer(V& v, T& l) {
+  v.fixed("sealed_secret", l.sealed_secret);
+  v.fixed("public_key", l.public_key);
+  v.uint64("version", l.version);
+}
+
+template <typename V, typename T>
+void describe_login_request(V& v, T& l) {
+  v.text("nickname", l.nickname, 64);
+  v.fixed("auth_key", l.auth_key);
+}
+
+template <typename V, typename T>
+void describe_deletion(V& v, T& d) {
+  v.uint64("version", d.version);
+  v.fixed("sig", d.sig);
+}
+
+template <typename V, typename T>
+void describe_ack(V& v, T& a) {
+  v.text("id", a.id, 64);
+  v.text("from", a.from, 64);
+  v.fixed("sig", a.sig);
+}
+
+// The descriptions as callables, for write_object and read_object.
+#define DWS_DESCRIPTION(name) [](auto& v, auto& body) { name(v, body); }
+
+}  // namespace
+
+void write_envelope_view(JsonWriter& w, const core::EnvelopeView& v) {
+  write_object(w, DWS_DESCRIPTION(describe_envelope), v);
+}
+core::EnvelopeView read_envelope_view(Fields& f, const JsonValue& obj, std::string_view path) {
+  return read_object<core::EnvelopeView>(f, obj, path, DWS_DESCRIPTION(describe_envelope));
+}
+
+std::string account_json(const core::Account& account) {
+  return to_json([&](JsonWriter& w) { write_object(w, DWS_DESCRIPTION(describe_account), account); });
+}
+core::Account read_account(Fields& f, const JsonValue& obj) {
+  return read_object<core::Account>(f, obj, "", DWS_DESCRIPTION(describe_account));
+}
+
+std::string account_view_json(const core::AccountView& view) {
+  return to_json([&](JsonWriter& w) { write_object(w, DWS_DESCRIPTION(describe_account_view), view); });
+}
+core::AccountView read_account_view(Fields& f, const JsonValue& obj) {
+  return read_object<core::AccountView>(f, obj, "", DWS_DESCRIPTION(describe_account_view));
+}
+
+std::string kdf_json(const core::KdfParams& kdf) {
+  return to_json([&](JsonWriter& w) { write_object(w, DWS_DESCRIPTION(describe_kdf), kdf); });
+}
+core::KdfParams read_kdf(Fields& f, const JsonValue& obj) {
+  return read_object<core::KdfParams>(f, obj, "", DWS_DESCRIPTION(describe_kdf));
+}
+
+std::string login_answer_json(const LoginAnswer& answer) {
+  return to_json([&](JsonWriter& w) { write_object(w, DWS_DESCRIPTION(describe_login_answer), answer); });
+}
+LoginAnswer read_login_answer(Fields& f, const JsonValue& obj) {
+  return read_object<LoginAnswer>(f, obj, "", DWS_DESCRIPTION(describe_login_answer));
+}
+
+std::string login_request_json(const LoginRequest& login) {
+  return to_json([&](JsonWriter& w) { write_object(w, DWS_DESCRIPTION(describe_login_request), login); });
+}
+LoginRequest read_login_request(Fields& f, const JsonValue& obj) {
+  return read_object<LoginRequest>(f, obj, "", DWS_DESCRIPTION(describe_login_request));
+}
+
+std::string deletion_json(const DeletionProof& proof) {
+  return to_json([&](JsonWriter& w) { write_object(w, DWS_DESCRIPTION(describe_deletion), proof); });
+}
+DeletionProof read_deletion(Fields& f, const JsonValue& obj) {
+  return read_object<DeletionProof>(f, obj, "", DWS_DESCRIPTION(describe_deletion));
+}
+
+std::string acks_json(const AckBody& body) {
+  return to_json([&](JsonWriter& w) {
+    w.StartObject();
+    if (!body.device.empty()) {
+      w.Key("device");
+      write_string(w, body.device);
+    }
+    w.Key("acks");
+    w.StartArray();
+    for (const auto& a : body.acks) write_object(w, DWS_DESCRIPTION(describe_ack), a);
+    w.EndArray();
+    w.EndObject();
+  });
+}
+AckBody read_acks(Fields& f, const JsonValue& obj, std::size_t max_acks) {
+  AckBody out;
+  f.each(obj, "", "acks", max_acks, [&](const JsonValue& v, const std::string& at) {
+    out.acks.push_back(read_object<AckEntry>(f, v, at, DWS_DESCRIPTION(describe_ack)));
+  });
+  // Optional: an account without devices reads as one device.
+  if (f.optional(obj, "", "device")) out.device = f.text(obj, "", "device", 64);
+  return out;
+}
+
+}  // namespace dws::net
