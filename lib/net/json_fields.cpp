@@ -82,6 +82,17 @@ const JsonValue* Fields::member(const JsonValue& obj, std::string_view path, con
   return &it->value;
 }
 
+const JsonValue* Fields::typed(const JsonValue& obj, std::string_view path, const char* name,
+                                bool (JsonValue::*is)() const, std::string_view expected) {
+  const JsonValue* v = member(obj, path, name);
+  if (!v) return nullptr;
+  if (!(v->*is)()) {
+    fail(join_path(path, name), fmt::format("must be {}, got {}", expected, type_name(*v)));
+    return nullptr;
+  }
+  return v;
+}
+
 const JsonValue* Fields::optional(const JsonValue& obj, std::string_view path, const char* name) {
   if (!object(obj, path)) return nullptr;
   const auto it = obj.FindMember(name);
@@ -90,12 +101,8 @@ const JsonValue* Fields::optional(const JsonValue& obj, std::string_view path, c
 }
 
 std::string Fields::string(const JsonValue& obj, std::string_view path, const char* name, std::size_t max_len) {
-  const JsonValue* v = member(obj, path, name);
+  const JsonValue* v = typed(obj, path, name, &JsonValue::IsString, "a string");
   if (!v) return {};
-  if (!v->IsString()) {
-    fail(join_path(path, name), fmt::format("must be a string, got {}", type_name(*v)));
-    return {};
-  }
   std::string s(v->GetString(), v->GetStringLength());
   if (s.empty() || s.size() > max_len)
     fail(join_path(path, name), fmt::format("must have 1 to {} characters, got {}", max_len, s.size()));
@@ -103,12 +110,8 @@ std::string Fields::string(const JsonValue& obj, std::string_view path, const ch
 }
 
 std::string Fields::text(const JsonValue& obj, std::string_view path, const char* name, std::size_t max_len) {
-  const JsonValue* v = member(obj, path, name);
+  const JsonValue* v = typed(obj, path, name, &JsonValue::IsString, "a string");
   if (!v) return {};
-  if (!v->IsString()) {
-    fail(join_path(path, name), fmt::format("must be a string, got {}", type_name(*v)));
-    return {};
-  }
   if (v->GetStringLength() > max_len) {
     fail(join_path(path, name), fmt::format("must have at most {} bytes, got {}", max_len, v->GetStringLength()));
     return {};
@@ -117,12 +120,8 @@ std::string Fields::text(const JsonValue& obj, std::string_view path, const char
 }
 
 int Fields::integer(const JsonValue& obj, std::string_view path, const char* name, int min, int max) {
-  const JsonValue* v = member(obj, path, name);
+  const JsonValue* v = typed(obj, path, name, &JsonValue::IsInt, "an integer");
   if (!v) return 0;
-  if (!v->IsInt()) {
-    fail(join_path(path, name), fmt::format("must be an integer, got {}", type_name(*v)));
-    return 0;
-  }
   const int i = v->GetInt();
   if (i < min || i > max) fail(join_path(path, name), fmt::format("must be in [{}, {}], got {}", min, max, i));
   return i;
@@ -140,34 +139,22 @@ std::uint64_t Fields::uint64(const JsonValue& obj, std::string_view path, const 
 }
 
 std::int64_t Fields::int64(const JsonValue& obj, std::string_view path, const char* name, std::int64_t min) {
-  const JsonValue* v = member(obj, path, name);
+  const JsonValue* v = typed(obj, path, name, &JsonValue::IsInt64, "a 64-bit integer");
   if (!v) return 0;
-  if (!v->IsInt64()) {
-    fail(join_path(path, name), fmt::format("must be a 64-bit integer, got {}", type_name(*v)));
-    return 0;
-  }
   const std::int64_t i = v->GetInt64();
   if (i < min) fail(join_path(path, name), fmt::format("must be at least {}, got {}", min, i));
   return i;
 }
 
 bool Fields::boolean(const JsonValue& obj, std::string_view path, const char* name) {
-  const JsonValue* v = member(obj, path, name);
+  const JsonValue* v = typed(obj, path, name, &JsonValue::IsBool, "true or false");
   if (!v) return false;
-  if (!v->IsBool()) {
-    fail(join_path(path, name), fmt::format("must be true or false, got {}", type_name(*v)));
-    return false;
-  }
   return v->GetBool();
 }
 
 Id Fields::id(const JsonValue& obj, std::string_view path, const char* name) {
-  const JsonValue* v = member(obj, path, name);
+  const JsonValue* v = typed(obj, path, name, &JsonValue::IsString, "16 hex digits in a string");
   if (!v) return 0;
-  if (!v->IsString()) {
-    fail(join_path(path, name), fmt::format("must be 16 hex digits in a string, got {}", type_name(*v)));
-    return 0;
-  }
   const std::string_view s(v->GetString(), v->GetStringLength());
   const auto parsed = core::parse_hex(s);
   if (!parsed) {
@@ -178,12 +165,8 @@ Id Fields::id(const JsonValue& obj, std::string_view path, const char* name) {
 }
 
 std::string Fields::bytes(const JsonValue& obj, std::string_view path, const char* name, std::size_t max_bytes) {
-  const JsonValue* v = member(obj, path, name);
+  const JsonValue* v = typed(obj, path, name, &JsonValue::IsString, "a base64 string");
   if (!v) return {};
-  if (!v->IsString()) {
-    fail(join_path(path, name), fmt::format("must be a base64 string, got {}", type_name(*v)));
-    return {};
-  }
   const std::string_view b64(v->GetString(), v->GetStringLength());
   // Checked before decoding, so that an oversized value costs no allocation.
   if (b64.size() / 4 * 3 > max_bytes + 2) {
@@ -203,17 +186,18 @@ std::string Fields::bytes(const JsonValue& obj, std::string_view path, const cha
 }
 
 const JsonValue* Fields::array(const JsonValue& obj, std::string_view path, const char* name, std::size_t max_len) {
-  const JsonValue* v = member(obj, path, name);
+  const JsonValue* v = typed(obj, path, name, &JsonValue::IsArray, "an array");
   if (!v) return nullptr;
-  if (!v->IsArray()) {
-    fail(join_path(path, name), fmt::format("must be an array, got {}", type_name(*v)));
-    return nullptr;
-  }
   if (v->Size() > max_len) {
     fail(join_path(path, name), fmt::format("must have at most {} entries, got {}", max_len, v->Size()));
     return nullptr;
   }
   return v;
+}
+
+void FieldWriter::id(const char* name, Id v) {
+  key(name);
+  write_string(w_, core::to_hex(v));
 }
 
 void FieldWriter::write_base64(std::string_view bytes) { write_string(w_, crypto::to_base64(bytes)); }

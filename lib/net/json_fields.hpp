@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "dwhatsapp/status.hpp"
 #include "dwhatsapp/types.hpp"
@@ -63,6 +64,10 @@ class Fields {
   /// Member `name` of object `obj` at `path`; nullptr (and a failure) when
   /// `obj` is not an object or has no such member.
   const JsonValue* member(const JsonValue& obj, std::string_view path, const char* name);
+  /// Member `name` when `(value.*is)()` holds; else nullptr and "must be
+  /// EXPECTED, got a number".
+  const JsonValue* typed(const JsonValue& obj, std::string_view path, const char* name,
+                         bool (JsonValue::*is)() const, std::string_view expected);
   /// Member `name`, or nullptr without a failure when absent or null.
   const JsonValue* optional(const JsonValue& obj, std::string_view path, const char* name);
 
@@ -115,6 +120,11 @@ class Fields {
   rapidjson::Document doc_;
 };
 
+template <typename Describe, typename T>
+void write_object(JsonWriter& w, Describe&& describe, const T& body);
+template <typename T, typename Describe>
+T read_object(Fields& f, const JsonValue& obj, std::string_view path, Describe&& describe);
+
 /// The two sides of a body's one description. A description is a function
 /// template `describe(V& v, T& body)` listing the body's fields in wire
 /// order with their limits (v.text("nickname", b.nickname, 64)); run with a
@@ -128,6 +138,20 @@ class FieldWriter {
   void uint64(const char* name, std::uint64_t v) { key(name); w_.Uint64(v); }
   void int64(const char* name, std::int64_t v, std::int64_t) { key(name); w_.Int64(v); }
   void boolean(const char* name, bool v) { key(name); w_.Bool(v); }
+  void integer(const char* name, int v, int, int) { key(name); w_.Int(v); }
+  void id(const char* name, Id v);
+  void bytes(const char* name, std::string_view b, std::size_t) {
+    key(name);
+    write_base64(b);
+  }
+  /// An array of objects, each written by `describe`.
+  template <typename T, typename Describe>
+  void list(const char* name, const std::vector<T>& items, std::size_t, Describe&& describe) {
+    key(name);
+    w_.StartArray();
+    for (const auto& item : items) write_object(w_, describe, item);
+    w_.EndArray();
+  }
   template <std::size_t N>
   void fixed(const char* name, const std::array<std::uint8_t, N>& a) {
     key(name);
@@ -150,6 +174,16 @@ class FieldReader {
   void uint64(const char* name, std::uint64_t& v) { v = f_.uint64(obj_, path_, name); }
   void int64(const char* name, std::int64_t& v, std::int64_t min) { v = f_.int64(obj_, path_, name, min); }
   void boolean(const char* name, bool& v) { v = f_.boolean(obj_, path_, name); }
+  void integer(const char* name, int& v, int min, int max) { v = f_.integer(obj_, path_, name, min, max); }
+  void id(const char* name, Id& v) { v = f_.id(obj_, path_, name); }
+  void bytes(const char* name, std::string& b, std::size_t max) { b = f_.bytes(obj_, path_, name, max); }
+  template <typename T, typename Describe>
+  void list(const char* name, std::vector<T>& items, std::size_t max, Describe&& describe) {
+    items.clear();
+    f_.each(obj_, path_, name, max, [&](const JsonValue& v, const std::string& at) {
+      items.push_back(read_object<T>(f_, v, at, describe));
+    });
+  }
   template <std::size_t N>
   void fixed(const char* name, std::array<std::uint8_t, N>& a) {
     a = f_.fixed<N>(obj_, path_, name);

@@ -84,6 +84,12 @@ void describe_ack(V& v, T& a) {
   v.fixed("sig", a.sig);
 }
 
+template <typename V, typename T>
+void describe_user(V& v, T& u) {
+  v.string("nickname", u.nickname, 64);
+  v.text("display_name", u.display_name, 256);
+}
+
 // The descriptions as callables, for write_object and read_object.
 #define DWS_DESCRIPTION(name) [](auto& v, auto& body) { name(v, body); }
 
@@ -124,6 +130,18 @@ LoginAnswer read_login_answer(Fields& f, const JsonValue& obj) {
   return read_object<LoginAnswer>(f, obj, "", DWS_DESCRIPTION(describe_login_answer));
 }
 
+void write_user_list(JsonWriter& w, const std::vector<core::UserListEntry>& users) {
+  FieldWriter fw(w);
+  w.StartObject();
+  fw.list("users", users, 0, DWS_DESCRIPTION(describe_user));
+  w.EndObject();
+}
+std::vector<core::UserListEntry> read_user_list(Fields& f, const JsonValue& obj, std::size_t max_users) {
+  std::vector<core::UserListEntry> out;
+  FieldReader(f, obj).list("users", out, max_users, DWS_DESCRIPTION(describe_user));
+  return out;
+}
+
 std::string login_request_json(const LoginRequest& login) {
   return to_json([&](JsonWriter& w) { write_object(w, DWS_DESCRIPTION(describe_login_request), login); });
 }
@@ -140,25 +158,19 @@ DeletionProof read_deletion(Fields& f, const JsonValue& obj) {
 
 std::string acks_json(const AckBody& body) {
   return to_json([&](JsonWriter& w) {
+    FieldWriter fw(w);
     w.StartObject();
-    if (!body.device.empty()) {
-      w.Key("device");
-      write_string(w, body.device);
-    }
-    w.Key("acks");
-    w.StartArray();
-    for (const auto& a : body.acks) write_object(w, DWS_DESCRIPTION(describe_ack), a);
-    w.EndArray();
+    if (!body.device.empty()) fw.text("device", body.device, 0);
+    fw.list("acks", body.acks, 0, DWS_DESCRIPTION(describe_ack));
     w.EndObject();
   });
 }
 AckBody read_acks(Fields& f, const JsonValue& obj, std::size_t max_acks) {
   AckBody out;
-  f.each(obj, "", "acks", max_acks, [&](const JsonValue& v, const std::string& at) {
-    out.acks.push_back(read_object<AckEntry>(f, v, at, DWS_DESCRIPTION(describe_ack)));
-  });
+  FieldReader fr(f, obj);
+  fr.list("acks", out.acks, max_acks, DWS_DESCRIPTION(describe_ack));
   // Optional: an account without devices reads as one device.
-  if (f.optional(obj, "", "device")) out.device = f.text(obj, "", "device", 64);
+  if (f.optional(obj, "", "device")) fr.text("device", out.device, 64);
   return out;
 }
 

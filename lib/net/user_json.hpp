@@ -16,6 +16,7 @@
 
 #include "core/account.hpp"
 #include "core/envelope.hpp"
+#include "core/messages.hpp"
 #include "net/json_fields.hpp"
 #include "net/json_writer.hpp"
 
@@ -48,6 +49,11 @@ struct LoginAnswer {
 };
 std::string login_answer_json(const LoginAnswer& answer);
 LoginAnswer read_login_answer(Fields& f, const JsonValue& obj);
+
+/// {"users": [{"nickname", "display_name"}, ...]}: the answer to GET
+/// /v1/users, and to a node's GET /v1/node/users.
+void write_user_list(JsonWriter& w, const std::vector<core::UserListEntry>& users);
+std::vector<core::UserListEntry> read_user_list(Fields& f, const JsonValue& obj, std::size_t max_users);
 
 /// The body of POST /v1/login: the nickname as the person typed it and the
 /// password's auth key.

@@ -253,21 +253,7 @@ WireResponse Api::list_users(const WireRequest& w) {
   if (!limit.ok()) return error(limit.status());
   auto users = users_.list(*prefix, static_cast<std::uint32_t>(*limit));
   if (!users.ok()) return error(for_client(users.status()));
-  return reply(200, to_json([&](Writer& j) {
-                 j.StartObject();
-                 j.Key("users");
-                 j.StartArray();
-                 for (const auto& u : *users) {
-                   j.StartObject();
-                   j.Key("nickname");
-                   str(j, u.nickname);
-                   j.Key("display_name");
-                   str(j, u.display_name);
-                   j.EndObject();
-                 }
-                 j.EndArray();
-                 j.EndObject();
-               }));
+  return reply(200, to_json([&](Writer& j) { net::write_user_list(j, *users); }));
 }
 
 WireResponse Api::login(const WireRequest& w) {
