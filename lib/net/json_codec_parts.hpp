@@ -55,6 +55,73 @@ void write_record_fields(Writer& w, const core::Record& r);
 void write_records(Writer& w, const std::vector<core::Record>& records);
 void write_buckets(Writer& w, const std::vector<int>& buckets);
 
+// The description visitors with the codec's own shapes added, for bodies
+// that carry peers, records or bucket lists.
+class CodecWriter : public FieldWriter {
+ public:
+  using FieldWriter::FieldWriter;
+  void peer(const char* name, const PeerInfo& p) {
+    key(name);
+    write_peer(w_, p);
+  }
+  void optional_peer(const char* name, const std::optional<PeerInfo>& p) {
+    key(name);
+    write_optional_peer(w_, p);
+  }
+  void peers(const char* name, const std::vector<PeerInfo>& p) {
+    key(name);
+    write_peers(w_, p);
+  }
+  void records(const char* name, const std::vector<core::Record>& r) {
+    key(name);
+    write_records(w_, r);
+  }
+  void buckets(const char* name, const std::vector<int>& b) {
+    key(name);
+    write_buckets(w_, b);
+  }
+};
+
+class CodecReader : public FieldReader {
+ public:
+  CodecReader(Reader& r, const Value& obj) : FieldReader(r, obj), r_(r) {}
+  void peer(const char* name, PeerInfo& p) { p = r_.peer_member(obj_, path_, name); }
+  void optional_peer(const char* name, std::optional<PeerInfo>& p) { p = r_.optional_peer(obj_, path_, name); }
+  void peers(const char* name, std::vector<PeerInfo>& p) { p = r_.peers(obj_, path_, name); }
+  void records(const char* name, std::vector<core::Record>& r) { r = r_.records(obj_, path_, name); }
+  void buckets(const char* name, std::vector<int>& b) { b = r_.buckets(obj_, path_, name); }
+
+ private:
+  Reader& r_;
+};
+
+// A body as one object by its description.
+template <typename T, typename Describe>
+void write_described(Writer& w, const T& body, Describe&& describe) {
+  CodecWriter fields(w);
+  w.StartObject();
+  describe(fields, body);
+  w.EndObject();
+}
+// `v` read by its description; `what` names the body in errors.
+template <typename T, typename Describe>
+Result<T> read_described(const Value& v, std::string what, Describe&& describe) {
+  Reader r(std::move(what));
+  T out{};
+  if (r.object(v, "")) {
+    CodecReader fields(r, v);
+    describe(fields, out);
+  }
+  return r.finish(std::move(out));
+}
+// A request body by its description.
+template <typename T, typename Describe>
+Result<T> decode_described(const WireRequest& wire, std::string what, Describe&& describe) {
+  Reader r(what);
+  if (!r.parse(wire.body)) return r.status();
+  return read_described<T>(r.root(), std::move(what), describe);
+}
+
 // Query parameters: each names the request ("store/get request") and the
 // parameter in its error.
 Status id_param(const WireRequest& wire, std::string_view what, const char* name, Id& out);

@@ -158,7 +158,7 @@ class FieldWriter {
     write_base64(std::string_view(reinterpret_cast<const char*>(a.data()), N));
   }
 
- private:
+ protected:
   void key(const char* name) { w_.Key(name); }
   void write_base64(std::string_view bytes);
   JsonWriter& w_;
@@ -189,7 +189,7 @@ class FieldReader {
     a = f_.fixed<N>(obj_, path_, name);
   }
 
- private:
+ protected:
   Fields& f_;
   const JsonValue& obj_;
   std::string path_;

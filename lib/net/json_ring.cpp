@@ -23,6 +23,19 @@ void describe_info(V& v, T& i) {
   v.boolean("open", i.open_ring);
 }
 
+template <typename V, typename T>
+void describe_closest(V& v, T& r) {
+  v.boolean("done", r.done);
+  v.peer("node", r.node);
+}
+
+template <typename V, typename T>
+void describe_leave(V& v, T& r) {
+  v.peer("leaving", r.leaving);
+  v.optional_peer("predecessor", r.predecessor);
+  v.peers("successors", r.successors);
+}
+
 }  // namespace
 
 std::string Reader::address(const Value& obj, std::string_view path, const char* name) {
@@ -151,19 +164,10 @@ Result<core::StateResp> read_body(const Value& v, Type<core::StateResp>) {
 }
 
 void write_body(Writer& w, const core::ClosestResp& r) {
-  w.StartObject();
-  w.Key("done");
-  w.Bool(r.done);
-  w.Key("node");
-  write_peer(w, r.node);
-  w.EndObject();
+  write_described(w, r, [](auto& v, auto& b) { describe_closest(v, b); });
 }
 Result<core::ClosestResp> read_body(const Value& v, Type<core::ClosestResp>) {
-  Reader r("closest response");
-  core::ClosestResp out;
-  out.done = r.boolean(v, "", "done");
-  out.node = r.peer_member(v, "", "node");
-  return r.finish(out);
+  return read_described<core::ClosestResp>(v, "closest response", [](auto& fv, auto& b) { describe_closest(fv, b); });
 }
 
 void write_body(Writer& w, const core::InfoResp& r) {
@@ -237,26 +241,10 @@ Result<core::NotifyReq> decode_notify(const WireRequest& wire) {
 }
 
 void encode_leave(const core::LeaveReq& req, WireRequest& wire) {
-  wire.body = to_json([&](Writer& w) {
-    w.StartObject();
-    w.Key("leaving");
-    write_peer(w, req.leaving);
-    w.Key("predecessor");
-    write_optional_peer(w, req.predecessor);
-    w.Key("successors");
-    write_peers(w, req.successors);
-    w.EndObject();
-  });
+  wire.body = to_json([&](Writer& w) { write_described(w, req, [](auto& v, auto& b) { describe_leave(v, b); }); });
 }
 Result<core::LeaveReq> decode_leave(const WireRequest& wire) {
-  Reader r("ring/leave request");
-  if (!r.parse(wire.body)) return r.status();
-  const Value& doc = r.root();
-  core::LeaveReq req;
-  req.leaving = r.peer_member(doc, "", "leaving");
-  req.predecessor = r.optional_peer(doc, "", "predecessor");
-  req.successors = r.peers(doc, "", "successors");
-  return r.finish(req);
+  return decode_described<core::LeaveReq>(wire, "ring/leave request", [](auto& v, auto& b) { describe_leave(v, b); });
 }
 
 void encode_info(const core::InfoReq&, WireRequest&) {}

@@ -32,6 +32,20 @@ void describe_put_answer(V& v, T& r) {
   v.uint64("version", r.version);
 }
 
+template <typename V, typename T>
+void describe_sync_answer(V& v, T& r) {
+  v.buckets("differing", r.differing);
+  v.records("records", r.records);
+  v.boolean("more", r.more);
+  v.uint64("merged", r.merged);
+}
+
+template <typename V, typename T>
+void describe_scan_answer(V& v, T& r) {
+  v.records("records", r.records);
+  v.boolean("more", r.more);
+}
+
 }  // namespace
 
 std::vector<core::Record> Reader::records(const Value& obj, std::string_view path, const char* name) {
@@ -113,41 +127,19 @@ Result<core::StoreGetResp> read_body(const Value& v, Type<core::StoreGetResp>) {
 }
 
 void write_body(Writer& w, const core::StoreSyncResp& r) {
-  w.StartObject();
-  w.Key("differing");
-  write_buckets(w, r.differing);
-  w.Key("records");
-  write_records(w, r.records);
-  w.Key("more");
-  w.Bool(r.more);
-  w.Key("merged");
-  w.Uint64(r.merged);
-  w.EndObject();
+  write_described(w, r, [](auto& v, auto& b) { describe_sync_answer(v, b); });
 }
 Result<core::StoreSyncResp> read_body(const Value& v, Type<core::StoreSyncResp>) {
-  Reader r("store/sync response");
-  core::StoreSyncResp out;
-  out.differing = r.buckets(v, "", "differing");
-  out.records = r.records(v, "", "records");
-  out.more = r.boolean(v, "", "more");
-  out.merged = r.uint64(v, "", "merged");
-  return r.finish(out);
+  return read_described<core::StoreSyncResp>(v, "store/sync response",
+                                             [](auto& fv, auto& b) { describe_sync_answer(fv, b); });
 }
 
 void write_body(Writer& w, const core::StoreScanResp& r) {
-  w.StartObject();
-  w.Key("records");
-  write_records(w, r.records);
-  w.Key("more");
-  w.Bool(r.more);
-  w.EndObject();
+  write_described(w, r, [](auto& v, auto& b) { describe_scan_answer(v, b); });
 }
 Result<core::StoreScanResp> read_body(const Value& v, Type<core::StoreScanResp>) {
-  Reader r("store/scan response");
-  core::StoreScanResp out;
-  out.records = r.records(v, "", "records");
-  out.more = r.boolean(v, "", "more");
-  return r.finish(std::move(out));
+  return read_described<core::StoreScanResp>(v, "store/scan response",
+                                             [](auto& fv, auto& b) { describe_scan_answer(fv, b); });
 }
 
 void encode_store_put(const core::StorePutReq& req, WireRequest& wire) {
