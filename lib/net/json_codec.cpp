@@ -227,19 +227,12 @@ WireResponse encode_error(const Status& status) {
   return out;
 }
 
+// The inverse of http_status (base/status.cpp's one code table); 500 and
+// statuses no code answers with are kInternal.
 Code code_for_http_status(int http) {
-  switch (http) {
-    case 400: return Code::kInvalidArgument;
-    case 401: return Code::kUnauthenticated;
-    case 403: return Code::kForbidden;
-    case 404: return Code::kNotFound;
-    case 409: return Code::kExists;
-    case 413: return Code::kPayloadTooLarge;
-    case 421: return Code::kNotResponsible;
-    case 429: return Code::kRateLimited;
-    case 503: return Code::kUnavailable;
-    default: return Code::kInternal;
-  }
+  for (int c = static_cast<int>(Code::kInvalidArgument); c <= static_cast<int>(Code::kInternal); ++c)
+    if (http_status(static_cast<Code>(c)) == http) return static_cast<Code>(c);
+  return Code::kInternal;
 }
 
 namespace {
