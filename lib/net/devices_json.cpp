@@ -7,32 +7,30 @@ namespace dws::net {
 
 namespace {
 
-template <typename V, typename T>
-void describe_device(V& v, T& d) {
+constexpr auto describe_device = [](auto& v, auto& d) {
   v.text("id", d.id, core::kDeviceIdLength);
   v.text("name", d.name, core::kMaxDeviceNameBytes);
   v.int64("added_at", d.added_at, 0);
-}
+};
 
-template <typename V, typename T>
-void describe_device_list(V& v, T& l) {
+constexpr auto describe_device_list = [](auto& v, auto& l) {
   v.text("owner", l.owner, 64);
   v.fixed("public_key", l.public_key);
   v.uint64("version", l.version);
-  v.list("devices", l.devices, core::kMaxDevices, [](auto& dv, auto& d) { describe_device(dv, d); });
+  v.list("devices", l.devices, core::kMaxDevices, describe_device);
   v.fixed("signature", l.signature);
-}
+};
 
 }  // namespace
 
 std::string device_list_json(const core::DeviceList& l) {
-  return to_json([&](JsonWriter& w) { write_object(w, [](auto& v, auto& b) { describe_device_list(v, b); }, l); });
+  return to_json([&](JsonWriter& w) { write_object(w, describe_device_list, l); });
 }
 
 Result<core::DeviceList> parse_device_list_json(std::string_view body) {
   Fields f("device list");
   if (!f.parse(body)) return f.status();
-  auto l = read_object<core::DeviceList>(f, f.root(), "", [](auto& v, auto& b) { describe_device_list(v, b); });
+  auto l = read_object<core::DeviceList>(f, f.root(), "", describe_device_list);
   if (f.failed()) return f.status();
   if (Status st = core::check_device_list(l); !st.ok()) return st;
   return l;

@@ -13,28 +13,25 @@ namespace {
 constexpr std::size_t kMaxFingers = 64;
 constexpr std::size_t kMaxRingName = 64;
 
-template <typename V, typename T>
-void describe_info(V& v, T& i) {
+constexpr auto describe_info = [](auto& v, auto& i) {
   v.string("ring", i.ring_name, kMaxRingName);
   v.integer("id_bits", i.id_bits, 64, 64);
   v.integer("replicas", i.replicas, 1, 64);
   v.integer("successor_list", i.successor_list, 1, static_cast<int>(kMaxListEntries));
   v.integer("stabilize_ms", i.stabilize_ms, 1, 3600 * 1000);
   v.boolean("open", i.open_ring);
-}
+};
 
-template <typename V, typename T>
-void describe_closest(V& v, T& r) {
+constexpr auto describe_closest = [](auto& v, auto& r) {
   v.boolean("done", r.done);
   v.peer("node", r.node);
-}
+};
 
-template <typename V, typename T>
-void describe_leave(V& v, T& r) {
+constexpr auto describe_leave = [](auto& v, auto& r) {
   v.peer("leaving", r.leaving);
   v.optional_peer("predecessor", r.predecessor);
   v.peers("successors", r.successors);
-}
+};
 
 }  // namespace
 
@@ -164,14 +161,14 @@ Result<core::StateResp> read_body(const Value& v, Type<core::StateResp>) {
 }
 
 void write_body(Writer& w, const core::ClosestResp& r) {
-  write_described(w, r, [](auto& v, auto& b) { describe_closest(v, b); });
+  write_described(w, r, describe_closest);
 }
 Result<core::ClosestResp> read_body(const Value& v, Type<core::ClosestResp>) {
-  return read_described<core::ClosestResp>(v, "closest response", [](auto& fv, auto& b) { describe_closest(fv, b); });
+  return read_described<core::ClosestResp>(v, "closest response", describe_closest);
 }
 
 void write_body(Writer& w, const core::InfoResp& r) {
-  write_object(w, [](auto& v, auto& i) { describe_info(v, i); }, r.info);
+  write_object(w, describe_info, r.info);
 }
 Result<core::InfoResp> read_body(const Value& v, Type<core::InfoResp>) {
   Reader r("info response");
@@ -241,10 +238,10 @@ Result<core::NotifyReq> decode_notify(const WireRequest& wire) {
 }
 
 void encode_leave(const core::LeaveReq& req, WireRequest& wire) {
-  wire.body = to_json([&](Writer& w) { write_described(w, req, [](auto& v, auto& b) { describe_leave(v, b); }); });
+  wire.body = to_json([&](Writer& w) { write_described(w, req, describe_leave); });
 }
 Result<core::LeaveReq> decode_leave(const WireRequest& wire) {
-  return decode_described<core::LeaveReq>(wire, "ring/leave request", [](auto& v, auto& b) { describe_leave(v, b); });
+  return decode_described<core::LeaveReq>(wire, "ring/leave request", describe_leave);
 }
 
 void encode_info(const core::InfoReq&, WireRequest&) {}

@@ -16,35 +16,31 @@ namespace {
 // bounds the work a body of many tiny records can cause.
 constexpr std::size_t kMaxSyncRecords = 100000;
 
-template <typename V, typename T>
-void describe_record(V& v, T& r) {
+constexpr auto describe_record = [](auto& v, auto& r) {
   v.id("key", r.key);
   v.text("sub", r.sub, core::kMaxSubSize);
   v.uint64("version", r.version);
   v.boolean("tombstone", r.tombstone);
   v.int64("expires_at", r.expires_at, 0);
   v.bytes("payload", r.payload, std::numeric_limits<std::uint32_t>::max());
-}
+};
 
-template <typename V, typename T>
-void describe_put_answer(V& v, T& r) {
+constexpr auto describe_put_answer = [](auto& v, auto& r) {
   v.integer("copies", r.copies, 0, 64);
   v.uint64("version", r.version);
-}
+};
 
-template <typename V, typename T>
-void describe_sync_answer(V& v, T& r) {
+constexpr auto describe_sync_answer = [](auto& v, auto& r) {
   v.buckets("differing", r.differing);
   v.records("records", r.records);
   v.boolean("more", r.more);
   v.uint64("merged", r.merged);
-}
+};
 
-template <typename V, typename T>
-void describe_scan_answer(V& v, T& r) {
+constexpr auto describe_scan_answer = [](auto& v, auto& r) {
   v.records("records", r.records);
   v.boolean("more", r.more);
-}
+};
 
 }  // namespace
 
@@ -98,11 +94,11 @@ void write_buckets(Writer& w, const std::vector<int>& buckets) {
 }
 
 void write_body(Writer& w, const core::StorePutResp& r) {
-  write_object(w, [](auto& v, auto& a) { describe_put_answer(v, a); }, r);
+  write_object(w, describe_put_answer, r);
 }
 Result<core::StorePutResp> read_body(const Value& v, Type<core::StorePutResp>) {
   Reader r("store/put response");
-  auto out = read_object<core::StorePutResp>(r, v, "", [](auto& fv, auto& a) { describe_put_answer(fv, a); });
+  auto out = read_object<core::StorePutResp>(r, v, "", describe_put_answer);
   return r.finish(out);
 }
 
@@ -127,19 +123,19 @@ Result<core::StoreGetResp> read_body(const Value& v, Type<core::StoreGetResp>) {
 }
 
 void write_body(Writer& w, const core::StoreSyncResp& r) {
-  write_described(w, r, [](auto& v, auto& b) { describe_sync_answer(v, b); });
+  write_described(w, r, describe_sync_answer);
 }
 Result<core::StoreSyncResp> read_body(const Value& v, Type<core::StoreSyncResp>) {
   return read_described<core::StoreSyncResp>(v, "store/sync response",
-                                             [](auto& fv, auto& b) { describe_sync_answer(fv, b); });
+                                             describe_sync_answer);
 }
 
 void write_body(Writer& w, const core::StoreScanResp& r) {
-  write_described(w, r, [](auto& v, auto& b) { describe_scan_answer(v, b); });
+  write_described(w, r, describe_scan_answer);
 }
 Result<core::StoreScanResp> read_body(const Value& v, Type<core::StoreScanResp>) {
   return read_described<core::StoreScanResp>(v, "store/scan response",
-                                             [](auto& fv, auto& b) { describe_scan_answer(fv, b); });
+                                             describe_scan_answer);
 }
 
 void encode_store_put(const core::StorePutReq& req, WireRequest& wire) {

@@ -10,30 +10,28 @@ namespace dws::net::codec {
 
 namespace {
 
-template <typename V, typename T>
-void describe_login_answer(V& v, T& r) {
+constexpr auto describe_login_answer = [](auto& v, auto& r) {
   v.int64("retry_after_s", r.retry_after_s, 0);
   v.boolean("ok", r.ok);
   v.bytes("sealed_secret", r.sealed_secret, 1024);
   v.bytes("public_key", r.public_key, 64);
   v.uint64("version", r.version);
-}
+};
 
-template <typename V, typename T>
-void describe_login_request(V& v, T& r) {
+constexpr auto describe_login_request = [](auto& v, auto& r) {
   v.string("nickname", r.nickname, 64);
   v.bytes("auth_key", r.auth_key, 32);
   v.string("source", r.source, 64);
-}
+};
 
 }  // namespace
 
 void write_body(Writer& w, const core::LoginResp& r) {
-  write_object(w, [](auto& v, auto& a) { describe_login_answer(v, a); }, r);
+  write_object(w, describe_login_answer, r);
 }
 Result<core::LoginResp> read_body(const Value& v, Type<core::LoginResp>) {
   Reader r("node/login response");
-  auto out = read_object<core::LoginResp>(r, v, "", [](auto& fv, auto& a) { describe_login_answer(fv, a); });
+  auto out = read_object<core::LoginResp>(r, v, "", describe_login_answer);
   return r.finish(std::move(out));
 }
 
@@ -46,12 +44,12 @@ Result<core::UserListResp> read_body(const Value& v, Type<core::UserListResp>) {
 }
 
 void encode_login(const core::LoginReq& req, WireRequest& wire) {
-  wire.body = to_json([&](Writer& w) { write_object(w, [](auto& v, auto& a) { describe_login_request(v, a); }, req); });
+  wire.body = to_json([&](Writer& w) { write_object(w, describe_login_request, req); });
 }
 Result<core::LoginReq> decode_login(const WireRequest& wire) {
   Reader r("node/login request");
   if (!r.parse(wire.body)) return r.status();
-  auto req = read_object<core::LoginReq>(r, r.root(), "", [](auto& fv, auto& a) { describe_login_request(fv, a); });
+  auto req = read_object<core::LoginReq>(r, r.root(), "", describe_login_request);
   if (!r.failed() && req.auth_key.size() != 32)
     r.fail("auth_key", fmt::format("must hold 32 bytes, got {}", req.auth_key.size()));
   return r.finish(std::move(req));
