@@ -206,10 +206,8 @@ WireResponse Api::get_node(const WireRequest& w) {
 WireResponse Api::update_user(const WireRequest& w) {
   auto caller = authenticate(w);
   if (!caller.ok()) return error(caller.status());
-  auto nick = path_nick(w);
+  auto nick = parse::own_path_nick(w, caller->nick, "change");
   if (!nick.ok()) return error(nick.status());
-  if (caller->nick != *nick)
-    return error(Status::Forbidden("'" + caller->nick + "' cannot change the account of '" + *nick + "'"));
   auto acct = parse::account(w.body);
   if (!acct.ok()) return error(acct.status());
   if (acct->nickname != *nick)
@@ -224,10 +222,8 @@ WireResponse Api::update_user(const WireRequest& w) {
 WireResponse Api::delete_user(const WireRequest& w) {
   auto caller = authenticate(w);
   if (!caller.ok()) return error(caller.status());
-  auto nick = path_nick(w);
+  auto nick = parse::own_path_nick(w, caller->nick, "delete");
   if (!nick.ok()) return error(nick.status());
-  if (caller->nick != *nick)
-    return error(Status::Forbidden("'" + caller->nick + "' cannot delete the account of '" + *nick + "'"));
   // The owner's signed deletion proof: the node cannot make one. Queued
   // messages are left to expire (within the message TTL, before the
   // tombstone does): clearing them would need the owner's ack of each.

@@ -90,6 +90,14 @@ Result<std::string> path_nick(const net::WireRequest& w) {
   return core::fold_nickname(rest);
 }
 
+Result<std::string> own_path_nick(const net::WireRequest& w, std::string_view caller, std::string_view verb) {
+  auto nick = path_nick(w);
+  if (!nick.ok()) return nick.status();
+  if (caller != *nick)
+    return Status::Forbidden(fmt::format("'{}' cannot {} the account of '{}'", caller, verb, *nick));
+  return nick;
+}
+
 Result<std::int64_t> int_param(const net::WireRequest& w, const char* name, std::int64_t fallback, std::int64_t min,
                                std::int64_t max) {
   const std::string* v = w.param(name);

@@ -96,6 +96,11 @@ Result<std::string> device_param(const net::WireRequest& w);
 /// /v1/users/, or fold_nickname's error.
 Result<std::string> path_nick(const net::WireRequest& w);
 
+/// The {nick} of /v1/users/{nick} when it is `caller`'s own account.
+/// @return the nickname; path_nick's error, or kForbidden "'CALLER' cannot
+/// VERB the account of 'NICK'" for another user's.
+Result<std::string> own_path_nick(const net::WireRequest& w, std::string_view caller, std::string_view verb);
+
 /// Integer query parameter `name` in [min, max] (decimal, optional '-').
 /// @return its value, or `fallback` when it is absent; kInvalidArgument
 /// "parameter 'NAME' must be an integer in [MIN, MAX]" otherwise.

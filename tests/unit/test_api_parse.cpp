@@ -78,3 +78,13 @@ TEST_CASE("api_parse: query parameters: integers within bounds, message ids, nic
   CHECK(parse::message_id_param(query({{"after", "zz"}}), "after").status().message().starts_with("parameter 'after': "));
   CHECK(*parse::nick_prefix_param(query({{"prefix", "Al"}}), "prefix") == "al");
 }
+
+TEST_CASE("api_parse: a user path is the caller's own account or forbidden, naming both") {
+  auto own = parse::own_path_nick(query({}, "/v1/users/Bob"), "bob", "change");
+  REQUIRE(own.ok());
+  CHECK(*own == "bob");
+  auto other = parse::own_path_nick(query({}, "/v1/users/carol"), "bob", "delete");
+  REQUIRE_FALSE(other.ok());
+  CHECK(other.status().code() == Code::kForbidden);
+  CHECK(other.status().message() == "'bob' cannot delete the account of 'carol'");
+}
