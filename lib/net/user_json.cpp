@@ -81,6 +81,11 @@ constexpr auto describe_user = [](auto& v, auto& u) {
   v.text("display_name", u.display_name, 256);
 };
 
+constexpr auto describe_posted = [](auto& v, auto& p) {
+  v.text("id", p.id, 64);
+  v.integer("copies", p.copies, 0, 64);
+};
+
 }  // namespace
 
 void write_envelope_view(JsonWriter& w, const core::EnvelopeView& v) {
@@ -128,6 +133,10 @@ std::vector<core::UserListEntry> read_user_list(Fields& f, const JsonValue& obj,
   std::vector<core::UserListEntry> out;
   FieldReader(f, obj).list("users", out, max_users, describe_user);
   return out;
+}
+
+std::string posted_json(const PostedAnswer& answer) {
+  return to_json([&](JsonWriter& w) { write_object(w, describe_posted, answer); });
 }
 
 std::string login_request_json(const LoginRequest& login) {

@@ -55,6 +55,14 @@ LoginAnswer read_login_answer(Fields& f, const JsonValue& obj);
 void write_user_list(JsonWriter& w, const std::vector<core::UserListEntry>& users);
 std::vector<core::UserListEntry> read_user_list(Fields& f, const JsonValue& obj, std::size_t max_users);
 
+/// What POST /v1/messages answers: the message's id and how many copies
+/// of it the ring holds.
+struct PostedAnswer {
+  std::string id;
+  int copies = 0;
+};
+std::string posted_json(const PostedAnswer& answer);
+
 /// The body of POST /v1/login: the nickname as the person typed it and the
 /// password's auth key.
 struct LoginRequest {

@@ -283,14 +283,7 @@ WireResponse Api::post_message(const WireRequest& w) {
   if (Status s = core::verify_envelope(*env, caller->key); !s.ok()) return error(Status::Unauthenticated(s.message()));
   auto put = mailbox_.post(*env, clock_.wall_ms());
   if (!put.ok()) return error(for_client(put.status()));
-  return reply(201, to_json([&](Writer& j) {
-                 j.StartObject();
-                 j.Key("id");
-                 str(j, env->id.hex());
-                 j.Key("copies");
-                 j.Int(put->copies);
-                 j.EndObject();
-               }));
+  return reply(201, net::posted_json(net::PostedAnswer{env->id.hex(), put->copies}));
 }
 
 WireResponse Api::get_mailbox(const WireRequest& w) {
