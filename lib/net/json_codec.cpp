@@ -282,6 +282,10 @@ std::string encode_peers(const std::vector<PeerInfo>& peers) {
   return to_json([&](Writer& w) { write_peers(w, peers); });
 }
 
+std::string encode_peer(const PeerInfo& peer) {
+  return to_json([&](Writer& w) { write_peer(w, peer); });
+}
+
 std::string encode_health(const PeerInfo& self) {
   return to_json([&](Writer& w) {
     w.StartObject();

@@ -91,6 +91,8 @@ std::optional<ErrorBody> read_error_body(std::string_view body);
 
 /// {"id","address"} objects, as GET /v1/ring/nodes answers.
 std::string encode_peers(const std::vector<PeerInfo>& peers);
+/// One {"id","address"} object, as GET /v1/users/{nick}/node answers.
+std::string encode_peer(const PeerInfo& peer);
 /// {"id","address"}, as GET /v1/health extends it.
 std::string encode_health(const PeerInfo& self);
 

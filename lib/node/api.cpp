@@ -193,14 +193,7 @@ WireResponse Api::get_node(const WireRequest& w) {
   if (!nick.ok()) return error(nick.status());
   auto primary = ring_.lookup(core::user_key(*nick));
   if (!primary.ok()) return error(primary.status());
-  return reply(200, to_json([&](Writer& j) {
-                 j.StartObject();
-                 j.Key("id");
-                 str(j, core::to_hex(primary->node.id));
-                 j.Key("address");
-                 str(j, primary->node.address);
-                 j.EndObject();
-               }));
+  return reply(200, net::encode_peer(primary->node));
 }
 
 WireResponse Api::update_user(const WireRequest& w) {
