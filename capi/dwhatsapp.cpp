@@ -4,27 +4,18 @@
 #include <cstdlib>
 
 #include "guard.hpp"
+#include "dwhatsapp/status.hpp"
 #include "dwhatsapp/version.h"
 
 extern "C" {
 
 const char* dws_version(void) { return DWS_VERSION_STRING; }
 
+// The texts are base/status.cpp's table, the one list of codes; a dws_status
+// is the negated Code (capi/guard.cpp checks each).
 const char* dws_strerror(dws_status code) {
-  switch (code) {
-    case DWS_OK: return "ok";
-    case DWS_ERR_INVALID_ARGUMENT: return "invalid argument";
-    case DWS_ERR_UNAUTHENTICATED: return "unauthenticated";
-    case DWS_ERR_FORBIDDEN: return "forbidden";
-    case DWS_ERR_NOT_FOUND: return "not found";
-    case DWS_ERR_EXISTS: return "already exists";
-    case DWS_ERR_PAYLOAD_TOO_LARGE: return "payload too large";
-    case DWS_ERR_NOT_RESPONSIBLE: return "not responsible for this key";
-    case DWS_ERR_RATE_LIMITED: return "rate limited";
-    case DWS_ERR_UNAVAILABLE: return "unavailable";
-    case DWS_ERR_INTERNAL: return "internal error";
-  }
-  return "unknown status";
+  if (code > 0 || code < -static_cast<int>(dws::Code::kInternal)) return "unknown status";
+  return dws::code_description(static_cast<dws::Code>(-code)).data();
 }
 
 const char* dws_last_error(void) { return dws::capi::last_error(); }

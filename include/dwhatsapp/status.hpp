@@ -63,6 +63,9 @@ DWS_API std::string_view code_name(Code code);
 DWS_API int http_status(Code code);
 /// @brief The code an HTTP error name stands for (kInternal when unknown).
 DWS_API Code code_from_name(std::string_view name);
+/// @brief A short description of a code for people ("already exists"),
+/// NUL-terminated; what dws_strerror returns.
+DWS_API std::string_view code_description(Code code);
 
 /// @brief A value or the Status that explains why there is none.
 /// REQUIRES: value() only when ok().

@@ -806,8 +806,7 @@ struct Client::Impl {
       auto id = core::MessageId::parse(view.id);
       if (!id.ok() || !core::check_nickname(view.from).ok()) continue;
       const std::string sub = core::mailbox_entry_sub(*id, view.from);
-      ack.push_back({view.id, view.from,
-                     crypto::to_base64(crypto::sign(s->secret_key, core::ack_signing_bytes(s->nick, sub)))});
+      ack.push_back({view.id, view.from, crypto::sign(s->secret_key, core::ack_signing_bytes(s->nick, sub))});
       auto reject = [&](std::string why) { rejected.push_back({view.id, view.from, std::move(why), now_ms}); };
       auto envelope = core::from_view(view);
       if (!envelope.ok()) {
@@ -1261,7 +1260,7 @@ Status Client::login(const std::string& nickname, const std::string& password) {
   if (!keys.ok()) return keys.status();
 
   r = impl_->api->call_any(
-      {"POST", "/v1/login", client::login_json(*nick, crypto::to_base64(keys->auth_key.span())), nullptr, 0});
+      {"POST", "/v1/login", client::login_json(*nick, keys->auth_key.span()), nullptr, 0});
   if (!r.ok()) return r.status();
   if (r->status == 401) return wrong;
   if (r->status == 429) {
@@ -1271,10 +1270,7 @@ Status Client::login(const std::string& nickname, const std::string& password) {
   if (r->status != 200) return reply_status(*r);
   auto reply = client::parse_login(r->body);
   if (!reply.ok()) return reply.status();
-  auto sealed = crypto::from_base64_fixed<core::kSealedSecretSize>(reply->sealed_secret, "sealed_secret");
-  auto public_key = crypto::from_base64_fixed<crypto::kPublicKeySize>(reply->public_key, "public_key");
-  if (!sealed.ok() || !public_key.ok()) return Status::Unavailable("server answer to the login is malformed");
-  auto secret = core::open_secret(*sealed, *public_key, *keys);
+  auto secret = core::open_secret(reply->sealed_secret, reply->public_key, *keys);
   if (!secret.ok()) return wrong;
 
   // The full record (for later signed updates): the public part from the
@@ -1288,11 +1284,11 @@ Status Client::login(const std::string& nickname, const std::string& password) {
   if (!signature.ok()) return Status::Unavailable("server answer: signature " + signature.status().message());
   core::Account account;
   account.nickname = *nick;
-  account.public_key = *public_key;
+  account.public_key = reply->public_key;
   account.salt = kdf->salt;
   account.limits = kdf->limits;
   account.auth_hash = crypto::auth_hash_of(keys->auth_key);
-  account.sealed_secret = *sealed;
+  account.sealed_secret = reply->sealed_secret;
   account.display_name = view->display_name;
   account.version = view->version;
   account.signature = *signature;
@@ -1429,8 +1425,8 @@ Status Client::delete_account(const std::string& password) {
   // The owner's proof, for the version after the one this device knows;
   // the nodes store it as the tombstone and check it on every copy.
   const std::uint64_t version = s->account.version + 1;
-  const std::string body = client::deletion_json(
-      version, crypto::to_base64(crypto::sign(s->secret_key, core::deletion_signing_bytes(s->nick, version))));
+  const std::string body =
+      client::deletion_json(version, crypto::sign(s->secret_key, core::deletion_signing_bytes(s->nick, version)));
   auto r = impl_->api->call_any({"DELETE", "/v1/users/" + s->nick, body, impl_->signer(s), 0});
   if (!r.ok()) return r.status();
   if (r->status != 200) return reply_status(*r);

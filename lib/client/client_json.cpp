@@ -1,136 +1,47 @@
 #include "client/client_json.hpp"
 
 #include <fmt/format.h>
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <limits>
 
 #include "core/nickname.hpp"
 #include "core/wire.hpp"
 #include "crypto/encoding.hpp"
-#include "net/json_writer.hpp"
 #include "net/json_codec.hpp"
+#include "net/json_fields.hpp"
+#include "net/json_writer.hpp"
+#include "net/user_json.hpp"
 
 namespace dws::client {
 
 namespace {
 
 using Writer = net::JsonWriter;
+using net::Fields;
+using net::JsonValue;
 using net::to_json;
 constexpr auto str = net::write_string;
 
-
-void field(Writer& w, const char* key, std::string_view value) {
-  w.Key(key);
-  str(w, value);
-}
-
-
-Status bad(std::string_view what, std::string_view why) {
-  return Status::Unavailable(fmt::format("server answer: {} {}", what, why));
-}
-
-Result<rapidjson::Document> parse_object(std::string_view body) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) return bad("body", "is not a JSON object");
-  return doc;
-}
-
-Result<std::string> get_string(const rapidjson::Value& obj, const char* key) {
-  auto it = obj.FindMember(key);
-  if (it == obj.MemberEnd() || !it->value.IsString()) return bad(key, "is missing or not a string");
-  return std::string(it->value.GetString(), it->value.GetStringLength());
-}
-
-Result<std::uint64_t> get_u64(const rapidjson::Value& obj, const char* key) {
-  auto it = obj.FindMember(key);
-  if (it == obj.MemberEnd() || !it->value.IsUint64()) return bad(key, "is missing or not an unsigned integer");
-  return it->value.GetUint64();
-}
-
-Result<std::int64_t> get_i64(const rapidjson::Value& obj, const char* key) {
-  auto it = obj.FindMember(key);
-  if (it == obj.MemberEnd() || !it->value.IsInt64()) return bad(key, "is missing or not an integer");
-  return it->value.GetInt64();
-}
-
-// Fills `out` from obj[key] or returns the error from the enclosing function.
-#define DWS_TRY_ASSIGN(out, expr)        \
-  do {                                   \
-    auto r_ = (expr);                    \
-    if (!r_.ok()) return r_.status();    \
-    out = std::move(r_).value();         \
-  } while (0)
-
-Result<core::EnvelopeView> read_envelope(const rapidjson::Value& v) {
-  if (!v.IsObject()) return bad("message", "is not an object");
-  core::EnvelopeView e;
-  DWS_TRY_ASSIGN(e.id, get_string(v, "id"));
-  DWS_TRY_ASSIGN(e.from, get_string(v, "from"));
-  DWS_TRY_ASSIGN(e.to, get_string(v, "to"));
-  DWS_TRY_ASSIGN(e.sent_at, get_i64(v, "sent_at"));
-  DWS_TRY_ASSIGN(e.kind, get_string(v, "kind"));
-  DWS_TRY_ASSIGN(e.nonce, get_string(v, "nonce"));
-  DWS_TRY_ASSIGN(e.box, get_string(v, "box"));
-  DWS_TRY_ASSIGN(e.sig, get_string(v, "sig"));
-  return e;
-}
+// A server's answer read field by field; a garbled one is kUnavailable.
+Fields answer() { return Fields("server answer", Code::kUnavailable); }
 
 }  // namespace
 
-std::string account_json(const core::Account& a) {
-  return to_json([&](Writer& w) {
-    w.StartObject();
-    field(w, "nickname", a.nickname);
-    field(w, "public_key", crypto::to_base64(a.public_key));
-    field(w, "salt", crypto::to_base64(a.salt));
-    w.Key("opslimit");
-    w.Uint64(a.limits.opslimit);
-    w.Key("memlimit");
-    w.Uint64(a.limits.memlimit);
-    field(w, "auth_hash", crypto::to_base64(a.auth_hash));
-    field(w, "sealed_secret", crypto::to_base64(a.sealed_secret));
-    field(w, "display_name", a.display_name);
-    w.Key("version");
-    w.Uint64(a.version);
-    field(w, "signature", crypto::to_base64(a.signature));
-    w.EndObject();
-  });
-}
+std::string account_json(const core::Account& a) { return net::account_json(a); }
 
 std::string envelope_json(const core::Envelope& envelope) {
-  const core::EnvelopeView v = core::to_view(envelope);
-  return to_json([&](Writer& w) {
-    w.StartObject();
-    field(w, "id", v.id);
-    field(w, "from", v.from);
-    field(w, "to", v.to);
-    w.Key("sent_at");
-    w.Int64(v.sent_at);
-    field(w, "kind", v.kind);
-    field(w, "nonce", v.nonce);
-    field(w, "box", v.box);
-    field(w, "sig", v.sig);
-    w.EndObject();
-  });
+  return to_json([&](Writer& w) { net::write_envelope_view(w, core::to_view(envelope)); });
 }
 
-std::string session_json(std::string_view client_key_b64) {
-  return to_json([&](Writer& w) {
-    w.StartObject();
-    field(w, "client_key", client_key_b64);
-    w.EndObject();
-  });
+std::string session_json(const crypto::KxPublicKey& client_key) {
+  return net::session_open_json(net::SessionOpen{client_key});
 }
 
-std::string login_json(std::string_view nickname, std::string_view auth_key_b64) {
-  return to_json([&](Writer& w) {
-    w.StartObject();
-    field(w, "nickname", nickname);
-    field(w, "auth_key", auth_key_b64);
-    w.EndObject();
-  });
+std::string login_json(std::string_view nickname, std::span<const std::uint8_t, 32> auth_key) {
+  net::LoginRequest login{std::string(nickname), {}};
+  std::copy(auth_key.begin(), auth_key.end(), login.auth_key.begin());
+  return net::login_request_json(login);
 }
 
 std::string ids_json(const std::vector<std::string>& ids) {
@@ -145,51 +56,22 @@ std::string ids_json(const std::vector<std::string>& ids) {
 }
 
 std::string acks_json(const std::vector<AckJson>& acks, std::string_view device) {
-  return to_json([&](Writer& w) {
-    w.StartObject();
-    if (!device.empty()) {
-      w.Key("device");
-      str(w, device);
-    }
-    w.Key("acks");
-    w.StartArray();
-    for (const auto& a : acks) {
-      w.StartObject();
-      w.Key("id");
-      str(w, a.id);
-      w.Key("from");
-      str(w, a.from);
-      w.Key("sig");
-      str(w, a.sig_b64);
-      w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-  });
+  return net::acks_json(net::AckBody{acks, std::string(device)});
 }
 
-std::string deletion_json(std::uint64_t version, std::string_view sig_b64) {
-  return to_json([&](Writer& w) {
-    w.StartObject();
-    w.Key("version");
-    w.Uint64(version);
-    w.Key("sig");
-    str(w, sig_b64);
-    w.EndObject();
-  });
+std::string deletion_json(std::uint64_t version, const crypto::Signature& sig) {
+  return net::deletion_json(net::DeletionProof{version, sig});
 }
 
 Result<std::vector<std::string>> parse_ids(std::string_view body) {
-  auto doc = parse_object(body);
-  if (!doc.ok()) return doc.status();
-  auto it = doc->FindMember("ids");
-  if (it == doc->MemberEnd() || !it->value.IsArray()) return bad("ids", "is missing or not an array");
+  Fields f = answer();
   std::vector<std::string> out;
-  for (const auto& v : it->value.GetArray()) {
-    if (!v.IsString()) return bad("ids", "holds a non-string");
-    out.emplace_back(v.GetString(), v.GetStringLength());
-  }
-  return out;
+  if (f.parse(body))
+    f.each(f.root(), "", "ids", std::numeric_limits<rapidjson::SizeType>::max(), [&](const JsonValue& v, const std::string& at) {
+      if (!v.IsString()) return f.fail(at, "must be a string");
+      out.emplace_back(v.GetString(), v.GetStringLength());
+    });
+  return f.finish(std::move(out));
 }
 
 std::string receipt_json(const Receipt& receipt) {
@@ -266,116 +148,82 @@ Result<Receipt> parse_receipt(std::string_view body) {
   if (!ids.ok()) return ids.status();
   Receipt r;
   r.ids = std::move(ids).value();
-  auto doc = parse_object(body);
-  if (!doc.ok()) return doc.status();
-  auto it = doc->FindMember("read");
-  r.read = it != doc->MemberEnd() && it->value.IsBool() && it->value.GetBool();
+  Fields f = answer();
+  f.parse(body);
+  // Lenient: a receipt without a boolean "read" says delivered.
+  const JsonValue* read = f.optional(f.root(), "", "read");
+  r.read = read && read->IsBool() && read->GetBool();
   return r;
 }
 
 Result<core::AccountView> parse_account_view(std::string_view body) {
-  auto doc = parse_object(body);
-  if (!doc.ok()) return doc.status();
-  core::AccountView v;
-  DWS_TRY_ASSIGN(v.nickname, get_string(*doc, "nickname"));
-  DWS_TRY_ASSIGN(v.public_key, get_string(*doc, "public_key"));
-  DWS_TRY_ASSIGN(v.display_name, get_string(*doc, "display_name"));
-  DWS_TRY_ASSIGN(v.version, get_u64(*doc, "version"));
-  DWS_TRY_ASSIGN(v.salt, get_string(*doc, "salt"));
-  DWS_TRY_ASSIGN(v.opslimit, get_u64(*doc, "opslimit"));
-  DWS_TRY_ASSIGN(v.memlimit, get_u64(*doc, "memlimit"));
-  DWS_TRY_ASSIGN(v.secret_digest, get_string(*doc, "secret_digest"));
-  DWS_TRY_ASSIGN(v.signature, get_string(*doc, "signature"));
-  return v;
+  Fields f = answer();
+  if (!f.parse(body)) return f.status();
+  auto v = net::read_account_view(f, f.root());
+  return f.finish(std::move(v));
 }
 
 Result<core::KdfParams> parse_kdf(std::string_view body) {
-  auto doc = parse_object(body);
-  if (!doc.ok()) return doc.status();
-  std::string salt;
-  core::KdfParams kdf;
-  DWS_TRY_ASSIGN(salt, get_string(*doc, "salt"));
-  DWS_TRY_ASSIGN(kdf.limits.opslimit, get_u64(*doc, "opslimit"));
-  DWS_TRY_ASSIGN(kdf.limits.memlimit, get_u64(*doc, "memlimit"));
-  auto raw = crypto::from_base64_fixed<crypto::kSaltSize>(salt, "salt");
-  if (!raw.ok()) return bad("salt", raw.status().message());
-  kdf.salt = *raw;
-  return kdf;
+  Fields f = answer();
+  if (!f.parse(body)) return f.status();
+  auto kdf = net::read_kdf(f, f.root());
+  return f.finish(kdf);
 }
 
 Result<LoginReply> parse_login(std::string_view body) {
-  auto doc = parse_object(body);
-  if (!doc.ok()) return doc.status();
-  LoginReply r;
-  DWS_TRY_ASSIGN(r.sealed_secret, get_string(*doc, "sealed_secret"));
-  DWS_TRY_ASSIGN(r.public_key, get_string(*doc, "public_key"));
-  DWS_TRY_ASSIGN(r.version, get_u64(*doc, "version"));
-  return r;
+  Fields f = answer();
+  if (!f.parse(body)) return f.status();
+  auto reply = net::read_login_answer(f, f.root());
+  return f.finish(reply);
 }
 
 Result<SessionReply> parse_session(std::string_view body) {
-  auto doc = parse_object(body);
-  if (!doc.ok()) return doc.status();
-  SessionReply r;
-  DWS_TRY_ASSIGN(r.session, get_string(*doc, "session"));
-  DWS_TRY_ASSIGN(r.node_key, get_string(*doc, "node_key"));
-  DWS_TRY_ASSIGN(r.ttl_s, get_i64(*doc, "ttl_s"));
-  return r;
+  Fields f = answer();
+  if (!f.parse(body)) return f.status();
+  auto reply = net::read_session_opened(f, f.root());
+  return f.finish(reply);
 }
 
 Result<MailboxReply> parse_mailbox(std::string_view body) {
-  auto doc = parse_object(body);
-  if (!doc.ok()) return doc.status();
+  Fields f = answer();
+  if (!f.parse(body)) return f.status();
   MailboxReply out;
-  auto it = doc->FindMember("messages");
-  if (it == doc->MemberEnd() || !it->value.IsArray()) return bad("messages", "is missing or not an array");
-  for (const auto& v : it->value.GetArray()) {
-    auto e = read_envelope(v);
-    if (!e.ok()) return e.status();
-    out.messages.push_back(std::move(e).value());
-  }
-  auto more = doc->FindMember("more");
-  out.more = more != doc->MemberEnd() && more->value.IsBool() && more->value.GetBool();
-  auto devices = doc->FindMember("devices");
-  if (devices != doc->MemberEnd() && devices->value.IsUint()) out.devices = devices->value.GetUint();
-  return out;
+  f.each(f.root(), "", "messages", std::numeric_limits<rapidjson::SizeType>::max(), [&](const JsonValue& v, const std::string& at) {
+    out.messages.push_back(net::read_envelope_view(f, v, at));
+  });
+  // Lenient: older nodes send neither.
+  const JsonValue* more = f.optional(f.root(), "", "more");
+  out.more = more && more->IsBool() && more->GetBool();
+  const JsonValue* devices = f.optional(f.root(), "", "devices");
+  if (devices && devices->IsUint()) out.devices = devices->GetUint();
+  return f.finish(std::move(out));
 }
 
 Result<std::string> parse_node_address(std::string_view body) {
-  auto doc = parse_object(body);
-  if (!doc.ok()) return doc.status();
-  return get_string(*doc, "address");
+  Fields f = answer();
+  if (!f.parse(body)) return f.status();
+  auto address = f.text(f.root(), "", "address", 1024);
+  return f.finish(std::move(address));
 }
 
 Result<std::vector<std::string>> parse_peer_addresses(std::string_view body) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsArray()) return bad("ring nodes", "is not a JSON array");
+  Fields f = answer();
+  if (!f.parse(body, false)) return f.status();
+  if (!f.root().IsArray()) return Status::Unavailable("server answer: ring nodes is not a JSON array");
   std::vector<std::string> out;
-  for (const auto& v : doc.GetArray()) {
-    if (!v.IsObject()) return bad("ring node", "is not an object");
-    auto a = get_string(v, "address");
-    if (!a.ok()) return a.status();
-    out.push_back(std::move(a).value());
-  }
-  return out;
+  for (rapidjson::SizeType i = 0; i < f.root().Size() && !f.failed(); ++i)
+    out.push_back(f.text(f.root()[i], net::index_path("", i), "address", 1024));
+  return f.finish(std::move(out));
 }
 
 ErrorReply parse_error(int http_status, std::string_view body) {
   ErrorReply out;
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (!doc.HasParseError() && doc.IsObject()) {
-    auto err = doc.FindMember("error");
-    if (err != doc.MemberEnd() && err->value.IsObject()) {
-      auto code = get_string(err->value, "code");
-      auto message = get_string(err->value, "message");
-      Code c = code.ok() ? code_from_name(*code) : net::code_for_http_status(http_status);
-      if (c == Code::kOk) c = net::code_for_http_status(http_status);
-      out.status = Status(c, message.ok() ? *message : fmt::format("HTTP {}", http_status));
-      if (auto primary = get_string(err->value, "primary"); primary.ok()) out.primary = *primary;
-      return out;
-    }
+  if (auto err = net::read_error_body(body)) {
+    Code c = err->code ? code_from_name(*err->code) : Code::kOk;
+    if (c == Code::kOk) c = net::code_for_http_status(http_status);
+    out.status = Status(c, err->message ? *err->message : fmt::format("HTTP {}", http_status));
+    out.primary = err->primary.value_or("");
+    return out;
   }
   // Not a dws-node (a web server, a proxy's error page): its body is not
   // shown, since it may be a page of HTML or hold terminal escapes.

@@ -6,13 +6,16 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/account.hpp"
 #include "core/envelope.hpp"
+#include "crypto/kx.hpp"
 #include "dwhatsapp/status.hpp"
+#include "net/user_json.hpp"
 
 namespace dws::client {
 
@@ -21,21 +24,17 @@ std::string account_json(const core::Account& account);
 /// The envelope as POST /v1/messages takes it.
 std::string envelope_json(const core::Envelope& envelope);
 /// {"nickname","auth_key"} for POST /v1/login.
-std::string login_json(std::string_view nickname, std::string_view auth_key_b64);
+std::string login_json(std::string_view nickname, std::span<const std::uint8_t, 32> auth_key);
 /// {"ids":[...]}: a receipt's plaintext.
 std::string ids_json(const std::vector<std::string>& ids);
 
 /// The owner's acknowledgement of one mailbox entry (see core::EntryAck).
-struct AckJson {
-  std::string id;
-  std::string from;
-  std::string sig_b64;
-};
+using AckJson = net::AckEntry;
 /// {"acks":[{"id","from","sig"},...]}: the body of POST /v1/mailbox/ack.
 /// {"device"?, "acks": [...]}: `device` names which of the account's devices has them.
 std::string acks_json(const std::vector<AckJson>& acks, std::string_view device = {});
 /// {"version","sig"}: the body of DELETE /v1/users/{nick}, the owner's deletion proof.
-std::string deletion_json(std::uint64_t version, std::string_view sig_b64);
+std::string deletion_json(std::uint64_t version, const crypto::Signature& sig);
 
 Result<std::vector<std::string>> parse_ids(std::string_view body);
 
@@ -76,23 +75,13 @@ Result<Receipt> parse_receipt(std::string_view body);
 Result<core::AccountView> parse_account_view(std::string_view body);
 Result<core::KdfParams> parse_kdf(std::string_view body);
 
-struct LoginReply {
-  std::string sealed_secret;  // base64
-  std::string public_key;     // base64
-  std::uint64_t version = 0;
-};
+using LoginReply = net::LoginAnswer;
 Result<LoginReply> parse_login(std::string_view body);
 
-/// The answer to POST /v1/sessions: {"session": hex id, "node_key":
-/// base64 of the node's X25519 exchange key, "ttl_s"}.
-struct SessionReply {
-  std::string session;
-  std::string node_key;  // base64
-  std::int64_t ttl_s = 0;
-};
+/// The answer to POST /v1/sessions, and its body (docs/protocol.md 5.1).
+using SessionReply = net::SessionOpened;
 Result<SessionReply> parse_session(std::string_view body);
-/// The body of POST /v1/sessions.
-std::string session_json(std::string_view client_key_b64);
+std::string session_json(const crypto::KxPublicKey& client_key);
 
 struct MailboxReply {
   std::vector<core::EnvelopeView> messages;

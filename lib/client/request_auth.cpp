@@ -72,15 +72,13 @@ std::optional<RequestAuth::Open> RequestAuth::session_for(const std::string& ser
   };
 
   const crypto::KxKeyPair mine = crypto::kx_keypair();
-  ApiRequest req{"POST", "/v1/sessions", session_json(crypto::to_base64(mine.public_key)), shared_from_this(), 0};
+  ApiRequest req{"POST", "/v1/sessions", session_json(mine.public_key), shared_from_this(), 0};
   auto reply = api_.call(server, req);
   if (!reply.ok()) return std::nullopt;  // unreachable: the signed request fails the same way
   if (reply->status != 201) return decline();
   auto parsed = parse_session(reply->body);
   if (!parsed.ok() || !core::check_session_id(parsed->session).ok() || parsed->ttl_s <= 0) return decline();
-  auto node_key = crypto::from_base64_fixed<crypto::kKxKeySize>(parsed->node_key, "node_key");
-  if (!node_key.ok()) return decline();
-  auto key = crypto::kx_client_key(mine, *node_key);
+  auto key = crypto::kx_client_key(mine, parsed->node_key);
   if (!key.ok()) return decline();
 
   Open open{parsed->session, *key,

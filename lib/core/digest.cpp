@@ -1,6 +1,9 @@
 #include "core/digest.hpp"
 
+#include <array>
 #include <cassert>
+
+#include "crypto/encoding.hpp"
 
 namespace dws::core {
 
@@ -25,33 +28,26 @@ void split(Id a, Id b, Id& q, Id& r) {
   }
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 }  // namespace
 
+// A hash prints as its 16 big-endian bytes (hi, then lo) in hex.
 std::string to_hex(const Hash128& h) {
-  static const char* digits = "0123456789abcdef";
-  std::string s(32, '0');
-  for (int i = 0; i < 16; ++i) {
-    s[static_cast<std::size_t>(15 - i)] = digits[(h.hi >> (4 * i)) & 0xf];
-    s[static_cast<std::size_t>(31 - i)] = digits[(h.lo >> (4 * i)) & 0xf];
+  std::array<std::uint8_t, 16> bytes{};
+  for (int i = 0; i < 8; ++i) {
+    bytes[static_cast<std::size_t>(7 - i)] = static_cast<std::uint8_t>(h.hi >> (8 * i));
+    bytes[static_cast<std::size_t>(15 - i)] = static_cast<std::uint8_t>(h.lo >> (8 * i));
   }
-  return s;
+  return crypto::to_hex(bytes);
 }
 
 std::optional<Hash128> parse_hash128(std::string_view text) {
-  if (text.size() != 32) return std::nullopt;
+  std::array<std::uint8_t, 16> bytes{};
+  if (!crypto::from_hex(text, bytes)) return std::nullopt;
   Hash128 h;
-  for (std::size_t i = 0; i < 32; ++i) {
-    const int v = hex_value(text[i]);
-    if (v < 0) return std::nullopt;
-    std::uint64_t& word = i < 16 ? h.hi : h.lo;
-    word = (word << 4) | static_cast<std::uint64_t>(v);
+  for (std::size_t i = 0; i < 16; ++i) {
+    std::uint64_t& word = i < 8 ? h.hi : h.lo;
+    word = (word << 8) | bytes[i];
   }
   return h;
 }

@@ -1,5 +1,8 @@
 #include "core/id.hpp"
 
+#include <array>
+
+#include "crypto/encoding.hpp"
 #include "crypto/hash.hpp"
 
 namespace dws::core {
@@ -25,27 +28,18 @@ bool in_half_open(Id a, Id x, Id b) {
   return (x - a) > 0 && (x - a) <= (b - a);
 }
 
+// Ids print as their 8 big-endian bytes in hex.
 std::string to_hex(Id id) {
-  static const char* digits = "0123456789abcdef";
-  std::string s(16, '0');
-  for (int i = 15; i >= 0; --i) {
-    s[static_cast<size_t>(i)] = digits[id & 0xf];
-    id >>= 4;
-  }
-  return s;
+  std::array<std::uint8_t, 8> bytes{};
+  for (int i = 7; i >= 0; --i, id >>= 8) bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(id);
+  return crypto::to_hex(bytes);
 }
 
 std::optional<Id> parse_hex(std::string_view text) {
-  if (text.size() != 16) return std::nullopt;
+  std::array<std::uint8_t, 8> bytes{};
+  if (!crypto::from_hex(text, bytes)) return std::nullopt;
   Id id = 0;
-  for (char c : text) {
-    int v;
-    if (c >= '0' && c <= '9') v = c - '0';
-    else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-    else return std::nullopt;
-    id = (id << 4) | static_cast<Id>(v);
-  }
+  for (const auto b : bytes) id = (id << 8) | b;
   return id;
 }
 

@@ -45,14 +45,19 @@ Result<std::string> from_base64(std::string_view text, std::string_view what) {
 }
 
 std::string to_hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (const auto b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 0x0f]);
-  }
+  std::string out(bytes.size() * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), bytes.data(), bytes.size());
+  out.pop_back();  // the terminating NUL sodium writes
   return out;
+}
+
+bool from_hex(std::string_view text, std::span<std::uint8_t> out) {
+  if (text.size() != out.size() * 2) return false;
+  std::size_t len = 0;
+  const char* end = nullptr;
+  // No characters to ignore: one spelling (up to case) per value.
+  return sodium_hex2bin(out.data(), out.size(), text.data(), text.size(), nullptr, &len, &end) == 0 &&
+         len == out.size() && end == text.data() + text.size();
 }
 
 }  // namespace dws::crypto

@@ -39,4 +39,8 @@ Result<std::array<std::uint8_t, N>> from_base64_fixed(std::string_view text, std
 /// Lower-case hex.
 std::string to_hex(std::span<const std::uint8_t> bytes);
 
+/// Exactly out.size() * 2 hex digits (either case) into `out`; false, with
+/// `out` unspecified, for any other length or character.
+bool from_hex(std::string_view text, std::span<std::uint8_t> out);
+
 }  // namespace dws::crypto

@@ -5,7 +5,6 @@
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <sodium.h>
 
 #include <cctype>
 #include <charconv>
@@ -16,1017 +15,63 @@
 #include <type_traits>
 
 #include "core/id.hpp"
-#include "core/record.hpp"
-#include "net/address.hpp"
+#include "net/json_codec_parts.hpp"
+#include "net/json_fields.hpp"
 #include "net/json_writer.hpp"
 
 namespace dws::net {
 
-namespace {
+namespace codec {
 
-using Writer = JsonWriter;
-using Value = rapidjson::Value;
-
-// Bounds on list lengths a peer may send; far above any sane ring setting,
-// low enough that a hostile body cannot make us allocate much.
-constexpr std::size_t kMaxListEntries = 256;
-constexpr std::size_t kMaxFingers = 64;
-constexpr std::size_t kMaxRingName = 64;
-// Records in one sync body. The server's body limit bounds the bytes; this
-// bounds the work a body of many tiny records can cause.
-constexpr std::size_t kMaxSyncRecords = 100000;
-
-// Base64 (RFC 4648, padded: libsodium's ORIGINAL variant) for record bytes.
-std::string base64_encode(std::string_view bin) {
-  const std::size_t len = sodium_base64_ENCODED_LEN(bin.size(), sodium_base64_VARIANT_ORIGINAL);
-  std::string out(len, '\0');
-  sodium_bin2base64(out.data(), len, reinterpret_cast<const unsigned char*>(bin.data()), bin.size(),
-                    sodium_base64_VARIANT_ORIGINAL);
-  out.resize(len - 1);  // the encoder writes a terminating NUL
-  return out;
-}
-
-// Strict: padding required, no whitespace, nothing after the last quantum.
-std::optional<std::string> base64_decode(std::string_view b64) {
-  std::string out(b64.size() / 4 * 3 + 3, '\0');
-  std::size_t bin_len = 0;
-  const char* end = nullptr;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), b64.data(), b64.size(), nullptr,
-                        &bin_len, &end, sodium_base64_VARIANT_ORIGINAL) != 0)
-    return std::nullopt;
-  if (end != b64.data() + b64.size()) return std::nullopt;
-  out.resize(bin_len);
-  return out;
-}
-
-// Input echoed in an error message: printable ASCII only (the message goes
-// back out as JSON and into logs) and short.
-std::string quote(std::string_view text) {
-  std::string out = "'";
-  const std::size_t n = text.size() < 40 ? text.size() : 40;
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\') out += static_cast<char>(c);
-    else out += fmt::format("\\x{:02x}", c);
-  }
-  out += text.size() > n ? "'..." : "'";
-  return out;
-}
-
-std::string_view type_name(const Value& v) {
-  switch (v.GetType()) {
-    case rapidjson::kNullType: return "null";
-    case rapidjson::kFalseType:
-    case rapidjson::kTrueType: return "a boolean";
-    case rapidjson::kObjectType: return "an object";
-    case rapidjson::kArrayType: return "an array";
-    case rapidjson::kStringType: return "a string";
-    case rapidjson::kNumberType: return "a number";
-  }
-  return "unknown";
-}
-
-// Reads fields out of a parsed document, remembering the first problem so
-// that decoders read straight through and check once at the end.
-class Reader {
- public:
-  explicit Reader(std::string what) : what_(std::move(what)) {}
-
-  bool failed() const { return !error_.empty(); }
-
-  void fail(std::string_view path, std::string_view why) {
-    if (error_.empty()) error_ = fmt::format("{}: field '{}' {}", what_, path, why);
-  }
-
-  Status status() const { return Status::InvalidArgument(error_); }
-
-  template <typename T>
-  Result<T> finish(T value) const {
-    if (failed()) return status();
-    return value;
-  }
-
-  // The member `name` of object `obj`; nullptr (and an error) when missing.
-  const Value* member(const Value& obj, std::string_view path, const char* name) {
-    if (failed()) return nullptr;
-    if (!obj.IsObject()) {
-      fail(path, fmt::format("must be an object, got {}", type_name(obj)));
-      return nullptr;
-    }
-    const auto it = obj.FindMember(name);
-    if (it == obj.MemberEnd()) {
-      fail(join(path, name), "is missing");
-      return nullptr;
-    }
-    return &it->value;
-  }
-
-  std::string string(const Value& obj, std::string_view path, const char* name, std::size_t max_len) {
-    const Value* v = member(obj, path, name);
-    if (!v) return {};
-    if (!v->IsString()) {
-      fail(join(path, name), fmt::format("must be a string, got {}", type_name(*v)));
-      return {};
-    }
-    std::string s(v->GetString(), v->GetStringLength());
-    if (s.empty() || s.size() > max_len)
-      fail(join(path, name), fmt::format("must have 1 to {} characters, got {}", max_len, s.size()));
-    return s;
-  }
-
-  Id id(const Value& obj, std::string_view path, const char* name) {
-    const Value* v = member(obj, path, name);
-    if (!v) return 0;
-    if (!v->IsString()) {
-      fail(join(path, name), fmt::format("must be 16 hex digits in a string, got {}", type_name(*v)));
-      return 0;
-    }
-    const std::string_view s(v->GetString(), v->GetStringLength());
-    const auto parsed = core::parse_hex(s);
-    if (!parsed) {
-      fail(join(path, name), fmt::format("must be 16 hex digits, got {}", quote(s)));
-      return 0;
-    }
-    return *parsed;
-  }
-
-  std::string address(const Value& obj, std::string_view path, const char* name) {
-    const Value* v = member(obj, path, name);
-    if (!v) return {};
-    if (!v->IsString()) {
-      fail(join(path, name), fmt::format("must be a \"host:port\" string, got {}", type_name(*v)));
-      return {};
-    }
-    std::string s(v->GetString(), v->GetStringLength());
-    const auto hp = parse_host_port(s, "address");
-    if (!hp.ok()) fail(join(path, name), fmt::format("must be host:port, got {}", quote(s)));
-    return s;
-  }
-
-  int integer(const Value& obj, std::string_view path, const char* name, int min, int max) {
-    const Value* v = member(obj, path, name);
-    if (!v) return 0;
-    if (!v->IsInt()) {
-      fail(join(path, name), fmt::format("must be an integer, got {}", type_name(*v)));
-      return 0;
-    }
-    const int i = v->GetInt();
-    if (i < min || i > max) fail(join(path, name), fmt::format("must be in [{}, {}], got {}", min, max, i));
-    return i;
-  }
-
-  bool boolean(const Value& obj, std::string_view path, const char* name) {
-    const Value* v = member(obj, path, name);
-    if (!v) return false;
-    if (!v->IsBool()) {
-      fail(join(path, name), fmt::format("must be true or false, got {}", type_name(*v)));
-      return false;
-    }
-    return v->GetBool();
-  }
-
-  std::uint64_t uint64(const Value& obj, std::string_view path, const char* name) {
-    const Value* v = member(obj, path, name);
-    if (!v) return 0;
-    if (!v->IsUint64()) {
-      fail(join(path, name), fmt::format("must be an integer in [0, 2^64), got {}", type_name(*v)));
-      return 0;
-    }
-    return v->GetUint64();
-  }
-
-  std::int64_t int64(const Value& obj, std::string_view path, const char* name, std::int64_t min) {
-    const Value* v = member(obj, path, name);
-    if (!v) return 0;
-    if (!v->IsInt64()) {
-      fail(join(path, name), fmt::format("must be a 64-bit integer, got {}", type_name(*v)));
-      return 0;
-    }
-    const std::int64_t i = v->GetInt64();
-    if (i < min) fail(join(path, name), fmt::format("must be at least {}, got {}", min, i));
-    return i;
-  }
-
-  // A string that may be empty, at most max_len bytes.
-  std::string text(const Value& obj, std::string_view path, const char* name, std::size_t max_len) {
-    const Value* v = member(obj, path, name);
-    if (!v) return {};
-    if (!v->IsString()) {
-      fail(join(path, name), fmt::format("must be a string, got {}", type_name(*v)));
-      return {};
-    }
-    if (v->GetStringLength() > max_len) {
-      fail(join(path, name), fmt::format("must have at most {} bytes, got {}", max_len, v->GetStringLength()));
-      return {};
-    }
-    return std::string(v->GetString(), v->GetStringLength());
-  }
-
-  // Base64 bytes (padded, RFC 4648 alphabet), at most max_bytes once decoded.
-  std::string bytes(const Value& obj, std::string_view path, const char* name, std::size_t max_bytes) {
-    const Value* v = member(obj, path, name);
-    if (!v) return {};
-    if (!v->IsString()) {
-      fail(join(path, name), fmt::format("must be a base64 string, got {}", type_name(*v)));
-      return {};
-    }
-    const std::string_view b64(v->GetString(), v->GetStringLength());
-    if (b64.size() / 4 * 3 > max_bytes + 2) {
-      fail(join(path, name), fmt::format("must hold at most {} bytes, got about {}", max_bytes, b64.size() / 4 * 3));
-      return {};
-    }
-    auto bin = base64_decode(b64);
-    if (!bin) {
-      fail(join(path, name), "must be padded base64 (A-Z a-z 0-9 + /), and is corrupt or truncated");
-      return {};
-    }
-    if (bin->size() > max_bytes) {
-      fail(join(path, name), fmt::format("must hold at most {} bytes, got {}", max_bytes, bin->size()));
-      return {};
-    }
-    return std::move(*bin);
-  }
-
-  // Records in the core::encode_records form, carried as base64.
-  std::vector<core::Record> records(const Value& obj, std::string_view path, const char* name) {
-    const std::string bin = bytes(obj, path, name, std::numeric_limits<std::uint32_t>::max());
-    if (failed()) return {};
-    auto decoded = core::decode_records(bin, kMaxSyncRecords);
-    if (!decoded.ok()) {
-      fail(join(path, name), fmt::format("does not hold valid records: {}", decoded.status().message()));
-      return {};
-    }
-    return std::move(decoded).value();
-  }
-
-  // A list of bucket indices in [0, 64).
-  std::vector<int> buckets(const Value& obj, std::string_view path, const char* name) {
-    std::vector<int> out;
-    const Value* arr = array(obj, path, name, core::kDigestBuckets);
-    if (!arr) return out;
-    for (rapidjson::SizeType i = 0; i < arr->Size(); ++i) {
-      const Value& b = (*arr)[i];
-      if (!b.IsInt() || b.GetInt() < 0 || b.GetInt() >= core::kDigestBuckets) {
-        fail(fmt::format("{}[{}]", join(path, name), i),
-             fmt::format("must be a bucket index in [0, {}), got {}", core::kDigestBuckets,
-                         b.IsInt() ? std::to_string(b.GetInt()) : std::string(type_name(b))));
-        return {};
-      }
-      out.push_back(b.GetInt());
-    }
-    return out;
-  }
-
-  // A {"key","sub","version","tombstone","expires_at","payload"} object.
-  core::Record record(const Value& v, std::string_view path) {
-    core::Record rec;
-    if (failed()) return rec;
-    if (!v.IsObject()) {
-      fail(path, fmt::format("must be a record object, got {}", type_name(v)));
-      return rec;
-    }
-    read_record_fields(v, path, rec);
-    return rec;
-  }
-
-  void read_record_fields(const Value& v, std::string_view path, core::Record& rec) {
-    rec.key = id(v, path, "key");
-    rec.sub = text(v, path, "sub", core::kMaxSubSize);
-    rec.version = uint64(v, path, "version");
-    rec.tombstone = boolean(v, path, "tombstone");
-    rec.expires_at = int64(v, path, "expires_at", 0);
-    rec.payload = bytes(v, path, "payload", std::numeric_limits<std::uint32_t>::max());
-  }
-
-  // A {"id","address"} object at `path`.
-  PeerInfo peer(const Value& v, std::string_view path) {
-    PeerInfo p;
-    if (failed()) return p;
-    if (!v.IsObject()) {
-      fail(path, fmt::format("must be an {{\"id\",\"address\"}} object, got {}", type_name(v)));
-      return p;
-    }
-    p.id = id(v, path, "id");
-    p.address = address(v, path, "address");
-    return p;
-  }
-
-  PeerInfo peer_member(const Value& obj, std::string_view path, const char* name) {
-    const Value* v = member(obj, path, name);
-    if (!v) return {};
-    return peer(*v, join(path, name));
-  }
-
-  std::optional<PeerInfo> optional_peer(const Value& obj, std::string_view path, const char* name) {
-    const Value* v = member(obj, path, name);
-    if (!v || v->IsNull()) return std::nullopt;
-    return peer(*v, join(path, name));
-  }
-
-  const Value* array(const Value& obj, std::string_view path, const char* name, std::size_t max_len) {
-    const Value* v = member(obj, path, name);
-    if (!v) return nullptr;
-    if (!v->IsArray()) {
-      fail(join(path, name), fmt::format("must be an array, got {}", type_name(*v)));
-      return nullptr;
-    }
-    if (v->Size() > max_len) {
-      fail(join(path, name), fmt::format("must have at most {} entries, got {}", max_len, v->Size()));
-      return nullptr;
-    }
-    return v;
-  }
-
-  std::vector<PeerInfo> peers(const Value& obj, std::string_view path, const char* name) {
-    std::vector<PeerInfo> out;
-    const Value* arr = array(obj, path, name, kMaxListEntries);
-    if (!arr) return out;
-    const std::string base = join(path, name);
-    for (rapidjson::SizeType i = 0; i < arr->Size() && !failed(); ++i)
-      out.push_back(peer((*arr)[i], fmt::format("{}[{}]", base, i)));
-    return out;
-  }
-
-  static std::string join(std::string_view path, std::string_view name) {
-    if (path.empty()) return std::string(name);
-    return fmt::format("{}.{}", path, name);
-  }
-
- private:
-  std::string what_;
-  std::string error_;
-};
-
-// Parses a whole body as one JSON object. The iterative parser keeps a
-// deeply nested hostile body from exhausting the stack.
-Status parse_object(rapidjson::Document& doc, std::string_view body, std::string_view what) {
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (doc.HasParseError())
-    return Status::InvalidArgument(fmt::format("{}: body is not valid JSON ({} at offset {})", what,
-                                               rapidjson::GetParseError_En(doc.GetParseError()),
-                                               doc.GetErrorOffset()));
-  if (!doc.IsObject())
-    return Status::InvalidArgument(fmt::format("{}: body must be a JSON object, got {}", what, type_name(doc)));
+Status id_param(const WireRequest& wire, std::string_view what, const char* name, Id& out) {
+  const std::string* v = wire.param(name);
+  if (!v) return Status::InvalidArgument(fmt::format("{}: parameter '{}' is missing (16 hex digits)", what, name));
+  const auto id = core::parse_hex(*v);
+  if (!id)
+    return Status::InvalidArgument(
+        fmt::format("{}: parameter '{}' must be 16 hex digits, got {}", what, name, quote(*v)));
+  out = *id;
   return Status::Ok();
 }
 
-// --- JSON writers -------------------------------------------------------------
-
-void write_peer_fields(Writer& w, const PeerInfo& p) {
-  const std::string hex = core::to_hex(p.id);
-  w.Key("id");
-  w.String(hex.data(), static_cast<rapidjson::SizeType>(hex.size()));
-  w.Key("address");
-  w.String(p.address.data(), static_cast<rapidjson::SizeType>(p.address.size()));
+Status flag_param(const WireRequest& wire, std::string_view what, const char* name, bool& out) {
+  const std::string* v = wire.param(name);
+  if (!v) return Status::Ok();
+  if (*v == "1" || *v == "true") out = true;
+  else if (*v == "0" || *v == "false") out = false;
+  else return Status::InvalidArgument(fmt::format("{}: parameter '{}' must be 0 or 1, got {}", what, name, quote(*v)));
+  return Status::Ok();
 }
 
-void write_peer(Writer& w, const PeerInfo& p) {
-  w.StartObject();
-  write_peer_fields(w, p);
-  w.EndObject();
-}
-
-void write_optional_peer(Writer& w, const std::optional<PeerInfo>& p) {
-  if (p) write_peer(w, *p);
-  else w.Null();
-}
-
-void write_peers(Writer& w, const std::vector<PeerInfo>& peers) {
-  w.StartArray();
-  for (const auto& p : peers) write_peer(w, p);
-  w.EndArray();
-}
-
-
-void write_id(Writer& w, Id id) { write_string(w, core::to_hex(id)); }
-
-void write_record_fields(Writer& w, const core::Record& r) {
-  w.Key("key");
-  write_id(w, r.key);
-  w.Key("sub");
-  write_string(w, r.sub);
-  w.Key("version");
-  w.Uint64(r.version);
-  w.Key("tombstone");
-  w.Bool(r.tombstone);
-  w.Key("expires_at");
-  w.Int64(r.expires_at);
-  w.Key("payload");
-  write_string(w, base64_encode(r.payload));
-}
-
-void write_records(Writer& w, const std::vector<core::Record>& records) {
-  write_string(w, base64_encode(core::encode_records(records)));
-}
-
-void write_buckets(Writer& w, const std::vector<int>& buckets) {
-  w.StartArray();
-  for (int b : buckets) w.Int(b);
-  w.EndArray();
-}
-
-
-// --- Response bodies: one writer and one reader per response type ---------------
-
-template <typename T>
-struct Type {};
-
-void write_body(Writer& w, const core::Ack&) {
-  w.StartObject();
-  w.EndObject();
-}
-Result<core::Ack> read_body(const Value&, Type<core::Ack>) { return core::Ack{}; }
-
-void write_body(Writer& w, const core::PingResp& r) { write_peer(w, r.self); }
-Result<core::PingResp> read_body(const Value& v, Type<core::PingResp>) {
-  Reader r("ping response");
-  core::PingResp out;
-  out.self = r.peer(v, "");
-  return r.finish(out);
-}
-
-void write_body(Writer& w, const core::StateResp& r) {
-  w.StartObject();
-  write_peer_fields(w, r.view.self);
-  w.Key("predecessor");
-  write_optional_peer(w, r.view.predecessor);
-  w.Key("successors");
-  write_peers(w, r.view.successors);
-  w.Key("fingers");
-  w.StartArray();
-  for (const auto& f : r.view.fingers) write_optional_peer(w, f);
-  w.EndArray();
-  if (r.view.records) {
-    w.Key("records");
-    w.StartObject();
-    w.Key("primary");
-    w.Uint64(r.view.records->primary);
-    w.Key("replica");
-    w.Uint64(r.view.records->replica);
-    w.EndObject();
-  }
-  w.EndObject();
-}
-Result<core::StateResp> read_body(const Value& v, Type<core::StateResp>) {
-  Reader r("state response");
-  core::StateResp out;
-  out.view.self = r.peer(v, "");
-  out.view.predecessor = r.optional_peer(v, "", "predecessor");
-  out.view.successors = r.peers(v, "", "successors");
-  if (const Value* fingers = r.array(v, "", "fingers", kMaxFingers)) {
-    for (rapidjson::SizeType i = 0; i < fingers->Size() && !r.failed(); ++i) {
-      const Value& f = (*fingers)[i];
-      if (f.IsNull()) out.view.fingers.emplace_back(std::nullopt);
-      else out.view.fingers.emplace_back(r.peer(f, fmt::format("fingers[{}]", i)));
-    }
-  }
-  // Optional: a node without storage (the simulator's) does not report it.
-  if (!r.failed() && v.IsObject()) {
-    const auto it = v.FindMember("records");
-    if (it != v.MemberEnd() && !it->value.IsNull()) {
-      RecordCounts counts;
-      counts.primary = r.uint64(it->value, "records", "primary");
-      counts.replica = r.uint64(it->value, "records", "replica");
-      out.view.records = counts;
-    }
-  }
-  return r.finish(out);
-}
-
-void write_body(Writer& w, const core::ClosestResp& r) {
-  w.StartObject();
-  w.Key("done");
-  w.Bool(r.done);
-  w.Key("node");
-  write_peer(w, r.node);
-  w.EndObject();
-}
-Result<core::ClosestResp> read_body(const Value& v, Type<core::ClosestResp>) {
-  Reader r("closest response");
-  core::ClosestResp out;
-  out.done = r.boolean(v, "", "done");
-  out.node = r.peer_member(v, "", "node");
-  return r.finish(out);
-}
-
-void write_body(Writer& w, const core::InfoResp& r) {
-  w.StartObject();
-  w.Key("ring");
-  write_string(w, r.info.ring_name);
-  w.Key("id_bits");
-  w.Int(r.info.id_bits);
-  w.Key("replicas");
-  w.Int(r.info.replicas);
-  w.Key("successor_list");
-  w.Int(r.info.successor_list);
-  w.Key("stabilize_ms");
-  w.Int(r.info.stabilize_ms);
-  w.Key("open");
-  w.Bool(r.info.open_ring);
-  w.EndObject();
-}
-Result<core::InfoResp> read_body(const Value& v, Type<core::InfoResp>) {
-  Reader r("info response");
-  core::InfoResp out;
-  out.info.ring_name = r.string(v, "", "ring", kMaxRingName);
-  out.info.id_bits = r.integer(v, "", "id_bits", 64, 64);
-  out.info.replicas = r.integer(v, "", "replicas", 1, 64);
-  out.info.successor_list = r.integer(v, "", "successor_list", 1, static_cast<int>(kMaxListEntries));
-  out.info.stabilize_ms = r.integer(v, "", "stabilize_ms", 1, 3600 * 1000);
-  out.info.open_ring = r.boolean(v, "", "open");
-  return r.finish(out);
-}
-
-void write_body(Writer& w, const core::StorePutResp& r) {
-  w.StartObject();
-  w.Key("copies");
-  w.Int(r.copies);
-  w.Key("version");
-  w.Uint64(r.version);
-  w.EndObject();
-}
-Result<core::StorePutResp> read_body(const Value& v, Type<core::StorePutResp>) {
-  Reader r("store/put response");
-  core::StorePutResp out;
-  out.copies = r.integer(v, "", "copies", 0, 64);
-  out.version = r.uint64(v, "", "version");
-  return r.finish(out);
-}
-
-void write_body(Writer& w, const core::StoreGetResp& r) {
-  w.StartObject();
-  w.Key("record");
-  if (r.record) {
-    w.StartObject();
-    write_record_fields(w, *r.record);
-    w.EndObject();
-  } else {
-    w.Null();
-  }
-  w.EndObject();
-}
-Result<core::StoreGetResp> read_body(const Value& v, Type<core::StoreGetResp>) {
-  Reader r("store/get response");
-  core::StoreGetResp out;
-  const Value* rec = r.member(v, "", "record");
-  if (rec && !rec->IsNull()) out.record = r.record(*rec, "record");
-  return r.finish(out);
-}
-
-void write_body(Writer& w, const core::StoreSyncResp& r) {
-  w.StartObject();
-  w.Key("differing");
-  write_buckets(w, r.differing);
-  w.Key("records");
-  write_records(w, r.records);
-  w.Key("more");
-  w.Bool(r.more);
-  w.Key("merged");
-  w.Uint64(r.merged);
-  w.EndObject();
-}
-Result<core::StoreSyncResp> read_body(const Value& v, Type<core::StoreSyncResp>) {
-  Reader r("store/sync response");
-  core::StoreSyncResp out;
-  out.differing = r.buckets(v, "", "differing");
-  out.records = r.records(v, "", "records");
-  out.more = r.boolean(v, "", "more");
-  out.merged = r.uint64(v, "", "merged");
-  return r.finish(out);
-}
-
-void write_body(Writer& w, const core::StoreScanResp& r) {
-  w.StartObject();
-  w.Key("records");
-  write_records(w, r.records);
-  w.Key("more");
-  w.Bool(r.more);
-  w.EndObject();
-}
-Result<core::StoreScanResp> read_body(const Value& v, Type<core::StoreScanResp>) {
-  Reader r("store/scan response");
-  core::StoreScanResp out;
-  out.records = r.records(v, "", "records");
-  out.more = r.boolean(v, "", "more");
-  return r.finish(std::move(out));
-}
-
-void write_body(Writer& w, const core::LoginResp& r) {
-  w.StartObject();
-  w.Key("retry_after_s");
-  w.Int64(r.retry_after_s);
-  w.Key("ok");
-  w.Bool(r.ok);
-  w.Key("sealed_secret");
-  write_string(w, base64_encode(r.sealed_secret));
-  w.Key("public_key");
-  write_string(w, base64_encode(r.public_key));
-  w.Key("version");
-  w.Uint64(r.version);
-  w.EndObject();
-}
-Result<core::LoginResp> read_body(const Value& v, Type<core::LoginResp>) {
-  Reader r("node/login response");
-  core::LoginResp out;
-  out.retry_after_s = r.int64(v, "", "retry_after_s", 0);
-  out.ok = r.boolean(v, "", "ok");
-  out.sealed_secret = r.bytes(v, "", "sealed_secret", 1024);
-  out.public_key = r.bytes(v, "", "public_key", 64);
-  out.version = r.uint64(v, "", "version");
-  return r.finish(std::move(out));
-}
-
-void write_body(Writer& w, const core::UserListResp& r) {
-  w.StartObject();
-  w.Key("users");
-  w.StartArray();
-  for (const auto& u : r.users) {
-    w.StartObject();
-    w.Key("nickname");
-    write_string(w, u.nickname);
-    w.Key("display_name");
-    write_string(w, u.display_name);
-    w.EndObject();
-  }
-  w.EndArray();
-  w.EndObject();
-}
-Result<core::UserListResp> read_body(const Value& v, Type<core::UserListResp>) {
-  Reader r("node/users response");
-  core::UserListResp out;
-  if (const Value* users = r.array(v, "", "users", core::kMaxScanLimit)) {
-    for (rapidjson::SizeType i = 0; i < users->Size() && !r.failed(); ++i) {
-      const std::string path = fmt::format("users[{}]", i);
-      core::UserListEntry e;
-      e.nickname = r.string((*users)[i], path, "nickname", 64);
-      e.display_name = r.text((*users)[i], path, "display_name", 256);
-      out.users.push_back(std::move(e));
-    }
-  }
-  return r.finish(std::move(out));
-}
-
-// --- Requests: query or body, one encoder and decoder per request type --------
-
-void encode_ping(const core::PingReq&, WireRequest&) {}
-Result<core::PingReq> decode_ping(const WireRequest&) { return core::PingReq{}; }
-
-void encode_state(const core::StateReq& req, WireRequest& wire) {
-  if (req.with_fingers) wire.query.emplace_back("fingers", "1");
-}
-Result<core::StateReq> decode_state(const WireRequest& wire) {
-  core::StateReq req;
-  if (const std::string* f = wire.param("fingers")) {
-    if (*f == "1" || *f == "true") req.with_fingers = true;
-    else if (*f == "0" || *f == "false") req.with_fingers = false;
-    else
-      return Status::InvalidArgument(
-          fmt::format("ring/state request: parameter 'fingers' must be 0 or 1, got {}", quote(*f)));
-  }
-  return req;
-}
-
-void encode_closest(const core::ClosestReq& req, WireRequest& wire) {
-  wire.query.emplace_back("key", core::to_hex(req.key));
-  if (!req.exclude.empty()) {
-    std::string list;
-    for (Id id : req.exclude) {
-      if (!list.empty()) list += ',';
-      list += core::to_hex(id);
-    }
-    wire.query.emplace_back("exclude", std::move(list));
-  }
-}
-Result<core::ClosestReq> decode_closest(const WireRequest& wire) {
-  core::ClosestReq req;
-  const std::string* key = wire.param("key");
-  if (!key) return Status::InvalidArgument("ring/closest request: parameter 'key' is missing (16 hex digits)");
-  const auto k = core::parse_hex(*key);
-  if (!k)
+Status text_param(const WireRequest& wire, std::string_view what, const char* name, std::size_t max_len,
+                  std::string& out) {
+  const std::string* v = wire.param(name);
+  if (!v) return Status::Ok();
+  if (v->size() > max_len)
     return Status::InvalidArgument(
-        fmt::format("ring/closest request: parameter 'key' must be 16 hex digits, got {}", quote(*key)));
-  req.key = *k;
-  if (const std::string* ex = wire.param("exclude"); ex && !ex->empty()) {
-    std::string_view rest = *ex;
-    while (true) {
-      const auto comma = rest.find(',');
-      const std::string_view item = rest.substr(0, comma);
-      const auto id = core::parse_hex(item);
-      if (!id)
-        return Status::InvalidArgument(fmt::format(
-            "ring/closest request: parameter 'exclude' must be comma-separated 16-hex-digit ids, got {}",
-            quote(item)));
-      if (req.exclude.size() >= kMaxListEntries)
-        return Status::InvalidArgument(
-            fmt::format("ring/closest request: parameter 'exclude' has more than {} ids", kMaxListEntries));
-      req.exclude.push_back(*id);
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
-  }
-  return req;
+        fmt::format("{}: parameter '{}' must have at most {} bytes, got {}", what, name, max_len, v->size()));
+  out = *v;
+  return Status::Ok();
 }
 
-void encode_notify(const core::NotifyReq& req, WireRequest& wire) {
-  wire.body = to_json([&](Writer& w) { write_peer(w, req.from); });
-}
-Result<core::NotifyReq> decode_notify(const WireRequest& wire) {
-  rapidjson::Document doc;
-  if (Status s = parse_object(doc, wire.body, "ring/notify request"); !s.ok()) return s;
-  Reader r("ring/notify request");
-  core::NotifyReq req;
-  req.from = r.peer(doc, "");
-  return r.finish(req);
-}
-
-void encode_leave(const core::LeaveReq& req, WireRequest& wire) {
-  wire.body = to_json([&](Writer& w) {
-    w.StartObject();
-    w.Key("leaving");
-    write_peer(w, req.leaving);
-    w.Key("predecessor");
-    write_optional_peer(w, req.predecessor);
-    w.Key("successors");
-    write_peers(w, req.successors);
-    w.EndObject();
-  });
-}
-Result<core::LeaveReq> decode_leave(const WireRequest& wire) {
-  rapidjson::Document doc;
-  if (Status s = parse_object(doc, wire.body, "ring/leave request"); !s.ok()) return s;
-  Reader r("ring/leave request");
-  core::LeaveReq req;
-  req.leaving = r.peer_member(doc, "", "leaving");
-  req.predecessor = r.optional_peer(doc, "", "predecessor");
-  req.successors = r.peers(doc, "", "successors");
-  return r.finish(req);
-}
-
-void encode_info(const core::InfoReq&, WireRequest&) {}
-Result<core::InfoReq> decode_info(const WireRequest&) { return core::InfoReq{}; }
-
-void encode_store_put(const core::StorePutReq& req, WireRequest& wire) {
-  wire.body = to_json([&](Writer& w) {
-    w.StartObject();
-    write_record_fields(w, req.record);
-    w.Key("replica");
-    w.Bool(req.replica);
-    if (req.forward) {
-      w.Key("forward");
-      w.Bool(true);
-    }
-    if (req.condition.if_absent) {
-      w.Key("if_absent");
-      w.Bool(true);
-    }
-    if (req.condition.max_items > 0) {
-      w.Key("max_items");
-      w.Uint(req.condition.max_items);
-      w.Key("quota_prefix");
-      write_string(w, req.condition.quota_prefix);
-    }
-    if (req.takeover) {
-      w.Key("takeover");
-      write_string(w, core::to_hex(*req.takeover));
-    }
-    w.EndObject();
-  });
-}
-Result<core::StorePutReq> decode_store_put(const WireRequest& wire) {
-  rapidjson::Document doc;
-  if (Status s = parse_object(doc, wire.body, "store/put request"); !s.ok()) return s;
-  Reader r("store/put request");
-  core::StorePutReq req;
-  r.read_record_fields(doc, "", req.record);
-  req.replica = r.boolean(doc, "", "replica");
-  // Optional: only clients set it.
-  if (doc.HasMember("forward")) req.forward = r.boolean(doc, "", "forward");
-  // Optional: the conditions of a create or a quota (PutCondition).
-  if (doc.HasMember("if_absent")) req.condition.if_absent = r.boolean(doc, "", "if_absent");
-  if (doc.HasMember("max_items")) {
-    req.condition.max_items = static_cast<std::uint32_t>(r.integer(doc, "", "max_items", 0, 1 << 30));
-    req.condition.quota_prefix = r.text(doc, "", "quota_prefix", core::kMaxSubSize);
-  }
-  if (!r.failed() && req.condition.active() && req.replica)
-    r.fail("replica", "must be false when a condition is set: only the primary checks conditions");
-  // Optional: the unreachable primary whose role this write asks for.
-  if (doc.HasMember("takeover")) req.takeover = r.id(doc, "", "takeover");
-  if (!r.failed() && req.takeover && req.replica)
-    r.fail("takeover", "must be absent when 'replica' is true: only a primary's role is taken over");
-  if (!r.failed() && req.forward && req.replica)
-    r.fail("forward", "must be false when 'replica' is true: a replica copy goes to its node, never forwarded");
-  return r.finish(std::move(req));
-}
-
-void encode_store_get(const core::StoreGetReq& req, WireRequest& wire) {
-  wire.query.emplace_back("key", core::to_hex(req.key));
-  wire.query.emplace_back("sub", req.sub);
-  if (req.local) wire.query.emplace_back("local", "1");
-  if (req.forward) wire.query.emplace_back("forward", "1");
-}
-Result<core::StoreGetReq> decode_store_get(const WireRequest& wire) {
-  core::StoreGetReq req;
-  const std::string* key = wire.param("key");
-  if (!key) return Status::InvalidArgument("store/get request: parameter 'key' is missing (16 hex digits)");
-  const auto k = core::parse_hex(*key);
-  if (!k)
+Status count_param(const WireRequest& wire, std::string_view what, const char* name, std::uint32_t max,
+                   std::uint32_t& out) {
+  const std::string* v = wire.param(name);
+  if (!v) return Status::Ok();
+  std::uint32_t n = 0;
+  const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc() || end != v->data() + v->size() || n < 1 || n > max)
     return Status::InvalidArgument(
-        fmt::format("store/get request: parameter 'key' must be 16 hex digits, got {}", quote(*key)));
-  req.key = *k;
-  // A missing sub is the key's main item (sub ""), as a user record is.
-  if (const std::string* sub = wire.param("sub")) {
-    if (sub->size() > core::kMaxSubSize)
-      return Status::InvalidArgument(fmt::format("store/get request: parameter 'sub' must have at most {} bytes, "
-                                                 "got {}",
-                                                 core::kMaxSubSize, sub->size()));
-    req.sub = *sub;
-  }
-  for (auto [name, flag] : {std::pair{"local", &req.local}, std::pair{"forward", &req.forward}}) {
-    const std::string* value = wire.param(name);
-    if (!value) continue;
-    if (*value == "1" || *value == "true") *flag = true;
-    else if (*value == "0" || *value == "false") *flag = false;
-    else
-      return Status::InvalidArgument(
-          fmt::format("store/get request: parameter '{}' must be 0 or 1, got {}", name, quote(*value)));
-  }
-  if (req.local && req.forward)
-    return Status::InvalidArgument(
-        "store/get request: parameters 'local' and 'forward' exclude each other: read one copy, or the ring");
-  return req;
+        fmt::format("{}: parameter '{}' must be in [1, {}], got {}", what, name, max, quote(*v)));
+  out = n;
+  return Status::Ok();
 }
 
-void encode_store_sync(const core::StoreSyncReq& req, WireRequest& wire) {
-  using Phase = core::StoreSyncReq::Phase;
-  wire.body = to_json([&](Writer& w) {
-    w.StartObject();
-    w.Key("phase");
-    w.String(req.phase == Phase::kCompare ? "compare" : "push");
-    w.Key("from");
-    write_peer(w, req.from);
-    w.Key("a");
-    write_id(w, req.a);
-    w.Key("b");
-    write_id(w, req.b);
-    if (req.phase == Phase::kCompare) {
-      w.Key("digests");
-      w.StartArray();
-      for (const auto& d : req.digests) write_string(w, core::to_hex(d));
-      w.EndArray();
-      if (req.after) {
-        w.Key("after");
-        w.StartObject();
-        w.Key("key");
-        write_id(w, req.after->key);
-        w.Key("sub");
-        write_string(w, req.after->sub);
-        w.EndObject();
-      }
-    } else {
-      w.Key("buckets");
-      write_buckets(w, req.buckets);
-      w.Key("records");
-      write_records(w, req.records);
-    }
-    w.EndObject();
-  });
-}
-// Only the fields of the phase are read: compare needs digests, push needs
-// buckets and records.
-Result<core::StoreSyncReq> decode_store_sync(const WireRequest& wire) {
-  using Phase = core::StoreSyncReq::Phase;
-  rapidjson::Document doc;
-  if (Status s = parse_object(doc, wire.body, "store/sync request"); !s.ok()) return s;
-  Reader r("store/sync request");
-  core::StoreSyncReq req;
-  const std::string phase = r.string(doc, "", "phase", 16);
-  if (!r.failed()) {
-    if (phase == "compare") req.phase = Phase::kCompare;
-    else if (phase == "push") req.phase = Phase::kPush;
-    else r.fail("phase", fmt::format("must be \"compare\" or \"push\", got {}", quote(phase)));
-  }
-  req.from = r.peer_member(doc, "", "from");
-  req.a = r.id(doc, "", "a");
-  req.b = r.id(doc, "", "b");
-  if (r.failed()) return r.status();
-  if (req.phase == Phase::kCompare) {
-    const Value* digests = r.array(doc, "", "digests", core::kDigestBuckets);
-    if (digests && digests->Size() != core::kDigestBuckets)
-      r.fail("digests", fmt::format("must have exactly {} entries, got {}", core::kDigestBuckets, digests->Size()));
-    for (rapidjson::SizeType i = 0; digests && !r.failed() && i < digests->Size(); ++i) {
-      const Value& d = (*digests)[i];
-      const auto h = d.IsString() ? core::parse_hash128(std::string_view(d.GetString(), d.GetStringLength()))
-                                  : std::nullopt;
-      if (!h) r.fail(fmt::format("digests[{}]", i), "must be 32 hex digits in a string");
-      else req.digests[i] = *h;
-    }
-    // The cursor of a resumed compare: only items after it are wanted.
-    if (!r.failed() && doc.HasMember("after")) {
-      const Value* after = r.member(doc, "", "after");
-      if (after && !after->IsNull()) {
-        core::ItemKey cursor;
-        if (!after->IsObject()) r.fail("after", "must be a {\"key\",\"sub\"} object or null");
-        cursor.key = r.id(*after, "after", "key");
-        cursor.sub = r.text(*after, "after", "sub", core::kMaxSubSize);
-        if (!r.failed()) req.after = std::move(cursor);
-      }
-    }
-  } else {
-    req.buckets = r.buckets(doc, "", "buckets");
-    req.records = r.records(doc, "", "records");
-  }
-  return r.finish(std::move(req));
-}
+}  // namespace codec
 
-void encode_store_scan(const core::StoreScanReq& req, WireRequest& wire) {
-  wire.query.emplace_back("key", core::to_hex(req.key));
-  wire.query.emplace_back("prefix", req.prefix);
-  wire.query.emplace_back("after", req.after);
-  wire.query.emplace_back("limit", std::to_string(req.limit));
-  if (req.local) wire.query.emplace_back("local", "1");
-}
-Result<core::StoreScanReq> decode_store_scan(const WireRequest& wire) {
-  core::StoreScanReq req;
-  const std::string* key = wire.param("key");
-  const auto k = key ? core::parse_hex(*key) : std::nullopt;
-  if (!k)
-    return Status::InvalidArgument(fmt::format("store/scan request: parameter 'key' must be 16 hex digits, got {}",
-                                               key ? quote(*key) : std::string("nothing")));
-  req.key = *k;
-  for (auto [name, out] : {std::pair{"prefix", &req.prefix}, std::pair{"after", &req.after}}) {
-    const std::string* v = wire.param(name);
-    if (!v) continue;
-    if (v->size() > core::kMaxSubSize)
-      return Status::InvalidArgument(fmt::format("store/scan request: parameter '{}' must have at most {} bytes, "
-                                                 "got {}",
-                                                 name, core::kMaxSubSize, v->size()));
-    *out = *v;
-  }
-  if (const std::string* v = wire.param("limit")) {
-    std::uint32_t n = 0;
-    const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-    if (ec != std::errc() || end != v->data() + v->size() || n < 1 || n > core::kMaxScanLimit)
-      return Status::InvalidArgument(fmt::format("store/scan request: parameter 'limit' must be in [1, {}], got {}",
-                                                 core::kMaxScanLimit, quote(*v)));
-    req.limit = n;
-  }
-  if (const std::string* v = wire.param("local")) {
-    if (*v == "1" || *v == "true") req.local = true;
-    else if (*v == "0" || *v == "false") req.local = false;
-    else
-      return Status::InvalidArgument(
-          fmt::format("store/scan request: parameter 'local' must be 0 or 1, got {}", quote(*v)));
-  }
-  return req;
-}
+namespace {
 
-void encode_login(const core::LoginReq& req, WireRequest& wire) {
-  wire.body = to_json([&](Writer& w) {
-    w.StartObject();
-    w.Key("nickname");
-    write_string(w, req.nickname);
-    w.Key("auth_key");
-    write_string(w, base64_encode(req.auth_key));
-    w.Key("source");
-    write_string(w, req.source);
-    w.EndObject();
-  });
-}
-Result<core::LoginReq> decode_login(const WireRequest& wire) {
-  rapidjson::Document doc;
-  if (Status s = parse_object(doc, wire.body, "node/login request"); !s.ok()) return s;
-  Reader r("node/login request");
-  core::LoginReq req;
-  req.nickname = r.string(doc, "", "nickname", 64);
-  req.auth_key = r.bytes(doc, "", "auth_key", 32);
-  req.source = r.string(doc, "", "source", 64);
-  if (!r.failed() && req.auth_key.size() != 32)
-    r.fail("auth_key", fmt::format("must hold 32 bytes, got {}", req.auth_key.size()));
-  return r.finish(std::move(req));
-}
-
-void encode_user_list(const core::UserListReq& req, WireRequest& wire) {
-  wire.query.emplace_back("prefix", req.prefix);
-  wire.query.emplace_back("limit", std::to_string(req.limit));
-}
-Result<core::UserListReq> decode_user_list(const WireRequest& wire) {
-  core::UserListReq req;
-  if (const std::string* v = wire.param("prefix")) {
-    if (v->size() > 64)
-      return Status::InvalidArgument(
-          fmt::format("node/users request: parameter 'prefix' must have at most 64 bytes, got {}", v->size()));
-    req.prefix = *v;
-  }
-  if (const std::string* v = wire.param("limit")) {
-    std::uint32_t n = 0;
-    const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-    if (ec != std::errc() || end != v->data() + v->size() || n < 1 || n > core::kMaxScanLimit)
-      return Status::InvalidArgument(fmt::format("node/users request: parameter 'limit' must be in [1, {}], got {}",
-                                                 core::kMaxScanLimit, quote(*v)));
-    req.limit = n;
-  }
-  return req;
-}
+using namespace codec;
 
 // --- The table ------------------------------------------------------------------
 
@@ -1182,47 +227,41 @@ WireResponse encode_error(const Status& status) {
   return out;
 }
 
+// The inverse of http_status (base/status.cpp's one code table); 500 and
+// statuses no code answers with are kInternal.
 Code code_for_http_status(int http) {
-  switch (http) {
-    case 400: return Code::kInvalidArgument;
-    case 401: return Code::kUnauthenticated;
-    case 403: return Code::kForbidden;
-    case 404: return Code::kNotFound;
-    case 409: return Code::kExists;
-    case 413: return Code::kPayloadTooLarge;
-    case 421: return Code::kNotResponsible;
-    case 429: return Code::kRateLimited;
-    case 503: return Code::kUnavailable;
-    default: return Code::kInternal;
-  }
+  for (int c = static_cast<int>(Code::kInvalidArgument); c <= static_cast<int>(Code::kInternal); ++c)
+    if (http_status(static_cast<Code>(c)) == http) return static_cast<Code>(c);
+  return Code::kInternal;
 }
 
 namespace {
 
 Status decode_error(int http, std::string_view body) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (!doc.HasParseError() && doc.IsObject()) {
-    Reader r("error response");
-    const Value* err = r.member(doc, "", "error");
-    std::string code;
-    std::string message;
-    if (err) {
-      code = r.string(*err, "error", "code", 64);
-      const Value* m = r.member(*err, "error", "message");
-      if (m && m->IsString()) message.assign(m->GetString(), m->GetStringLength());
-      else r.fail("error.message", "must be a string");
-    }
-    if (!r.failed()) {
-      Code c = code_from_name(code);
-      if (c == Code::kOk) c = Code::kInternal;
-      return Status(c, message);
-    }
+  if (auto err = read_error_body(body); err && err->code && err->message && !err->code->empty() &&
+                                        err->code->size() <= 64) {
+    Code c = code_from_name(*err->code);
+    if (c == Code::kOk) c = Code::kInternal;
+    return Status(c, *err->message);
   }
   return Status(code_for_http_status(http), fmt::format("HTTP {} without a JSON error body: {}", http, quote(body)));
 }
 
 }  // namespace
+
+std::optional<ErrorBody> read_error_body(std::string_view body) {
+  Fields f("error response");
+  if (!f.parse(body)) return std::nullopt;
+  const Value* err = f.optional(f.root(), "", "error");
+  if (!err || !err->IsObject()) return std::nullopt;
+  ErrorBody out;
+  for (auto [name, field] : {std::pair{"code", &out.code}, std::pair{"message", &out.message},
+                             std::pair{"primary", &out.primary}}) {
+    const Value* v = f.optional(*err, "error", name);
+    if (v && v->IsString()) *field = std::string(v->GetString(), v->GetStringLength());
+  }
+  return out;
+}
 
 Result<core::Response> decode_reply(const core::Request& request, int http, std::string_view body) {
   if (http < 200 || http > 299) return decode_error(http, body);
@@ -1230,10 +269,9 @@ Result<core::Response> decode_reply(const core::Request& request, int http, std:
       [&](const auto& req) -> Result<core::Response> {
         using Resp = typename std::remove_cvref_t<decltype(row_for<std::decay_t<decltype(req)>>())>::Response;
         const auto& row = row_for<std::decay_t<decltype(req)>>();
-        rapidjson::Document doc;
-        const std::string what = fmt::format("response to {} {}", row.method, row.path);
-        if (Status s = parse_object(doc, body, what); !s.ok()) return s;
-        auto resp = read_body(doc, Type<Resp>{});
+        Fields f(fmt::format("response to {} {}", row.method, row.path));
+        if (!f.parse(body)) return f.status();
+        auto resp = read_body(f.root(), Type<Resp>{});
         if (!resp.ok()) return resp.status();
         return core::Response(std::move(resp).value());
       },
@@ -1242,6 +280,10 @@ Result<core::Response> decode_reply(const core::Request& request, int http, std:
 
 std::string encode_peers(const std::vector<PeerInfo>& peers) {
   return to_json([&](Writer& w) { write_peers(w, peers); });
+}
+
+std::string encode_peer(const PeerInfo& peer) {
+  return to_json([&](Writer& w) { write_peer(w, peer); });
 }
 
 std::string encode_health(const PeerInfo& self) {

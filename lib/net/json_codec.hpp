@@ -8,6 +8,7 @@
 // input: anything malformed is kInvalidArgument naming the field.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -78,8 +79,20 @@ WireResponse encode_error(const Status& status);
 /// kInvalidArgument naming the field.
 Result<core::Response> decode_reply(const core::Request& request, int http_status, std::string_view body);
 
+/// What an error body {"error":{"code","message","primary"?}} holds: each
+/// member that is there as a string. nullopt when the body is not JSON or
+/// has no "error" object (a proxy's page, not a node's answer).
+struct ErrorBody {
+  std::optional<std::string> code;
+  std::optional<std::string> message;
+  std::optional<std::string> primary;  // only with 421 not_responsible
+};
+std::optional<ErrorBody> read_error_body(std::string_view body);
+
 /// {"id","address"} objects, as GET /v1/ring/nodes answers.
 std::string encode_peers(const std::vector<PeerInfo>& peers);
+/// One {"id","address"} object, as GET /v1/users/{nick}/node answers.
+std::string encode_peer(const PeerInfo& peer);
 /// {"id","address"}, as GET /v1/health extends it.
 std::string encode_health(const PeerInfo& self);
 

@@ -16,6 +16,7 @@
 #include "crypto/encoding.hpp"
 #include "net/devices_json.hpp"
 #include "net/json_writer.hpp"
+#include "net/user_json.hpp"
 #include "node/api_parse.hpp"
 
 namespace dws::node {
@@ -49,27 +50,7 @@ WireResponse reply(int status, std::string body, net::QueryParams headers = {}) 
 
 WireResponse error(const Status& s) { return net::encode_error(s); }
 
-void write_envelope(Writer& w, const core::Envelope& e) {
-  const core::EnvelopeView v = core::to_view(e);
-  w.StartObject();
-  w.Key("id");
-  str(w, v.id);
-  w.Key("from");
-  str(w, v.from);
-  w.Key("to");
-  str(w, v.to);
-  w.Key("sent_at");
-  w.Int64(v.sent_at);
-  w.Key("kind");
-  str(w, v.kind);
-  w.Key("nonce");
-  str(w, v.nonce);
-  w.Key("box");
-  str(w, v.box);
-  w.Key("sig");
-  str(w, v.sig);
-  w.EndObject();
-}
+void write_envelope(Writer& w, const core::Envelope& e) { net::write_envelope_view(w, core::to_view(e)); }
 
 std::string nick_version(const std::string& nick, std::uint64_t version) {
   return to_json([&](Writer& w) {
@@ -223,16 +204,7 @@ WireResponse Api::open_session(const WireRequest& w) {
   if (!client_key.ok()) return error(client_key.status());
   auto opened = sessions_.open(caller->nick, caller->key, *client_key, clock_.monotonic_ms());
   if (!opened.ok()) return error(opened.status());
-  return reply(201, to_json([&](Writer& j) {
-                 j.StartObject();
-                 j.Key("session");
-                 str(j, opened->sid);
-                 j.Key("node_key");
-                 str(j, crypto::to_base64(opened->node_key));
-                 j.Key("ttl_s");
-                 j.Int64(opened->ttl_ms / 1000);
-                 j.EndObject();
-               }));
+  return reply(201, net::session_opened_json(net::SessionOpened{opened->sid, opened->node_key, opened->ttl_ms / 1000}));
 }
 
 WireResponse Api::close_session(const WireRequest& w) {
@@ -274,29 +246,7 @@ WireResponse Api::get_user(const WireRequest& w) {
   auto acct = users_.get(*nick);
   if (!acct.ok()) return error(for_client(acct.status()));
   if (!acct->has_value()) return error(Status::NotFound("no user '" + *nick + "'"));
-  const core::AccountView v = core::public_view(**acct);
-  return reply(200, to_json([&](Writer& j) {
-                 j.StartObject();
-                 j.Key("nickname");
-                 str(j, v.nickname);
-                 j.Key("public_key");
-                 str(j, v.public_key);
-                 j.Key("display_name");
-                 str(j, v.display_name);
-                 j.Key("version");
-                 j.Uint64(v.version);
-                 j.Key("salt");
-                 str(j, v.salt);
-                 j.Key("opslimit");
-                 j.Uint64(v.opslimit);
-                 j.Key("memlimit");
-                 j.Uint64(v.memlimit);
-                 j.Key("secret_digest");
-                 str(j, v.secret_digest);
-                 j.Key("signature");
-                 str(j, v.signature);
-                 j.EndObject();
-               }));
+  return reply(200, net::account_view_json(core::public_view(**acct)));
 }
 
 WireResponse Api::get_kdf(const WireRequest& w) {
@@ -305,17 +255,7 @@ WireResponse Api::get_kdf(const WireRequest& w) {
   auto acct = users_.get(*nick);
   if (!acct.ok()) return error(for_client(acct.status()));
   if (!acct->has_value()) return error(Status::NotFound("no user '" + *nick + "'"));
-  const core::Account& a = **acct;
-  return reply(200, to_json([&](Writer& j) {
-                 j.StartObject();
-                 j.Key("salt");
-                 str(j, crypto::to_base64(a.salt));
-                 j.Key("opslimit");
-                 j.Uint64(a.limits.opslimit);
-                 j.Key("memlimit");
-                 j.Uint64(a.limits.memlimit);
-                 j.EndObject();
-               }));
+  return reply(200, net::kdf_json(core::KdfParams{(*acct)->salt, (*acct)->limits}));
 }
 
 WireResponse Api::get_node(const WireRequest& w) {
@@ -323,23 +263,14 @@ WireResponse Api::get_node(const WireRequest& w) {
   if (!nick.ok()) return error(nick.status());
   auto primary = ring_.lookup(core::user_key(*nick));
   if (!primary.ok()) return error(primary.status());
-  return reply(200, to_json([&](Writer& j) {
-                 j.StartObject();
-                 j.Key("id");
-                 str(j, core::to_hex(primary->node.id));
-                 j.Key("address");
-                 str(j, primary->node.address);
-                 j.EndObject();
-               }));
+  return reply(200, net::encode_peer(primary->node));
 }
 
 WireResponse Api::update_user(const WireRequest& w) {
   auto caller = authenticate(w, Auth::kSignature);
   if (!caller.ok()) return error(caller.status());
-  auto nick = path_nick(w);
+  auto nick = parse::own_path_nick(w, caller->nick, "change");
   if (!nick.ok()) return error(nick.status());
-  if (caller->nick != *nick)
-    return error(Status::Forbidden("'" + caller->nick + "' cannot change the account of '" + *nick + "'"));
   auto acct = parse::account(w.body);
   if (!acct.ok()) return error(acct.status());
   if (acct->nickname != *nick)
@@ -354,10 +285,8 @@ WireResponse Api::update_user(const WireRequest& w) {
 WireResponse Api::delete_user(const WireRequest& w) {
   auto caller = authenticate(w, Auth::kSignature);
   if (!caller.ok()) return error(caller.status());
-  auto nick = path_nick(w);
+  auto nick = parse::own_path_nick(w, caller->nick, "delete");
   if (!nick.ok()) return error(nick.status());
-  if (caller->nick != *nick)
-    return error(Status::Forbidden("'" + caller->nick + "' cannot delete the account of '" + *nick + "'"));
   // The owner's signed deletion proof: the node cannot make one. Queued
   // messages are left to expire (within the message TTL, before the
   // tombstone does): clearing them would need the owner's ack of each.
@@ -383,21 +312,7 @@ WireResponse Api::list_users(const WireRequest& w) {
   if (!limit.ok()) return error(limit.status());
   auto users = users_.list(*prefix, static_cast<std::uint32_t>(*limit));
   if (!users.ok()) return error(for_client(users.status()));
-  return reply(200, to_json([&](Writer& j) {
-                 j.StartObject();
-                 j.Key("users");
-                 j.StartArray();
-                 for (const auto& u : *users) {
-                   j.StartObject();
-                   j.Key("nickname");
-                   str(j, u.nickname);
-                   j.Key("display_name");
-                   str(j, u.display_name);
-                   j.EndObject();
-                 }
-                 j.EndArray();
-                 j.EndObject();
-               }));
+  return reply(200, to_json([&](Writer& j) { net::write_user_list(j, *users); }));
 }
 
 WireResponse Api::login(const WireRequest& w) {
@@ -415,16 +330,7 @@ WireResponse Api::login(const WireRequest& w) {
     }
     return e;
   }
-  return reply(200, to_json([&](Writer& j) {
-                 j.StartObject();
-                 j.Key("sealed_secret");
-                 str(j, crypto::to_base64(r->sealed_secret));
-                 j.Key("public_key");
-                 str(j, crypto::to_base64(r->public_key));
-                 j.Key("version");
-                 j.Uint64(r->version);
-                 j.EndObject();
-               }));
+  return reply(200, net::login_answer_json(net::LoginAnswer{r->sealed_secret, r->public_key, r->version}));
 }
 
 // --- Messages ----------------------------------------------------------------------
@@ -440,14 +346,7 @@ WireResponse Api::post_message(const WireRequest& w) {
   if (Status s = core::verify_envelope(*env, caller->key, verified_); !s.ok()) return error(Status::Unauthenticated(s.message()));
   auto put = mailbox_.post(*env, clock_.wall_ms());
   if (!put.ok()) return error(for_client(put.status()));
-  return reply(201, to_json([&](Writer& j) {
-                 j.StartObject();
-                 j.Key("id");
-                 str(j, env->id.hex());
-                 j.Key("copies");
-                 j.Int(put->copies);
-                 j.EndObject();
-               }));
+  return reply(201, net::posted_json(net::PostedAnswer{env->id.hex(), put->copies}));
 }
 
 namespace {

@@ -22,6 +22,7 @@
 #include "crypto/keys.hpp"
 #include "dwhatsapp/status.hpp"
 #include "net/json_codec.hpp"
+#include "net/user_json.hpp"
 
 namespace dws::node::parse {
 
@@ -32,16 +33,11 @@ inline constexpr std::size_t kMaxMessageBody = 128 * 1024;
 inline constexpr std::size_t kMaxAckIds = 1000;
 
 /// The body of POST /v1/login.
-struct Login {
-  std::string nickname;  // folded to the stored form
-  std::array<std::uint8_t, 32> auth_key{};
-};
+/// Its nickname folded to the stored form.
+using Login = net::LoginRequest;
 
 /// The body of DELETE /v1/users/{nick}: the owner's signed deletion proof.
-struct Deletion {
-  std::uint64_t version = 0;
-  crypto::Signature sig{};
-};
+using Deletion = net::DeletionProof;
 
 /// A signed account record, the body of POST /v1/users and PUT
 /// /v1/users/{nick}: a JSON object with nickname (at most 64 bytes),
@@ -104,6 +100,11 @@ Result<std::string> device_param(const net::WireRequest& w);
 /// @return the nickname; kInvalidArgument when the path does not start with
 /// /v1/users/, or fold_nickname's error.
 Result<std::string> path_nick(const net::WireRequest& w);
+
+/// The {nick} of /v1/users/{nick} when it is `caller`'s own account.
+/// @return the nickname; path_nick's error, or kForbidden "'CALLER' cannot
+/// VERB the account of 'NICK'" for another user's.
+Result<std::string> own_path_nick(const net::WireRequest& w, std::string_view caller, std::string_view verb);
 
 /// Integer query parameter `name` in [min, max] (decimal, optional '-').
 /// @return its value, or `fallback` when it is absent; kInvalidArgument

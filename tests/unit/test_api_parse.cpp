@@ -38,7 +38,7 @@ TEST_CASE("api_parse: an ack body is refused at the entry that is wrong") {
                        b64(64, 1) + R"("}, {"id": "x", "from": "bob", "sig": ""}]})");
   REQUIRE_FALSE(a.ok());
   CHECK(a.status().code() == Code::kInvalidArgument);
-  CHECK(a.status().message().starts_with("ack: acks[1].id: "));
+  CHECK(a.status().message().starts_with("ack: field 'acks[1]."));
   CHECK(parse::acks(R"({"acks": {}})").status().message().find("must be an array") != std::string::npos);
   auto none = parse::acks(R"({"acks": []})");
   REQUIRE(none.ok());
@@ -47,7 +47,7 @@ TEST_CASE("api_parse: an ack body is refused at the entry that is wrong") {
   auto dev = parse::acks(R"({"device": "0123456789abcdef", "acks": []})");
   REQUIRE(dev.ok());
   CHECK(dev->device == "0123456789abcdef");
-  CHECK(parse::acks(R"({"device": "XYZ", "acks": []})").status().message().starts_with("ack: field 'device': "));
+  CHECK(parse::acks(R"({"device": "XYZ", "acks": []})").status().message().starts_with("ack: field 'device' "));
 }
 
 TEST_CASE("api_parse: a deletion proof needs a version and a signature") {
@@ -55,8 +55,8 @@ TEST_CASE("api_parse: a deletion proof needs a version and a signature") {
   REQUIRE_MESSAGE(d.ok(), d.status().to_string());
   CHECK(d->version == 4);
   CHECK(parse::deletion(R"({"version": -1})").status().message() ==
-        "delete: field 'version' must be a non-negative integer");
-  CHECK(parse::deletion("[").status().message() == "delete: body is not valid JSON");
+        "delete: field 'version' must be an integer in [0, 2^64), got -1");
+  CHECK(parse::deletion("[").status().message().starts_with("delete: body is not valid JSON"));
 }
 
 TEST_CASE("api_parse: the nickname of a user path is folded; a path outside /v1/users/ is an error, not a throw") {
@@ -77,4 +77,14 @@ TEST_CASE("api_parse: query parameters: integers within bounds, message ids, nic
   CHECK(*parse::message_id_param(query({{"after", ""}}), "after") == "");
   CHECK(parse::message_id_param(query({{"after", "zz"}}), "after").status().message().starts_with("parameter 'after': "));
   CHECK(*parse::nick_prefix_param(query({{"prefix", "Al"}}), "prefix") == "al");
+}
+
+TEST_CASE("api_parse: a user path is the caller's own account or forbidden, naming both") {
+  auto own = parse::own_path_nick(query({}, "/v1/users/Bob"), "bob", "change");
+  REQUIRE(own.ok());
+  CHECK(*own == "bob");
+  auto other = parse::own_path_nick(query({}, "/v1/users/carol"), "bob", "delete");
+  REQUIRE_FALSE(other.ok());
+  CHECK(other.status().code() == Code::kForbidden);
+  CHECK(other.status().message() == "'bob' cannot delete the account of 'carol'");
 }

@@ -240,7 +240,7 @@ void check_kdf() {
   expect("wrap_key", hex(keys->wrap_key));
   expect("auth_hash", hex(crypto::auth_hash_of(keys->auth_key)));
   expect("auth_key_base64", crypto::to_base64(keys->auth_key.span()));
-  expect("login_body", client::login_json(doc("alice_nickname"), crypto::to_base64(keys->auth_key.span())));
+  expect("login_body", client::login_json(doc("alice_nickname"), keys->auth_key.span()));
 }
 
 void check_account() {
@@ -298,7 +298,7 @@ void check_sessions() {
   const crypto::KxKeyPair node = kx_of("session_node_seed");
   expect("session_client_key", hex(client.public_key));
   expect("session_node_key", hex(node.public_key));
-  expect("session_open_body", client::session_json(crypto::to_base64(client.public_key)));
+  expect("session_open_body", client::session_json(client.public_key));
   const crypto::SessionKey key = crypto::kx_client_key(client, node.public_key).value();
   CHECK(key == crypto::kx_server_key(node, client.public_key).value());
   expect("session_key", hex(key));
@@ -348,7 +348,7 @@ void check_proofs() {
   expect("ack_sig", hex(ack.signature));
   expect("ack_proof_encoded", hex(core::encode_ack_proof(ack)));
   const std::vector<client::AckJson> acks{
-      client::AckJson{doc("message_id"), doc("alice_nickname"), crypto::to_base64(ack.signature)}};
+      client::AckJson{doc("message_id"), doc("alice_nickname"), ack.signature}};
   expect("ack_body", client::acks_json(acks));
 
   const std::uint64_t version = static_cast<std::uint64_t>(number("delete_version"));
@@ -356,7 +356,7 @@ void check_proofs() {
   const core::DeletionProof del = core::make_deletion_proof(doc("alice_nickname"), version, alice.secret_key);
   expect("deletion_sig", hex(del.signature));
   expect("deletion_proof_encoded", hex(core::encode_deletion_proof(del)));
-  expect("delete_body", client::deletion_json(version, crypto::to_base64(del.signature)));
+  expect("delete_body", client::deletion_json(version, del.signature));
 }
 
 void check_entry_record() {
