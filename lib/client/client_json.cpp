@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #include "core/nickname.hpp"
 #include "core/wire.hpp"
@@ -25,6 +26,15 @@ constexpr auto str = net::write_string;
 
 // A server's answer read field by field; a garbled one is kUnavailable.
 Fields answer() { return Fields("server answer", Code::kUnavailable); }
+
+// A whole answer that one net/user_json reader reads.
+template <class Read>
+auto read_answer(std::string_view body, Read read) -> Result<decltype(read(std::declval<Fields&>(), std::declval<const JsonValue&>()))> {
+  Fields f = answer();
+  if (!f.parse(body)) return f.status();
+  auto value = read(f, f.root());
+  return f.finish(std::move(value));
+}
 
 }  // namespace
 
@@ -157,32 +167,14 @@ Result<Receipt> parse_receipt(std::string_view body) {
 }
 
 Result<core::AccountView> parse_account_view(std::string_view body) {
-  Fields f = answer();
-  if (!f.parse(body)) return f.status();
-  auto v = net::read_account_view(f, f.root());
-  return f.finish(std::move(v));
+  return read_answer(body, net::read_account_view);
 }
 
-Result<core::KdfParams> parse_kdf(std::string_view body) {
-  Fields f = answer();
-  if (!f.parse(body)) return f.status();
-  auto kdf = net::read_kdf(f, f.root());
-  return f.finish(kdf);
-}
+Result<core::KdfParams> parse_kdf(std::string_view body) { return read_answer(body, net::read_kdf); }
 
-Result<LoginReply> parse_login(std::string_view body) {
-  Fields f = answer();
-  if (!f.parse(body)) return f.status();
-  auto reply = net::read_login_answer(f, f.root());
-  return f.finish(reply);
-}
+Result<LoginReply> parse_login(std::string_view body) { return read_answer(body, net::read_login_answer); }
 
-Result<SessionReply> parse_session(std::string_view body) {
-  Fields f = answer();
-  if (!f.parse(body)) return f.status();
-  auto reply = net::read_session_opened(f, f.root());
-  return f.finish(reply);
-}
+Result<SessionReply> parse_session(std::string_view body) { return read_answer(body, net::read_session_opened); }
 
 Result<MailboxReply> parse_mailbox(std::string_view body) {
   Fields f = answer();
