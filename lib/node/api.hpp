@@ -83,6 +83,9 @@ class Api {
   /// ones answer at once. Call before stopping the HTTP server.
   void stop();
 
+  /// Sessions open on this node (the dws_sessions gauge).
+  std::size_t sessions() const { return sessions_.size(); }
+
   /// Long polls waiting now (the dws_mailbox_waiters gauge).
   std::size_t waiting();
 

@@ -586,6 +586,8 @@ struct Node::Impl {
     metric("dws_gc_unconfirmed_total", "counter", "Records kept by garbage collection because a holder did not confirm.",
            rm.gc_unconfirmed);
     metric("dws_mailbox_waiters", "gauge", "Mailbox requests waiting for a message (long polls).", api->waiting());
+    metric("dws_sessions", "gauge", "Client sessions open on this node (requests MACed instead of signed).",
+           api->sessions());
     const node::Api::LimitCounts lc = api->limit_counts();
     out += "# HELP dws_limit_refusals_total Requests refused, or long polls ended early, by an abuse limit.\n"
            "# TYPE dws_limit_refusals_total counter\n";

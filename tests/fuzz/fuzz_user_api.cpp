@@ -77,6 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     case 3:
       (void)checked(parse::deletion(in));
+      (void)checked(parse::session_open(in));
       break;
     case 4:
       if (auto acks = parse::acks(in); checked(acks)) {

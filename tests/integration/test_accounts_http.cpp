@@ -669,8 +669,10 @@ TEST_CASE("sessions: a MAC stands in for a signature on send, receive and ack on
 
   // Opening takes a signature; without one, or with a MAC, it is refused.
   CHECK(send(at, "POST", "/v1/sessions", "{\"client_key\":\"x\"}").status == 401);
+  const std::uint64_t open_before = metric(ring.node(primary), "dws_sessions");
   const OpenSession alice_s = open_session(at, alice);
   const OpenSession bob_s = open_session(at, bob);
+  CHECK(metric(ring.node(primary), "dws_sessions") == open_before + 2);
   const Reply by_mac = mac_send(at, alice_s, "POST", "/v1/sessions", "{}");
   CHECK_MESSAGE(by_mac.status == 401, describe(by_mac));
   const Reply bad_key = signed_send(at, alice, "POST", "/v1/sessions", "{\"client_key\":\"AAAA\"}");
