@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "core/env.hpp"
+#include "core/id.hpp"
 #include "sim/sim.hpp"
 
 using dws::sim::Address;
@@ -95,6 +97,51 @@ Row run(int n, std::uint64_t seed) {
 
 }  // namespace
 
+// Load balance: how many records each of 64 physical nodes holds when
+// each takes `vnodes` positions on the ring (position 0 at node_id(address),
+// the others at node_id(address + "#v")), for 100,000 random keys. A key's
+// primary is the successor of the key; its n = 3 copies go to the next
+// positions of distinct physical nodes (Dynamo's preference list), so a
+// node's several positions never hold two copies of one key. What the
+// issue's "virtual nodes" option would give, computed before building it.
+void load_balance(std::uint64_t seed) {
+  constexpr int kNodes = 64;
+  constexpr int kKeys = 100'000;
+  constexpr int kCopies = 3;
+  std::printf("\nload balance: %d physical nodes, %d random keys, n = %d copies on distinct physical nodes\n", kNodes,
+              kKeys, kCopies);
+  std::printf("%7s %20s %20s\n", "vnodes", "primaries max/mean", "all copies max/mean");
+  for (int vnodes : {1, 2, 4, 8, 16, 32, 64}) {
+    std::vector<std::pair<dws::Id, int>> ring;  // position -> physical node
+    for (int i = 0; i < kNodes; ++i) {
+      const std::string address = "127.0.0.1:" + std::to_string(7000 + i);
+      for (int v = 0; v < vnodes; ++v)
+        ring.emplace_back(dws::core::node_id(v == 0 ? address : address + "#" + std::to_string(v)), i);
+    }
+    std::sort(ring.begin(), ring.end());
+    std::vector<int> primaries(kNodes, 0), copies(kNodes, 0);
+    dws::core::SplitMix64 rng(seed);
+    for (int k = 0; k < kKeys; ++k) {
+      const dws::Id key = rng.next();
+      auto it = std::lower_bound(ring.begin(), ring.end(), std::pair<dws::Id, int>(key, -1));
+      std::size_t at = it == ring.end() ? 0 : static_cast<std::size_t>(it - ring.begin());
+      ++primaries[static_cast<std::size_t>(ring[at].second)];
+      std::vector<int> holders;
+      for (std::size_t step = 0; step < ring.size() && holders.size() < kCopies; ++step) {
+        const int node = ring[(at + step) % ring.size()].second;
+        if (std::find(holders.begin(), holders.end(), node) == holders.end()) holders.push_back(node);
+      }
+      for (int h : holders) ++copies[static_cast<std::size_t>(h)];
+    }
+    auto ratio = [](const std::vector<int>& c) {
+      double sum = 0;
+      for (int x : c) sum += x;
+      return *std::max_element(c.begin(), c.end()) / (sum / static_cast<double>(c.size()));
+    };
+    std::printf("%7d %20.2f %20.2f\n", vnodes, ratio(primaries), ratio(copies));
+  }
+}
+
 int main(int argc, char** argv) {
   const std::uint64_t seed = argc > 1 ? std::strtoull(argv[1], nullptr, 0) : 42;
   const auto t0 = std::chrono::steady_clock::now();
@@ -121,6 +168,7 @@ int main(int argc, char** argv) {
                 row.failed, row.crashed, row.converge_rounds, row.seconds);
     std::fflush(stdout);
   }
+  load_balance(seed);
   std::printf("\ntotal wall time %.2f s\n",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   return 0;
