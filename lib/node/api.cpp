@@ -266,10 +266,15 @@ WireResponse Api::get_node(const WireRequest& w) {
   return reply(200, net::encode_peer(primary->node));
 }
 
-WireResponse Api::update_user(const WireRequest& w) {
+// The {nick} of the path, when the request is signed by that account.
+Result<std::string> Api::own_account(const WireRequest& w, const char* verb) {
   auto caller = authenticate(w, Auth::kSignature);
-  if (!caller.ok()) return error(caller.status());
-  auto nick = parse::own_path_nick(w, caller->nick, "change");
+  if (!caller.ok()) return caller.status();
+  return parse::own_path_nick(w, caller->nick, verb);
+}
+
+WireResponse Api::update_user(const WireRequest& w) {
+  auto nick = own_account(w, "change");
   if (!nick.ok()) return error(nick.status());
   auto acct = parse::account(w.body);
   if (!acct.ok()) return error(acct.status());
@@ -283,9 +288,7 @@ WireResponse Api::update_user(const WireRequest& w) {
 }
 
 WireResponse Api::delete_user(const WireRequest& w) {
-  auto caller = authenticate(w, Auth::kSignature);
-  if (!caller.ok()) return error(caller.status());
-  auto nick = parse::own_path_nick(w, caller->nick, "delete");
+  auto nick = own_account(w, "delete");
   if (!nick.ok()) return error(nick.status());
   // The owner's signed deletion proof: the node cannot make one. Queued
   // messages are left to expire (within the message TTL, before the

@@ -134,6 +134,7 @@ class Api {
   enum class Auth { kSignature, kSignatureOrSession };
   Result<Caller> authenticate(const net::WireRequest& w, Auth accept);
   Result<Caller> authenticate_session(const net::WireRequest& w, const std::string& header);
+  Result<std::string> own_account(const net::WireRequest& w, const char* verb);
   Result<crypto::PublicKey> public_key(const std::string& nick);
   void forget_key(const std::string& nick);
 
