@@ -52,7 +52,7 @@ Result<ApiReply> ApiClient::call(const std::string& server, const ApiRequest& re
 
 Result<ApiReply> ApiClient::attempt(const std::string& server, const ApiRequest& req, Cancel* cancel) {
   net::HttpRequest hr{req.method, req.target, req.body, {},
-                      req.timeout_ms > 0 ? req.timeout_ms : options_.request_timeout_ms, false,
+                      req.timeout_ms > 0 ? req.timeout_ms : options_.request_timeout_ms,
                       options_.request_timeout_ms};
   if (req.auth) {
     auto auth = req.auth->header(server, req.method, req.target, req.body);
@@ -61,7 +61,7 @@ Result<ApiReply> ApiClient::attempt(const std::string& server, const ApiRequest&
   }
   auto res = http_->send(server, hr, cancel);
   if (!res.ok()) {
-    if (res.status().message() == "cancelled") return Status::Unavailable("request to " + server + " cancelled");
+    if (cancel != nullptr && cancel->cancelled()) return Status::Unavailable("request to " + server + " cancelled");
     return Status::Unavailable(fmt::format("{}: {}", server, res.status().message()));
   }
   ApiReply out;

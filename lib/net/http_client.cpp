@@ -119,51 +119,48 @@ Result<HttpReply> HttpClient::send(const std::string& server, const HttpRequest&
   for (const auto& [k, v] : req.headers) hr.headers.emplace(k, v);
   const int timeout = std::max(1, req.timeout_ms);
 
-  for (int attempt = 0;; ++attempt) {
-    bool reused = false;
-    std::unique_ptr<httplib::Client> conn = take(server, reused);
-    if (reused_out != nullptr) *reused_out = reused;
-    if (!conn) {
-      // TLS: https:// and the CA, against which the certificate and its
-      // name are verified; a client certificate when one is configured.
-      conn = std::make_unique<httplib::Client>(
-          fmt::format("{}://{}", options_.tls_ca.empty() ? "http" : "https", format_host_port(hp->host, hp->port)),
-          options_.tls_cert, options_.tls_key);
-      if (!options_.tls_ca.empty()) {
-        conn->set_ca_cert_path(options_.tls_ca.c_str());
-        conn->enable_server_certificate_verification(true);
-      }
-      conn->set_keep_alive(true);
-      conn->set_tcp_nodelay(true);
-      // Targets come already percent-encoded.
-      conn->set_url_encode(false);
+  bool reused = false;
+  std::unique_ptr<httplib::Client> conn = take(server, reused);
+  if (reused_out != nullptr) *reused_out = reused;
+  if (!conn) {
+    // TLS: https:// and the CA, against which the certificate and its
+    // name are verified; a client certificate when one is configured.
+    conn = std::make_unique<httplib::Client>(
+        fmt::format("{}://{}", options_.tls_ca.empty() ? "http" : "https", format_host_port(hp->host, hp->port)),
+        options_.tls_cert, options_.tls_key);
+    if (!options_.tls_ca.empty()) {
+      conn->set_ca_cert_path(options_.tls_ca.c_str());
+      conn->enable_server_certificate_verification(true);
     }
-    set_timeouts(*conn, timeout, req.connect_timeout_ms > 0 ? std::min(req.connect_timeout_ms, timeout) : timeout);
-    if (cancel != nullptr) {
-      std::lock_guard lock(cancel->mu_);
-      if (cancel->cancelled_) return Status::Unavailable("cancelled");
-      cancel->active_ = conn.get();
-    }
-    httplib::Result res = conn->send(hr);
-    bool was_cancelled = false;
-    if (cancel != nullptr) {
-      std::lock_guard lock(cancel->mu_);
-      cancel->active_ = nullptr;
-      was_cancelled = cancel->cancelled_;
-    }
-    if (!res) {
-      if (was_cancelled) return Status::Unavailable("cancelled");
-      if (reused && req.retry_stale && attempt == 0) continue;
-      return Status::Unavailable(describe(res.error(), timeout, options_));
-    }
-    HttpReply out;
-    out.status = res->status;
-    out.body = std::move(res->body);
-    out.headers.assign(res->headers.begin(), res->headers.end());
-    // A stopped connection has its socket shut down: never reuse it.
-    if (!was_cancelled) give_back(server, std::move(conn));
-    return out;
+    conn->set_keep_alive(true);
+    conn->set_tcp_nodelay(true);
+    // Targets come already percent-encoded.
+    conn->set_url_encode(false);
   }
+  set_timeouts(*conn, timeout, req.connect_timeout_ms > 0 ? std::min(req.connect_timeout_ms, timeout) : timeout);
+  if (cancel != nullptr) {
+    std::lock_guard lock(cancel->mu_);
+    if (cancel->cancelled_) return Status::Unavailable("cancelled");
+    cancel->active_ = conn.get();
+  }
+  httplib::Result res = conn->send(hr);
+  bool was_cancelled = false;
+  if (cancel != nullptr) {
+    std::lock_guard lock(cancel->mu_);
+    cancel->active_ = nullptr;
+    was_cancelled = cancel->cancelled_;
+  }
+  if (!res) {
+    if (was_cancelled) return Status::Unavailable("cancelled");
+    return Status::Unavailable(describe(res.error(), timeout, options_));
+  }
+  HttpReply out;
+  out.status = res->status;
+  out.body = std::move(res->body);
+  out.headers.assign(res->headers.begin(), res->headers.end());
+  // A stopped connection has its socket shut down: never reuse it.
+  if (!was_cancelled) give_back(server, std::move(conn));
+  return out;
 }
 
 }  // namespace dws::net

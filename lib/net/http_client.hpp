@@ -45,9 +45,6 @@ struct HttpRequest {
   std::string body;    // sent as application/json when not empty (always for POST and PUT)
   std::vector<std::pair<std::string, std::string>> headers;
   int timeout_ms = 5000;  // connect, and each read and write
-  /// A pooled connection the server closed meanwhile fails on first use:
-  /// true sends once more on a fresh connection (idempotent requests only).
-  bool retry_stale = false;
   /// How long connecting may take; 0: timeout_ms (a long poll sets a long
   /// timeout_ms but should learn of a dead server quickly).
   int connect_timeout_ms = 0;

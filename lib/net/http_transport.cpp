@@ -170,7 +170,7 @@ Result<core::Response> HttpTransport::call(const core::Address& to, const core::
   // stale pooled connection is retried here, not inside the client.
   for (int attempt = 0;; ++attempt) {
     const Proved proved(options_.auth.get(), wire, target);
-    const HttpRequest hr{wire.method, target, wire.body, proved.headers(), static_cast<int>(timeout_ms), false, 0};
+    const HttpRequest hr{wire.method, target, wire.body, proved.headers(), static_cast<int>(timeout_ms), 0};
     bool reused = false;
     auto res = http_->send(to, hr, nullptr, &reused);
     if (!res.ok()) {

@@ -676,23 +676,23 @@ TEST_CASE("http client: pooled keep-alive, headers both ways, a deadline, cancel
   dws::net::HttpClient http;
   const std::string at = "127.0.0.1:" + std::to_string(s.port);
 
-  auto a = http.send(at, {"POST", "/echo", "hi", {{"X-Test", "1"}}, 2000, false, 0});
+  auto a = http.send(at, {"POST", "/echo", "hi", {{"X-Test", "1"}}, 2000, 0});
   REQUIRE_MESSAGE(a.ok(), a.status().to_string());
   CHECK(a->status == 200);
   CHECK(a->body == "hi");
   bool reused = false;
-  auto b = http.send(at, {"GET", "/echo?q=1", "", {}, 2000, false, 0}, nullptr, &reused);
+  auto b = http.send(at, {"GET", "/echo?q=1", "", {}, 2000, 0}, nullptr, &reused);
   REQUIRE(b.ok());
   CHECK(reused);  // the first request's connection, kept alive
   CHECK(b->body.find("q=[q=1]") != std::string::npos);
   const auto accepted = s.server.stats().connections_accepted;
 
   // A deadline shorter than the handler: a clear error, not a hang.
-  auto late = http.send(at, {"GET", "/slow", "", {}, 300, false, 0});
+  auto late = http.send(at, {"GET", "/slow", "", {}, 300, 0});
   CHECK(late.status().code() == dws::Code::kUnavailable);
   CHECK_MESSAGE(late.status().message().find("no answer within 300 ms") != std::string::npos, late.status().message());
   // Answer headers come back, found case-insensitively.
-  auto slow = http.send(at, {"GET", "/slow", "", {}, 5000, false, 0});
+  auto slow = http.send(at, {"GET", "/slow", "", {}, 5000, 0});
   REQUIRE(slow.ok());
   CHECK(slow->header("retry-after") == "7");
   CHECK(slow->find_header("X-None") == nullptr);
@@ -705,20 +705,20 @@ TEST_CASE("http client: pooled keep-alive, headers both ways, a deadline, cancel
     cancel.cancel();
   });
   const auto t0 = std::chrono::steady_clock::now();
-  auto cancelled = http.send(at, {"GET", "/slow", "", {}, 10000, false, 0}, &cancel);
+  auto cancelled = http.send(at, {"GET", "/slow", "", {}, 10000, 0}, &cancel);
   stopper.join();
   CHECK(cancelled.status().message() == "cancelled");
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1400));
-  CHECK(http.send(at, {"GET", "/echo", "", {}, 2000, false, 0}, &cancel).status().message() == "cancelled");
+  CHECK(http.send(at, {"GET", "/echo", "", {}, 2000, 0}, &cancel).status().message() == "cancelled");
   cancel.reset();
-  CHECK(http.send(at, {"GET", "/echo", "", {}, 2000, false, 0}, &cancel).ok());
+  CHECK(http.send(at, {"GET", "/echo", "", {}, 2000, 0}, &cancel).ok());
   CHECK(s.server.stats().connections_accepted >= accepted);
 
   // Nobody listening: refused, said so.
   dws::net::HttpClient peer({.max_idle_per_server = 1, .tls_ca = {}, .tls_cert = {}, .tls_key = {}, .what = "peer",
                              .ca_label = "the ring's CA"});
-  auto refused = peer.send("127.0.0.1:1", {"GET", "/", "", {}, 1000, false, 0});
+  auto refused = peer.send("127.0.0.1:1", {"GET", "/", "", {}, 1000, 0});
   CHECK(refused.status().message().find("cannot connect") != std::string::npos);
-  CHECK(peer.send("nonsense", {"GET", "/", "", {}, 1000, false, 0}).status().message().find("peer address") !=
+  CHECK(peer.send("nonsense", {"GET", "/", "", {}, 1000, 0}).status().message().find("peer address") !=
         std::string::npos);
 }
