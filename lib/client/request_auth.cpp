@@ -4,7 +4,6 @@
 
 #include "client/client_json.hpp"
 #include "core/auth.hpp"
-#include "crypto/encoding.hpp"
 
 namespace dws::client {
 

@@ -23,14 +23,15 @@ Result<OpenedSession> SessionTable::open(const std::string& nick, const crypto::
 
   std::lock_guard lock(mu_);
   if (sessions_.size() >= opt_.max_sessions) sweep_locked(now_ms);
-  std::list<std::string>& mine_list = by_account_[nick];
-  if (mine_list.size() >= opt_.max_per_account) erase_locked(mine_list.front());
-  if (sessions_.size() >= opt_.max_sessions) {
-    if (by_account_[nick].empty()) by_account_.erase(nick);
+  // The account's oldest makes room first. erase_locked drops the list
+  // node holding that id (and the account's entry once empty): pass a copy,
+  // and keep no reference into by_account_ across it.
+  if (auto held = by_account_.find(nick); held != by_account_.end() && held->second.size() >= opt_.max_per_account)
+    erase_locked(std::string(held->second.front()));
+  if (sessions_.size() >= opt_.max_sessions)
     return Status::Unavailable(fmt::format(
         "this node holds {} sessions, its limit: sign requests instead (DWS1), or open one later",
         sessions_.size()));
-  }
   std::list<std::string>& list = by_account_[nick];
   list.push_back(out.sid);
   sessions_.emplace(out.sid, Entry{SessionInfo{nick, account_key, *key, now_ms + opt_.ttl_ms}, std::prev(list.end())});
