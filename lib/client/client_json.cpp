@@ -38,20 +38,20 @@ auto read_answer(std::string_view body, Read read) -> Result<decltype(read(std::
 
 }  // namespace
 
-std::string account_json(const core::Account& a) { return net::account_json(a); }
+std::string account_json(const core::Account& a) { return net::json_body(a); }
 
 std::string envelope_json(const core::Envelope& envelope) {
   return to_json([&](Writer& w) { net::write_envelope_view(w, core::to_view(envelope)); });
 }
 
 std::string session_json(const crypto::KxPublicKey& client_key) {
-  return net::session_open_json(net::SessionOpen{client_key});
+  return net::json_body(net::SessionOpen{client_key});
 }
 
 std::string login_json(std::string_view nickname, std::span<const std::uint8_t, 32> auth_key) {
   net::LoginRequest login{std::string(nickname), {}};
   std::copy(auth_key.begin(), auth_key.end(), login.auth_key.begin());
-  return net::login_request_json(login);
+  return net::json_body(login);
 }
 
 std::string ids_json(const std::vector<std::string>& ids) {
@@ -70,7 +70,7 @@ std::string acks_json(const std::vector<AckJson>& acks, std::string_view device)
 }
 
 std::string deletion_json(std::uint64_t version, const crypto::Signature& sig) {
-  return net::deletion_json(net::DeletionProof{version, sig});
+  return net::json_body(net::DeletionProof{version, sig});
 }
 
 Result<std::vector<std::string>> parse_ids(std::string_view body) {
@@ -167,28 +167,19 @@ Result<Receipt> parse_receipt(std::string_view body) {
 }
 
 Result<core::AccountView> parse_account_view(std::string_view body) {
-  return read_answer(body, net::read_account_view);
+  return read_answer(body, net::read_json_body<core::AccountView>);
 }
 
-Result<core::KdfParams> parse_kdf(std::string_view body) { return read_answer(body, net::read_kdf); }
+Result<core::KdfParams> parse_kdf(std::string_view body) { return read_answer(body, net::read_json_body<core::KdfParams>); }
 
-Result<LoginReply> parse_login(std::string_view body) { return read_answer(body, net::read_login_answer); }
+Result<LoginReply> parse_login(std::string_view body) { return read_answer(body, net::read_json_body<net::LoginAnswer>); }
 
-Result<SessionReply> parse_session(std::string_view body) { return read_answer(body, net::read_session_opened); }
+Result<SessionReply> parse_session(std::string_view body) { return read_answer(body, net::read_json_body<net::SessionOpened>); }
 
 Result<MailboxReply> parse_mailbox(std::string_view body) {
-  Fields f = answer();
-  if (!f.parse(body)) return f.status();
-  MailboxReply out;
-  f.each(f.root(), "", "messages", std::numeric_limits<rapidjson::SizeType>::max(), [&](const JsonValue& v, const std::string& at) {
-    out.messages.push_back(net::read_envelope_view(f, v, at));
-  });
-  // Lenient: older nodes send neither.
-  const JsonValue* more = f.optional(f.root(), "", "more");
-  out.more = more && more->IsBool() && more->GetBool();
-  const JsonValue* devices = f.optional(f.root(), "", "devices");
-  if (devices && devices->IsUint()) out.devices = devices->GetUint();
-  return f.finish(std::move(out));
+  auto page = read_answer(body, net::read_json_body<net::MailboxPageBody>);
+  if (!page.ok()) return page.status();
+  return MailboxReply{std::move(page->messages), page->more, static_cast<std::uint32_t>(page->devices)};
 }
 
 Result<std::string> parse_node_address(std::string_view body) {

@@ -209,7 +209,7 @@ WireResponse encode_response(const core::Response& response) {
   return out;
 }
 
-WireResponse encode_error(const Status& status) {
+WireResponse encode_error(const Status& status, std::string_view primary) {
   const Code code = status.ok() ? Code::kInternal : status.code();
   WireResponse out;
   out.status = http_status(code);
@@ -221,6 +221,10 @@ WireResponse encode_error(const Status& status) {
     write_string(w, code_name(code));
     w.Key("message");
     write_string(w, status.ok() ? std::string_view("error without a cause") : std::string_view(status.message()));
+    if (!primary.empty()) {
+      w.Key("primary");
+      write_string(w, primary);
+    }
     w.EndObject();
     w.EndObject();
   });

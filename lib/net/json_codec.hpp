@@ -70,9 +70,10 @@ Result<core::Request> decode_request(const WireRequest& wire);
 
 /// The HTTP form of a successful answer (server side).
 WireResponse encode_response(const core::Response& response);
-/// The HTTP form of an error: {"error":{"code","message"}} with the status
-/// http_status(code).
-WireResponse encode_error(const Status& status);
+/// The HTTP form of an error: {"error":{"code","message","primary"?}} with
+/// the status http_status(code); `primary` (421 not_responsible only) names
+/// the node to ask instead, and is left out when empty.
+WireResponse encode_error(const Status& status, std::string_view primary = {});
 
 /// What an HTTP answer to `request` means (client side): the response for a
 /// 2xx status, else the Status the error body names. A malformed 2xx body is

@@ -2,6 +2,9 @@
 
 #include <limits>
 
+#include "core/devices.hpp"
+#include "core/mailbox.hpp"
+
 namespace dws::net {
 
 namespace {
@@ -11,6 +14,11 @@ namespace {
 constexpr std::size_t kMaxViewText = 4096;
 // An envelope of 64 KiB is about 88 KiB once base64'd.
 constexpr std::size_t kMaxBoxText = 128 * 1024;
+
+// The bodies that are one object each: description<Body> names, types and
+// bounds its fields, for json_body and read_json_body below.
+template <class Body>
+constexpr auto description = nullptr;
 
 constexpr auto describe_envelope = [](auto& v, auto& e) {
   v.text("id", e.id, 64);
@@ -23,7 +31,8 @@ constexpr auto describe_envelope = [](auto& v, auto& e) {
   v.text("sig", e.sig, 128);
 };
 
-constexpr auto describe_account = [](auto& v, auto& a) {
+template <>
+constexpr auto description<core::Account> = [](auto& v, auto& a) {
   v.text("nickname", a.nickname, 64);
   v.fixed("public_key", a.public_key);
   v.fixed("salt", a.salt);
@@ -36,7 +45,8 @@ constexpr auto describe_account = [](auto& v, auto& a) {
   v.fixed("signature", a.signature);
 };
 
-constexpr auto describe_account_view = [](auto& v, auto& a) {
+template <>
+constexpr auto description<core::AccountView> = [](auto& v, auto& a) {
   v.text("nickname", a.nickname, 64);
   v.text("public_key", a.public_key, kMaxViewText);
   v.text("display_name", a.display_name, kMaxViewText);
@@ -48,32 +58,38 @@ constexpr auto describe_account_view = [](auto& v, auto& a) {
   v.text("signature", a.signature, kMaxViewText);
 };
 
-constexpr auto describe_kdf = [](auto& v, auto& k) {
+template <>
+constexpr auto description<core::KdfParams> = [](auto& v, auto& k) {
   v.fixed("salt", k.salt);
   v.uint64("opslimit", k.limits.opslimit);
   v.uint64("memlimit", k.limits.memlimit);
 };
 
-constexpr auto describe_login_answer = [](auto& v, auto& l) {
+template <>
+constexpr auto description<LoginAnswer> = [](auto& v, auto& l) {
   v.fixed("sealed_secret", l.sealed_secret);
   v.fixed("public_key", l.public_key);
   v.uint64("version", l.version);
 };
 
-constexpr auto describe_login_request = [](auto& v, auto& l) {
+template <>
+constexpr auto description<LoginRequest> = [](auto& v, auto& l) {
   v.text("nickname", l.nickname, 64);
   v.fixed("auth_key", l.auth_key);
 };
 
-constexpr auto describe_session_open = [](auto& v, auto& o) { v.fixed("client_key", o.client_key); };
+template <>
+constexpr auto description<SessionOpen> = [](auto& v, auto& o) { v.fixed("client_key", o.client_key); };
 
-constexpr auto describe_session_opened = [](auto& v, auto& o) {
+template <>
+constexpr auto description<SessionOpened> = [](auto& v, auto& o) {
   v.text("session", o.session, 64);
   v.fixed("node_key", o.node_key);
   v.int64("ttl_s", o.ttl_s, 1);
 };
 
-constexpr auto describe_deletion = [](auto& v, auto& d) {
+template <>
+constexpr auto description<DeletionProof> = [](auto& v, auto& d) {
   v.uint64("version", d.version);
   v.fixed("sig", d.sig);
 };
@@ -89,7 +105,36 @@ constexpr auto describe_user = [](auto& v, auto& u) {
   v.text("display_name", u.display_name, 256);
 };
 
-constexpr auto describe_posted = [](auto& v, auto& p) {
+template <>
+constexpr auto description<MailboxPageBody> = [](auto& v, auto& p) {
+  v.list("messages", p.messages, core::kMaxMailboxList, describe_envelope);
+  v.boolean("more", p.more);
+  v.integer("devices", p.devices, 0, static_cast<int>(core::kMaxDevices));
+};
+
+template <>
+constexpr auto description<AccountChanged> = [](auto& v, auto& c) {
+  v.text("nickname", c.nickname, 64);
+  v.uint64("version", c.version);
+};
+
+template <>
+constexpr auto description<AccountDeleted> = [](auto& v, auto& d) {
+  v.text("nickname", d.nickname, 64);
+  v.boolean("deleted", d.deleted);
+};
+
+template <>
+constexpr auto description<AckedAnswer> = [](auto& v, auto& a) { v.uint64("acked", a.acked); };
+
+template <>
+constexpr auto description<DevicesSet> = [](auto& v, auto& d) {
+  v.uint64("version", d.version);
+  v.uint64("devices", d.devices);
+};
+
+template <>
+constexpr auto description<PostedAnswer> = [](auto& v, auto& p) {
   v.text("id", p.id, 64);
   v.integer("copies", p.copies, 0, 64);
 };
@@ -103,34 +148,6 @@ core::EnvelopeView read_envelope_view(Fields& f, const JsonValue& obj, std::stri
   return read_object<core::EnvelopeView>(f, obj, path, describe_envelope);
 }
 
-std::string account_json(const core::Account& account) {
-  return to_json([&](JsonWriter& w) { write_object(w, describe_account, account); });
-}
-core::Account read_account(Fields& f, const JsonValue& obj) {
-  return read_object<core::Account>(f, obj, "", describe_account);
-}
-
-std::string account_view_json(const core::AccountView& view) {
-  return to_json([&](JsonWriter& w) { write_object(w, describe_account_view, view); });
-}
-core::AccountView read_account_view(Fields& f, const JsonValue& obj) {
-  return read_object<core::AccountView>(f, obj, "", describe_account_view);
-}
-
-std::string kdf_json(const core::KdfParams& kdf) {
-  return to_json([&](JsonWriter& w) { write_object(w, describe_kdf, kdf); });
-}
-core::KdfParams read_kdf(Fields& f, const JsonValue& obj) {
-  return read_object<core::KdfParams>(f, obj, "", describe_kdf);
-}
-
-std::string login_answer_json(const LoginAnswer& answer) {
-  return to_json([&](JsonWriter& w) { write_object(w, describe_login_answer, answer); });
-}
-LoginAnswer read_login_answer(Fields& f, const JsonValue& obj) {
-  return read_object<LoginAnswer>(f, obj, "", describe_login_answer);
-}
-
 void write_user_list(JsonWriter& w, const std::vector<core::UserListEntry>& users) {
   FieldWriter fw(w);
   w.StartObject();
@@ -141,38 +158,6 @@ std::vector<core::UserListEntry> read_user_list(Fields& f, const JsonValue& obj,
   std::vector<core::UserListEntry> out;
   FieldReader(f, obj).list("users", out, max_users, describe_user);
   return out;
-}
-
-std::string posted_json(const PostedAnswer& answer) {
-  return to_json([&](JsonWriter& w) { write_object(w, describe_posted, answer); });
-}
-
-std::string login_request_json(const LoginRequest& login) {
-  return to_json([&](JsonWriter& w) { write_object(w, describe_login_request, login); });
-}
-LoginRequest read_login_request(Fields& f, const JsonValue& obj) {
-  return read_object<LoginRequest>(f, obj, "", describe_login_request);
-}
-
-std::string session_open_json(const SessionOpen& open) {
-  return to_json([&](JsonWriter& w) { write_object(w, describe_session_open, open); });
-}
-SessionOpen read_session_open(Fields& f, const JsonValue& obj) {
-  return read_object<SessionOpen>(f, obj, "", describe_session_open);
-}
-
-std::string session_opened_json(const SessionOpened& opened) {
-  return to_json([&](JsonWriter& w) { write_object(w, describe_session_opened, opened); });
-}
-SessionOpened read_session_opened(Fields& f, const JsonValue& obj) {
-  return read_object<SessionOpened>(f, obj, "", describe_session_opened);
-}
-
-std::string deletion_json(const DeletionProof& proof) {
-  return to_json([&](JsonWriter& w) { write_object(w, describe_deletion, proof); });
-}
-DeletionProof read_deletion(Fields& f, const JsonValue& obj) {
-  return read_object<DeletionProof>(f, obj, "", describe_deletion);
 }
 
 std::string acks_json(const AckBody& body) {
@@ -192,5 +177,34 @@ AckBody read_acks(Fields& f, const JsonValue& obj, std::size_t max_acks) {
   if (f.optional(obj, "", "device")) fr.text("device", out.device, 64);
   return out;
 }
+
+template <class Body>
+std::string json_body(const Body& body) {
+  return to_json([&](JsonWriter& w) { write_object(w, description<Body>, body); });
+}
+template <class Body>
+Body read_json_body(Fields& f, const JsonValue& obj) {
+  return read_object<Body>(f, obj, "", description<Body>);
+}
+
+// One line a body: both directions of every body the header lists.
+#define DWS_USER_BODY(Body) \
+  template std::string json_body<Body>(const Body&); \
+  template Body read_json_body<Body>(Fields&, const JsonValue&);
+DWS_USER_BODY(core::Account)
+DWS_USER_BODY(core::AccountView)
+DWS_USER_BODY(core::KdfParams)
+DWS_USER_BODY(LoginAnswer)
+DWS_USER_BODY(LoginRequest)
+DWS_USER_BODY(SessionOpen)
+DWS_USER_BODY(SessionOpened)
+DWS_USER_BODY(DeletionProof)
+DWS_USER_BODY(PostedAnswer)
+DWS_USER_BODY(MailboxPageBody)
+DWS_USER_BODY(AccountChanged)
+DWS_USER_BODY(AccountDeleted)
+DWS_USER_BODY(AckedAnswer)
+DWS_USER_BODY(DevicesSet)
+#undef DWS_USER_BODY
 
 }  // namespace dws::net

@@ -22,6 +22,15 @@
 
 namespace dws::net {
 
+/// The bodies that are one JSON object each (core::Account, core::AccountView,
+/// core::KdfParams and the structs below): json_body writes one, and
+/// read_json_body<Body> reads one, naming the first bad field through `f`.
+/// Defined for exactly those types (user_json.cpp instantiates them).
+template <class Body>
+std::string json_body(const Body& body);
+template <class Body>
+Body read_json_body(Fields& f, const JsonValue& obj);
+
 /// A sealed message in its JSON form (core::EnvelopeView): the body of POST
 /// /v1/messages and each entry of GET /v1/mailbox's "messages".
 void write_envelope_view(JsonWriter& w, const core::EnvelopeView& v);
@@ -29,16 +38,10 @@ core::EnvelopeView read_envelope_view(Fields& f, const JsonValue& obj, std::stri
 
 /// The full signed account: the body of POST /v1/users and PUT
 /// /v1/users/{nick}.
-std::string account_json(const core::Account& account);
-core::Account read_account(Fields& f, const JsonValue& obj);
 
 /// The public view of an account: the answer to GET /v1/users/{nick}.
-std::string account_view_json(const core::AccountView& view);
-core::AccountView read_account_view(Fields& f, const JsonValue& obj);
 
 /// The password-hashing parameters: the answer to GET /v1/users/{nick}/kdf.
-std::string kdf_json(const core::KdfParams& kdf);
-core::KdfParams read_kdf(Fields& f, const JsonValue& obj);
 
 /// What a successful login answers (POST /v1/login): the sealed secret key,
 /// the public key and the account's version.
@@ -47,13 +50,41 @@ struct LoginAnswer {
   crypto::PublicKey public_key{};
   std::uint64_t version = 0;
 };
-std::string login_answer_json(const LoginAnswer& answer);
-LoginAnswer read_login_answer(Fields& f, const JsonValue& obj);
+
+/// GET /v1/mailbox's answer: a page of sealed messages, whether more follow,
+/// and how many devices the account lists (0: none).
+struct MailboxPageBody {
+  std::vector<core::EnvelopeView> messages;
+  bool more = false;
+  int devices = 0;
+};
 
 /// {"users": [{"nickname", "display_name"}, ...]}: the answer to GET
 /// /v1/users, and to a node's GET /v1/node/users.
 void write_user_list(JsonWriter& w, const std::vector<core::UserListEntry>& users);
 std::vector<core::UserListEntry> read_user_list(Fields& f, const JsonValue& obj, std::size_t max_users);
+
+/// What a change of an account answers: POST /v1/users (201) and PUT
+/// /v1/users/{nick} give its nickname and version; DELETE gives deleted.
+struct AccountChanged {
+  std::string nickname;
+  std::uint64_t version = 0;
+};
+struct AccountDeleted {
+  std::string nickname;
+  bool deleted = true;
+};
+
+/// What POST /v1/mailbox/ack answers: how many entries it acknowledged.
+struct AckedAnswer {
+  std::uint64_t acked = 0;
+};
+
+/// What PUT /v1/devices answers: the stored list's version and size.
+struct DevicesSet {
+  std::uint64_t version = 0;
+  std::uint64_t devices = 0;
+};
 
 /// What POST /v1/messages answers: the message's id and how many copies
 /// of it the ring holds.
@@ -61,7 +92,6 @@ struct PostedAnswer {
   std::string id;
   int copies = 0;
 };
-std::string posted_json(const PostedAnswer& answer);
 
 /// The body of POST /v1/login: the nickname as the person typed it and the
 /// password's auth key.
@@ -69,31 +99,23 @@ struct LoginRequest {
   std::string nickname;
   std::array<std::uint8_t, 32> auth_key{};
 };
-std::string login_request_json(const LoginRequest& login);
-LoginRequest read_login_request(Fields& f, const JsonValue& obj);
 
 /// POST /v1/sessions (docs/protocol.md section 5.1): the client's X25519
 /// exchange key, and the node's answer.
 struct SessionOpen {
   std::array<std::uint8_t, 32> client_key{};
 };
-std::string session_open_json(const SessionOpen& open);
-SessionOpen read_session_open(Fields& f, const JsonValue& obj);
 struct SessionOpened {
   std::string session;  // 32 lower-case hex digits
   std::array<std::uint8_t, 32> node_key{};
   std::int64_t ttl_s = 0;
 };
-std::string session_opened_json(const SessionOpened& opened);
-SessionOpened read_session_opened(Fields& f, const JsonValue& obj);
 
 /// The body of DELETE /v1/users/{nick}: the owner's signed deletion proof.
 struct DeletionProof {
   std::uint64_t version = 0;
   crypto::Signature sig{};
 };
-std::string deletion_json(const DeletionProof& proof);
-DeletionProof read_deletion(Fields& f, const JsonValue& obj);
 
 /// The owner's acknowledgement of one mailbox entry (core::EntryAck before
 /// its id and sender are checked).

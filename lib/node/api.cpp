@@ -50,17 +50,8 @@ WireResponse reply(int status, std::string body, net::QueryParams headers = {}) 
 
 WireResponse error(const Status& s) { return net::encode_error(s); }
 
-void write_envelope(Writer& w, const core::Envelope& e) { net::write_envelope_view(w, core::to_view(e)); }
-
 std::string nick_version(const std::string& nick, std::uint64_t version) {
-  return to_json([&](Writer& w) {
-    w.StartObject();
-    w.Key("nickname");
-    str(w, nick);
-    w.Key("version");
-    w.Uint64(version);
-    w.EndObject();
-  });
+  return net::json_body(net::AccountChanged{nick, version});
 }
 
 // Client-facing form of a status: a primary still settling is "retry".
@@ -164,8 +155,10 @@ Result<Api::Caller> Api::authenticate(const WireRequest& w, Auth accept) {
 }
 
 // A session stands for its account only while the account keeps the key it
-// had when the session opened: a password change (a new key) ends it here
-// once this node's key cache has the new key (at most key_cache_ttl_ms).
+// had when the session opened. A password change keeps the key (it reseals
+// the same secret key), so sessions outlive it; an account deleted, or
+// deleted and registered again under the same nickname with a new key, ends
+// them here once this node's key cache sees it (at most key_cache_ttl_ms).
 Result<Api::Caller> Api::authenticate_session(const WireRequest& w, const std::string& header) {
   auto auth = core::parse_session_authorization(header);
   if (!auth.ok()) return Status::Unauthenticated("bad Authorization header: " + auth.status().message());
@@ -198,13 +191,12 @@ Result<Api::Caller> Api::authenticate_session(const WireRequest& w, const std::s
 // --- Sessions ---------------------------------------------------------------------
 
 WireResponse Api::open_session(const WireRequest& w) {
-  auto caller = authenticate(w, Auth::kSignature);
-  if (!caller.ok()) return error(caller.status());
-  auto client_key = parse::session_open(w.body);
-  if (!client_key.ok()) return error(client_key.status());
-  auto opened = sessions_.open(caller->nick, caller->key, *client_key, clock_.monotonic_ms());
+  auto in = signed_body(w, Auth::kSignature, parse::session_open);
+  if (!in.ok()) return error(in.status());
+  const auto& [caller, client_key] = *in;
+  auto opened = sessions_.open(caller.nick, caller.key, client_key, clock_.monotonic_ms());
   if (!opened.ok()) return error(opened.status());
-  return reply(201, net::session_opened_json(net::SessionOpened{opened->sid, opened->node_key, opened->ttl_ms / 1000}));
+  return reply(201, net::json_body(net::SessionOpened{opened->sid, opened->node_key, opened->ttl_ms / 1000}));
 }
 
 WireResponse Api::close_session(const WireRequest& w) {
@@ -246,7 +238,7 @@ WireResponse Api::get_user(const WireRequest& w) {
   auto acct = users_.get(*nick);
   if (!acct.ok()) return error(for_client(acct.status()));
   if (!acct->has_value()) return error(Status::NotFound("no user '" + *nick + "'"));
-  return reply(200, net::account_view_json(core::public_view(**acct)));
+  return reply(200, net::json_body(core::public_view(**acct)));
 }
 
 WireResponse Api::get_kdf(const WireRequest& w) {
@@ -255,7 +247,7 @@ WireResponse Api::get_kdf(const WireRequest& w) {
   auto acct = users_.get(*nick);
   if (!acct.ok()) return error(for_client(acct.status()));
   if (!acct->has_value()) return error(Status::NotFound("no user '" + *nick + "'"));
-  return reply(200, net::kdf_json(core::KdfParams{(*acct)->salt, (*acct)->limits}));
+  return reply(200, net::json_body(core::KdfParams{(*acct)->salt, (*acct)->limits}));
 }
 
 WireResponse Api::get_node(const WireRequest& w) {
@@ -298,14 +290,7 @@ WireResponse Api::delete_user(const WireRequest& w) {
   if (Status s = users_.remove(*nick, proof->version, proof->sig, clock_.wall_ms()); !s.ok())
     return error(for_client(s));
   forget_key(*nick);
-  return reply(200, to_json([&](Writer& j) {
-                 j.StartObject();
-                 j.Key("nickname");
-                 str(j, *nick);
-                 j.Key("deleted");
-                 j.Bool(true);
-                 j.EndObject();
-               }));
+  return reply(200, net::json_body(net::AccountDeleted{*nick, true}));
 }
 
 WireResponse Api::list_users(const WireRequest& w) {
@@ -333,41 +318,32 @@ WireResponse Api::login(const WireRequest& w) {
     }
     return e;
   }
-  return reply(200, net::login_answer_json(net::LoginAnswer{r->sealed_secret, r->public_key, r->version}));
+  return reply(200, net::json_body(net::LoginAnswer{r->sealed_secret, r->public_key, r->version}));
 }
 
 // --- Messages ----------------------------------------------------------------------
 
 WireResponse Api::post_message(const WireRequest& w) {
-  auto caller = authenticate(w, Auth::kSignatureOrSession);
-  if (!caller.ok()) return error(caller.status());
-  auto env = parse::envelope(w.body);
-  if (!env.ok()) return error(env.status());
-  if (env->from != caller->nick)
-    return error(Status::Forbidden("an envelope from '" + env->from + "' cannot be sent by '" + caller->nick + "'"));
-  if (auto to = public_key(env->to); !to.ok()) return error(to.status());
-  if (Status s = core::verify_envelope(*env, caller->key, verified_); !s.ok()) return error(Status::Unauthenticated(s.message()));
-  auto put = mailbox_.post(*env, clock_.wall_ms());
+  auto in = signed_body(w, Auth::kSignatureOrSession, parse::envelope);
+  if (!in.ok()) return error(in.status());
+  const auto& [caller, env] = *in;
+  if (env.from != caller.nick)
+    return error(Status::Forbidden("an envelope from '" + env.from + "' cannot be sent by '" + caller.nick + "'"));
+  if (auto to = public_key(env.to); !to.ok()) return error(to.status());
+  if (Status s = core::verify_envelope(env, caller.key, verified_); !s.ok()) return error(Status::Unauthenticated(s.message()));
+  auto put = mailbox_.post(env, clock_.wall_ms());
   if (!put.ok()) return error(for_client(put.status()));
-  return reply(201, net::posted_json(net::PostedAnswer{env->id.hex(), put->copies}));
+  return reply(201, net::json_body(net::PostedAnswer{env.id.hex(), put->copies}));
 }
 
 namespace {
 
 WireResponse page_reply(const Result<core::MailboxPage>& page) {
   if (!page.ok()) return error(for_client(page.status()));
-  return reply(200, to_json([&](Writer& j) {
-                 j.StartObject();
-                 j.Key("messages");
-                 j.StartArray();
-                 for (const auto& e : page->messages) write_envelope(j, e);
-                 j.EndArray();
-                 j.Key("more");
-                 j.Bool(page->more);
-                 j.Key("devices");
-                 j.Uint(page->devices);
-                 j.EndObject();
-               }));
+  net::MailboxPageBody body{{}, page->more, static_cast<int>(page->devices)};
+  body.messages.reserve(page->messages.size());
+  for (const auto& e : page->messages) body.messages.push_back(core::to_view(e));
+  return reply(200, net::json_body(body));
 }
 
 }  // namespace
@@ -394,19 +370,8 @@ void Api::get_mailbox(const WireRequest& w, net::Responder responder) {
     auto primary = ring_.lookup(key);
     if (!primary.ok()) return void(responder.answer(error(primary.status())));
     const std::string where = primary->node.address;
-    responder.answer(reply(421, to_json([&](Writer& j) {
-                             j.StartObject();
-                             j.Key("error");
-                             j.StartObject();
-                             j.Key("code");
-                             str(j, code_name(Code::kNotResponsible));
-                             j.Key("message");
-                             str(j, "ask " + where + ", the primary of '" + caller->nick + "'");
-                             j.Key("primary");
-                             str(j, where);
-                             j.EndObject();
-                             j.EndObject();
-                           })));
+    responder.answer(net::encode_error(
+        Status(Code::kNotResponsible, "ask " + where + ", the primary of '" + caller->nick + "'"), where));
     return;
   }
 
@@ -516,21 +481,15 @@ void Api::expire() {
 }
 
 WireResponse Api::ack(const WireRequest& w) {
-  auto caller = authenticate(w, Auth::kSignatureOrSession);
-  if (!caller.ok()) return error(caller.status());
   // {"device"?, "acks": [{"id", "from", "sig"}]}: each entry's
   // acknowledgement signed by the owner, which every replica checks
   // (core/validation.hpp), for one of the account's devices.
-  auto parsed = parse::acks(w.body);
-  if (!parsed.ok()) return error(parsed.status());
-  auto n = mailbox_.ack(caller->nick, parsed->device, parsed->entries, clock_.wall_ms());
+  auto in = signed_body(w, Auth::kSignatureOrSession, parse::acks);
+  if (!in.ok()) return error(in.status());
+  const auto& [caller, acks] = *in;
+  auto n = mailbox_.ack(caller.nick, acks.device, acks.entries, clock_.wall_ms());
   if (!n.ok()) return error(for_client(n.status()));
-  return reply(200, to_json([&](Writer& j) {
-                 j.StartObject();
-                 j.Key("acked");
-                 j.Uint(*n);
-                 j.EndObject();
-               }));
+  return reply(200, net::json_body(net::AckedAnswer{*n}));
 }
 
 // --- Devices -----------------------------------------------------------------------
@@ -545,25 +504,17 @@ WireResponse Api::get_devices(const WireRequest& w) {
 }
 
 WireResponse Api::put_devices(const WireRequest& w) {
-  auto caller = authenticate(w, Auth::kSignature);
-  if (!caller.ok()) return error(caller.status());
-  auto list = net::parse_device_list_json(w.body);
-  if (!list.ok()) return error(list.status());
-  if (list->owner != caller->nick)
-    return error(Status::Forbidden("'" + caller->nick + "' cannot change the devices of '" + list->owner + "'"));
-  if (list->public_key != caller->key)
+  auto in = signed_body(w, Auth::kSignature, net::parse_device_list_json);
+  if (!in.ok()) return error(in.status());
+  const auto& [caller, list] = *in;
+  if (list.owner != caller.nick)
+    return error(Status::Forbidden("'" + caller.nick + "' cannot change the devices of '" + list.owner + "'"));
+  if (list.public_key != caller.key)
     return error(Status::Forbidden("the device list is signed by another key than the account of '" +
-                                   caller->nick + "'"));
-  auto put = mailbox_.set_devices(*list);
+                                   caller.nick + "'"));
+  auto put = mailbox_.set_devices(list);
   if (!put.ok()) return error(for_client(put.status()));
-  return reply(200, to_json([&](Writer& j) {
-                 j.StartObject();
-                 j.Key("version");
-                 j.Uint64(list->version);
-                 j.Key("devices");
-                 j.Uint(static_cast<unsigned>(list->devices.size()));
-                 j.EndObject();
-               }));
+  return reply(200, net::json_body(net::DevicesSet{list.version, list.devices.size()}));
 }
 
 // --- Long poll ----------------------------------------------------------------------

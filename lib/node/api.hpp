@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 
 #include "core/env.hpp"
@@ -135,6 +136,23 @@ class Api {
   Result<Caller> authenticate(const net::WireRequest& w, Auth accept);
   Result<Caller> authenticate_session(const net::WireRequest& w, const std::string& header);
   Result<std::string> own_account(const net::WireRequest& w, const char* verb);
+  // A request's caller (as authenticate checks it) and the body `parse`
+  // reads from it, or the first of their errors.
+  template <class Body>
+  struct Signed {
+    Caller caller;
+    Body body;
+  };
+  template <class Parse>
+  auto signed_body(const net::WireRequest& w, Auth accept, Parse parse) {
+    using Body = std::decay_t<decltype(parse(w.body).value())>;
+    using Out = Result<Signed<Body>>;
+    auto caller = authenticate(w, accept);
+    if (!caller.ok()) return Out(caller.status());
+    auto body = parse(w.body);
+    if (!body.ok()) return Out(body.status());
+    return Out(Signed<Body>{std::move(caller).value(), std::move(body).value()});
+  }
   Result<crypto::PublicKey> public_key(const std::string& nick);
   void forget_key(const std::string& nick);
 

@@ -20,7 +20,7 @@ using net::JsonValue;
 Result<core::Account> account(std::string_view body) {
   Fields f("account");
   if (!f.parse(body)) return f.status();
-  auto a = net::read_account(f, f.root());
+  auto a = net::read_json_body<core::Account>(f, f.root());
   return f.finish(std::move(a));
 }
 
@@ -38,14 +38,14 @@ Result<core::Envelope> envelope(std::string_view body) {
 Result<std::array<std::uint8_t, 32>> session_open(std::string_view body) {
   Fields f("session");
   if (!f.parse(body)) return f.status();
-  const net::SessionOpen open = net::read_session_open(f, f.root());
+  const net::SessionOpen open = net::read_json_body<net::SessionOpen>(f, f.root());
   return f.finish(open.client_key);
 }
 
 Result<Login> login(std::string_view body) {
   Fields f("login");
   if (!f.parse(body)) return f.status();
-  Login l = net::read_login_request(f, f.root());
+  Login l = net::read_json_body<net::LoginRequest>(f, f.root());
   if (f.failed()) return f.status();
   auto nick = core::fold_nickname(l.nickname);
   if (!nick.ok()) return nick.status();
@@ -56,7 +56,7 @@ Result<Login> login(std::string_view body) {
 Result<Deletion> deletion(std::string_view body) {
   Fields f("delete");
   if (!f.parse(body)) return f.status();
-  Deletion d = net::read_deletion(f, f.root());
+  Deletion d = net::read_json_body<net::DeletionProof>(f, f.root());
   return f.finish(d);
 }
 

@@ -42,16 +42,16 @@ TEST_CASE("json_fields: limits on strings, integers, arrays and decoded sizes ar
 TEST_CASE("json_fields: one description writes and reads the same body") {
   net::DeletionProof proof{42, {}};
   proof.sig[0] = 9;
-  const std::string body = net::deletion_json(proof);
+  const std::string body = net::json_body(proof);
   net::Fields f("delete");
   REQUIRE(f.parse(body));
-  const net::DeletionProof back = net::read_deletion(f, f.root());
+  const net::DeletionProof back = net::read_json_body<net::DeletionProof>(f, f.root());
   REQUIRE_FALSE(f.failed());
   CHECK(back.version == 42);
   CHECK(back.sig == proof.sig);
   // A missing field names itself; nothing else is read after it.
   net::Fields g("delete");
   REQUIRE(g.parse(R"({"sig": "AAAA"})"));
-  net::read_deletion(g, g.root());
+  net::read_json_body<net::DeletionProof>(g, g.root());
   CHECK(g.status().message() == "delete: field 'version' is missing");
 }
