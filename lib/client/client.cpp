@@ -22,6 +22,7 @@
 #include "client/client_json.hpp"
 #include "client/hold_back.hpp"
 #include "client/local_store.hpp"
+#include "client/receipt_sender.hpp"
 #include "client/receiver.hpp"
 #include "client/request_auth.hpp"
 #include "client/test_access.hpp"
@@ -171,16 +172,14 @@ struct Client::Impl {
   std::mutex receiver_mu;  // guards `receiver`
   std::unique_ptr<client::Receiver> receiver;
 
-  // Receipts leave from a thread of their own, so a receive cycle never
-  // waits on the ring to store them, and the ids that pile up meanwhile for
-  // one peer travel in one envelope.
-  std::mutex receipt_mu;
-  std::condition_variable receipt_cv;
-  std::map<std::pair<std::string, bool>, std::vector<std::string>> receipts_due;  // (peer, read) -> ids
-  bool receipt_stop = false;
-  std::thread receipt_thread;
+  // Declared last: destroyed first, so its thread, which reads the
+  // session and posts through `api`, ends before they go.
+  std::unique_ptr<client::ReceiptSender> receipts;
 
-  ~Impl() { stop_receipts(); }
+  Impl()
+      : receipts(std::make_unique<client::ReceiptSender>(
+            [this](const std::string& peer, const client::Receipt& r) { return send_receipt(peer, r); })) {}
+  ~Impl() { receipts->stop(); }
 
   SessionPtr current() const {
     std::lock_guard lock(mu);
@@ -1005,7 +1004,7 @@ struct Client::Impl {
       auto r = where.empty() ? api->call_any(req) : api->call(where, req);
       if (!where.empty() && (!r.ok() || r->status == 503)) (void)api->call_any(req);
     }
-    if (!receipts.empty()) queue_receipts(receipts, false);
+    if (!receipts.empty()) this->receipts->queue(receipts, false);
     if (!delivered.empty() || !copied.empty()) {
       std::function<void(const std::string&, const std::string&, Delivery)> cb;
       {
@@ -1020,82 +1019,12 @@ struct Client::Impl {
     return fresh;
   }
 
-  void queue_receipts(const std::map<std::string, std::vector<std::string>>& due, bool read) {
-    std::lock_guard lock(receipt_mu);
-    if (receipt_stop) return;
-    for (const auto& [peer, listed] : due) {
-      auto& v = receipts_due[{peer, read}];
-      v.insert(v.end(), listed.begin(), listed.end());
-    }
-    if (!receipt_thread.joinable()) receipt_thread = std::thread([this] { receipt_loop(); });
-    receipt_cv.notify_one();
-  }
-
-  void receipt_loop() {
-    // A receipt the ring could not take (every server tried within the
-    // request's retry budget) is queued again for the next round, a second
-    // later, at most kReceiptRounds times in a row: a tick stays behind only
-    // through a long outage.
-    constexpr int kReceiptRounds = 5;
-    int failed_rounds = 0;
-    std::unique_lock lock(receipt_mu);
-    for (;;) {
-      if (failed_rounds > 0)
-        receipt_cv.wait_for(lock, std::chrono::seconds(1), [this] { return receipt_stop; });
-      receipt_cv.wait(lock, [this] { return receipt_stop || !receipts_due.empty(); });
-      // On stop, what is queued is still sent (each send bounded by the
-      // request timeout): a short-lived program such as `dws-chat inbox`
-      // exits right after receive(), and its receipts must not be lost.
-      if (receipts_due.empty()) return;
-      auto due = std::move(receipts_due);
-      receipts_due.clear();
-      lock.unlock();
-      SessionPtr s = current();
-      std::map<std::pair<std::string, bool>, std::vector<std::string>> again;
-      if (s) {
-        for (auto& [where, listed] : due) {
-          // One envelope stays far below the size limit at this count.
-          for (std::size_t i = 0; i < listed.size(); i += 500) {
-            client::Receipt part;
-            part.read = where.second;
-            part.ids.assign(listed.begin() + static_cast<std::ptrdiff_t>(i),
-                            listed.begin() + static_cast<std::ptrdiff_t>(std::min(i + 500, listed.size())));
-            if (send_receipt(s, where.first, part).code() == Code::kUnavailable) {
-              auto& v = again[where];
-              v.insert(v.end(), part.ids.begin(), part.ids.end());
-            }
-          }
-        }
-      }
-      lock.lock();
-      failed_rounds = again.empty() ? 0 : failed_rounds + 1;
-      if (!again.empty() && !receipt_stop && failed_rounds <= kReceiptRounds) {
-        for (auto& [where, ids_again] : again) {
-          auto& v = receipts_due[where];
-          v.insert(v.begin(), ids_again.begin(), ids_again.end());
-        }
-      } else if (!again.empty()) {
-        failed_rounds = 0;  // given up on these; the next receipts start afresh
-      }
-    }
-  }
-
-  // Stops the receipt thread once the receipts already queued are sent
-  // (each bounded by request_timeout_ms); later ones are not accepted.
-  void stop_receipts() {
-    std::thread t;
-    {
-      std::lock_guard lock(receipt_mu);
-      receipt_stop = true;
-      t = std::move(receipt_thread);
-    }
-    receipt_cv.notify_all();
-    if (t.joinable()) t.join();
-  }
-
   // kUnavailable when the ring could not take it now (the caller tries
   // again later); any other failure is final for this receipt.
-  Status send_receipt(const SessionPtr& s, const std::string& peer, const client::Receipt& receipt) {
+  // No session (logged out meanwhile): final, the receipt is dropped.
+  Status send_receipt(const std::string& peer, const client::Receipt& receipt) {
+    SessionPtr s = current();
+    if (!s) return not_logged_in();
     auto key = peer_key(peer, false);
     if (!key.ok()) return key.status();
     auto envelope = core::seal_envelope(s->secret_key, s->nick, peer, *key, core::Kind::kReceipt,
@@ -1659,7 +1588,7 @@ Status Client::mark_read(const std::string& peer) {
     }
     if (Status st = impl_->store->raw().apply(b); !st.ok()) return st;
   }
-  if (impl_->read_receipts && !read.empty()) impl_->queue_receipts({{*nick, read}}, true);
+  if (impl_->read_receipts && !read.empty()) impl_->receipts->queue({{*nick, read}}, true);
   return Status::Ok();
 }
 
