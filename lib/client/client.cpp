@@ -22,6 +22,7 @@
 #include "client/client_json.hpp"
 #include "client/hold_back.hpp"
 #include "client/local_store.hpp"
+#include "client/peer_keys.hpp"
 #include "client/receipt_sender.hpp"
 #include "client/receiver.hpp"
 #include "client/request_auth.hpp"
@@ -43,10 +44,6 @@ namespace {
 
 constexpr int kMailboxLimit = 100;
 constexpr int kMaxPollWaitS = 60;
-// A recipient's key is re-checked against the ring at most this often per
-// peer: often enough that a re-registered nickname is noticed within a
-// conversation, rarely enough that a send is one round trip, not two.
-constexpr std::int64_t kRecheckKeyMs = 30'000;
 // Receipts that arrive before send() has recorded its message (the
 // recipient can be that fast) wait here; bounded against a peer that sends
 // receipts for ids that never existed.
@@ -92,13 +89,6 @@ Status not_logged_in() {
 
 Status reply_status(const client::ApiReply& r) { return client::parse_error(r.status, r.body).status; }
 
-Status key_changed_error(const std::string& nick) {
-  return Status::Forbidden(fmt::format(
-      "the key of '{}' changed: the ring shows another key than the one pinned when you first talked; if {} made a "
-      "new account, add the contact again to trust the new key",
-      nick, nick));
-}
-
 }  // namespace
 
 struct Client::Impl {
@@ -133,12 +123,13 @@ struct Client::Impl {
 
   // Client state; never held across an HTTP call.
   mutable std::mutex mu;
+  // Made by open() once the store is: pins and re-checks, under `mu`.
+  std::unique_ptr<client::PeerKeys> keys;
   SessionPtr session;
   std::string primary;                          // of the own mailbox, "" = ask
   // Where each recipient's mailbox lives, with when it was learnt: sends go
   // there directly and skip the entry node's forwarding hop.
   std::map<std::string, std::pair<std::string, std::int64_t>> peer_primary;
-  std::map<std::string, std::int64_t> checked;  // peer -> monotonic ms of the last ring check
   std::map<std::string, Delivery> early_receipts;  // id -> the furthest state a receipt said
   std::function<void(const Message&)> callback;
   // What start_receiving(ReceiveHandlers) adds; state changes wait in
@@ -338,54 +329,7 @@ struct Client::Impl {
     return std::move(checked_view).value();
   }
 
-  // The key to encrypt to or verify with. Pins on first use; with `recheck`
-  // compares the pin with the ring (at most every kRecheckKeyMs) and reports
-  // a change instead of following it.
-  Result<crypto::PublicKey> peer_key(const std::string& nick, bool recheck) {
-    {
-      std::lock_guard lock(mu);
-      auto pin = store->pin(nick);
-      if (!pin.ok()) return pin.status();
-      if (*pin) {
-        if ((*pin)->key_changed && recheck) return key_changed_error(nick);
-        auto it = checked.find(nick);
-        const bool fresh = it != checked.end() && clock.monotonic_ms() - it->second < kRecheckKeyMs;
-        if (!recheck || fresh) return (*pin)->key;
-      }
-    }
-    auto user = fetch_user(nick);
-    if (!user.ok()) {
-      // Out of reach is not a change: the pinned key still seals a message
-      // for the outbox, and the check happens on a later send.
-      if (user.status().code() == Code::kUnavailable) {
-        std::lock_guard lock(mu);
-        auto pin = store->pin(nick);
-        if (pin.ok() && *pin && !(*pin)->key_changed) return (*pin)->key;
-      }
-      return user.status();
-    }
-    std::lock_guard lock(mu);
-    auto pin = store->pin(nick);
-    if (!pin.ok()) return pin.status();
-    if (!*pin) {
-      // First sight, by either side's first message: the peer becomes a
-      // contact, so contacts() shows whom this account talks to.
-      client::Pin p{user->public_key, user->display_name, false};
-      if (Status s = store->put_pin(nick, p); !s.ok()) return s;
-      auto alias = store->contact_alias(nick);
-      if (!alias.ok()) return alias.status();
-      if (!*alias) {
-        if (Status s = store->put_contact(nick, ""); !s.ok()) return s;
-      }
-    } else if ((*pin)->key != user->public_key) {
-      client::Pin p = **pin;
-      p.key_changed = true;
-      if (Status s = store->put_pin(nick, p); !s.ok()) return s;
-      return key_changed_error(nick);
-    }
-    checked[nick] = clock.monotonic_ms();
-    return user->public_key;
-  }
+  Result<crypto::PublicKey> peer_key(const std::string& nick, bool recheck) { return keys->key(nick, recheck); }
 
   // --- Messages ---------------------------------------------------------------
 
@@ -1089,6 +1033,9 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
   auto store = client::LocalStore::open(options.data_dir);
   if (!store.ok()) return store.status();
   impl->store = std::move(store).value();
+  Impl* raw = impl.get();
+  impl->keys = std::make_unique<client::PeerKeys>(*impl->store, impl->mu, impl->clock,
+                                                  [raw](const std::string& nick) { return raw->fetch_user(nick); });
   impl->new_limits = crypto::KdfLimits::interactive();
   if (options.kdf_opslimit != 0) impl->new_limits.opslimit = options.kdf_opslimit;
   if (options.kdf_memlimit != 0) impl->new_limits.memlimit = options.kdf_memlimit;
@@ -1478,22 +1425,7 @@ Result<Contact> Client::check_user(const std::string& name) {
 Status Client::add_contact(const std::string& nickname, const std::string& alias) {
   auto nick = core::fold_nickname(nickname);
   if (!nick.ok()) return nick.status();
-  auto user = impl_->fetch_user(*nick);
-  if (!user.ok()) return user.status();
-  std::lock_guard lock(impl_->mu);
-  auto pin = impl_->store->pin(*nick);
-  if (!pin.ok()) return pin.status();
-  if (*pin && (*pin)->key != user->public_key && !(*pin)->key_changed) {
-    // First sight of the change: report it; adding again accepts it.
-    client::Pin p = **pin;
-    p.key_changed = true;
-    if (Status s = impl_->store->put_pin(*nick, p); !s.ok()) return s;
-    return key_changed_error(*nick);
-  }
-  client::Pin p{user->public_key, user->display_name, false};
-  if (Status s = impl_->store->put_pin(*nick, p); !s.ok()) return s;
-  impl_->checked[*nick] = impl_->clock.monotonic_ms();
-  return impl_->store->put_contact(*nick, alias);
+  return impl_->keys->add_contact(*nick, alias);
 }
 
 Result<std::vector<Contact>> Client::contacts() const {
