@@ -22,6 +22,8 @@
 #include "client/client_json.hpp"
 #include "client/hold_back.hpp"
 #include "client/local_store.hpp"
+#include "client/peer_keys.hpp"
+#include "client/receipt_sender.hpp"
 #include "client/receiver.hpp"
 #include "client/request_auth.hpp"
 #include "client/test_access.hpp"
@@ -42,10 +44,6 @@ namespace {
 
 constexpr int kMailboxLimit = 100;
 constexpr int kMaxPollWaitS = 60;
-// A recipient's key is re-checked against the ring at most this often per
-// peer: often enough that a re-registered nickname is noticed within a
-// conversation, rarely enough that a send is one round trip, not two.
-constexpr std::int64_t kRecheckKeyMs = 30'000;
 // Receipts that arrive before send() has recorded its message (the
 // recipient can be that fast) wait here; bounded against a peer that sends
 // receipts for ids that never existed.
@@ -91,13 +89,6 @@ Status not_logged_in() {
 
 Status reply_status(const client::ApiReply& r) { return client::parse_error(r.status, r.body).status; }
 
-Status key_changed_error(const std::string& nick) {
-  return Status::Forbidden(fmt::format(
-      "the key of '{}' changed: the ring shows another key than the one pinned when you first talked; if {} made a "
-      "new account, add the contact again to trust the new key",
-      nick, nick));
-}
-
 }  // namespace
 
 struct Client::Impl {
@@ -132,12 +123,13 @@ struct Client::Impl {
 
   // Client state; never held across an HTTP call.
   mutable std::mutex mu;
+  // Made by open() once the store is: pins and re-checks, under `mu`.
+  std::unique_ptr<client::PeerKeys> keys;
   SessionPtr session;
   std::string primary;                          // of the own mailbox, "" = ask
   // Where each recipient's mailbox lives, with when it was learnt: sends go
   // there directly and skip the entry node's forwarding hop.
   std::map<std::string, std::pair<std::string, std::int64_t>> peer_primary;
-  std::map<std::string, std::int64_t> checked;  // peer -> monotonic ms of the last ring check
   std::map<std::string, Delivery> early_receipts;  // id -> the furthest state a receipt said
   std::function<void(const Message&)> callback;
   // What start_receiving(ReceiveHandlers) adds; state changes wait in
@@ -171,16 +163,14 @@ struct Client::Impl {
   std::mutex receiver_mu;  // guards `receiver`
   std::unique_ptr<client::Receiver> receiver;
 
-  // Receipts leave from a thread of their own, so a receive cycle never
-  // waits on the ring to store them, and the ids that pile up meanwhile for
-  // one peer travel in one envelope.
-  std::mutex receipt_mu;
-  std::condition_variable receipt_cv;
-  std::map<std::pair<std::string, bool>, std::vector<std::string>> receipts_due;  // (peer, read) -> ids
-  bool receipt_stop = false;
-  std::thread receipt_thread;
+  // Declared last: destroyed first, so its thread, which reads the
+  // session and posts through `api`, ends before they go.
+  std::unique_ptr<client::ReceiptSender> receipts;
 
-  ~Impl() { stop_receipts(); }
+  Impl()
+      : receipts(std::make_unique<client::ReceiptSender>(
+            [this](const std::string& peer, const client::Receipt& r) { return send_receipt(peer, r); })) {}
+  ~Impl() { receipts->stop(); }
 
   SessionPtr current() const {
     std::lock_guard lock(mu);
@@ -339,54 +329,7 @@ struct Client::Impl {
     return std::move(checked_view).value();
   }
 
-  // The key to encrypt to or verify with. Pins on first use; with `recheck`
-  // compares the pin with the ring (at most every kRecheckKeyMs) and reports
-  // a change instead of following it.
-  Result<crypto::PublicKey> peer_key(const std::string& nick, bool recheck) {
-    {
-      std::lock_guard lock(mu);
-      auto pin = store->pin(nick);
-      if (!pin.ok()) return pin.status();
-      if (*pin) {
-        if ((*pin)->key_changed && recheck) return key_changed_error(nick);
-        auto it = checked.find(nick);
-        const bool fresh = it != checked.end() && clock.monotonic_ms() - it->second < kRecheckKeyMs;
-        if (!recheck || fresh) return (*pin)->key;
-      }
-    }
-    auto user = fetch_user(nick);
-    if (!user.ok()) {
-      // Out of reach is not a change: the pinned key still seals a message
-      // for the outbox, and the check happens on a later send.
-      if (user.status().code() == Code::kUnavailable) {
-        std::lock_guard lock(mu);
-        auto pin = store->pin(nick);
-        if (pin.ok() && *pin && !(*pin)->key_changed) return (*pin)->key;
-      }
-      return user.status();
-    }
-    std::lock_guard lock(mu);
-    auto pin = store->pin(nick);
-    if (!pin.ok()) return pin.status();
-    if (!*pin) {
-      // First sight, by either side's first message: the peer becomes a
-      // contact, so contacts() shows whom this account talks to.
-      client::Pin p{user->public_key, user->display_name, false};
-      if (Status s = store->put_pin(nick, p); !s.ok()) return s;
-      auto alias = store->contact_alias(nick);
-      if (!alias.ok()) return alias.status();
-      if (!*alias) {
-        if (Status s = store->put_contact(nick, ""); !s.ok()) return s;
-      }
-    } else if ((*pin)->key != user->public_key) {
-      client::Pin p = **pin;
-      p.key_changed = true;
-      if (Status s = store->put_pin(nick, p); !s.ok()) return s;
-      return key_changed_error(nick);
-    }
-    checked[nick] = clock.monotonic_ms();
-    return user->public_key;
-  }
+  Result<crypto::PublicKey> peer_key(const std::string& nick, bool recheck) { return keys->key(nick, recheck); }
 
   // --- Messages ---------------------------------------------------------------
 
@@ -1005,7 +948,7 @@ struct Client::Impl {
       auto r = where.empty() ? api->call_any(req) : api->call(where, req);
       if (!where.empty() && (!r.ok() || r->status == 503)) (void)api->call_any(req);
     }
-    if (!receipts.empty()) queue_receipts(receipts, false);
+    if (!receipts.empty()) this->receipts->queue(receipts, false);
     if (!delivered.empty() || !copied.empty()) {
       std::function<void(const std::string&, const std::string&, Delivery)> cb;
       {
@@ -1020,82 +963,12 @@ struct Client::Impl {
     return fresh;
   }
 
-  void queue_receipts(const std::map<std::string, std::vector<std::string>>& due, bool read) {
-    std::lock_guard lock(receipt_mu);
-    if (receipt_stop) return;
-    for (const auto& [peer, listed] : due) {
-      auto& v = receipts_due[{peer, read}];
-      v.insert(v.end(), listed.begin(), listed.end());
-    }
-    if (!receipt_thread.joinable()) receipt_thread = std::thread([this] { receipt_loop(); });
-    receipt_cv.notify_one();
-  }
-
-  void receipt_loop() {
-    // A receipt the ring could not take (every server tried within the
-    // request's retry budget) is queued again for the next round, a second
-    // later, at most kReceiptRounds times in a row: a tick stays behind only
-    // through a long outage.
-    constexpr int kReceiptRounds = 5;
-    int failed_rounds = 0;
-    std::unique_lock lock(receipt_mu);
-    for (;;) {
-      if (failed_rounds > 0)
-        receipt_cv.wait_for(lock, std::chrono::seconds(1), [this] { return receipt_stop; });
-      receipt_cv.wait(lock, [this] { return receipt_stop || !receipts_due.empty(); });
-      // On stop, what is queued is still sent (each send bounded by the
-      // request timeout): a short-lived program such as `dws-chat inbox`
-      // exits right after receive(), and its receipts must not be lost.
-      if (receipts_due.empty()) return;
-      auto due = std::move(receipts_due);
-      receipts_due.clear();
-      lock.unlock();
-      SessionPtr s = current();
-      std::map<std::pair<std::string, bool>, std::vector<std::string>> again;
-      if (s) {
-        for (auto& [where, listed] : due) {
-          // One envelope stays far below the size limit at this count.
-          for (std::size_t i = 0; i < listed.size(); i += 500) {
-            client::Receipt part;
-            part.read = where.second;
-            part.ids.assign(listed.begin() + static_cast<std::ptrdiff_t>(i),
-                            listed.begin() + static_cast<std::ptrdiff_t>(std::min(i + 500, listed.size())));
-            if (send_receipt(s, where.first, part).code() == Code::kUnavailable) {
-              auto& v = again[where];
-              v.insert(v.end(), part.ids.begin(), part.ids.end());
-            }
-          }
-        }
-      }
-      lock.lock();
-      failed_rounds = again.empty() ? 0 : failed_rounds + 1;
-      if (!again.empty() && !receipt_stop && failed_rounds <= kReceiptRounds) {
-        for (auto& [where, ids_again] : again) {
-          auto& v = receipts_due[where];
-          v.insert(v.begin(), ids_again.begin(), ids_again.end());
-        }
-      } else if (!again.empty()) {
-        failed_rounds = 0;  // given up on these; the next receipts start afresh
-      }
-    }
-  }
-
-  // Stops the receipt thread once the receipts already queued are sent
-  // (each bounded by request_timeout_ms); later ones are not accepted.
-  void stop_receipts() {
-    std::thread t;
-    {
-      std::lock_guard lock(receipt_mu);
-      receipt_stop = true;
-      t = std::move(receipt_thread);
-    }
-    receipt_cv.notify_all();
-    if (t.joinable()) t.join();
-  }
-
   // kUnavailable when the ring could not take it now (the caller tries
   // again later); any other failure is final for this receipt.
-  Status send_receipt(const SessionPtr& s, const std::string& peer, const client::Receipt& receipt) {
+  // No session (logged out meanwhile): final, the receipt is dropped.
+  Status send_receipt(const std::string& peer, const client::Receipt& receipt) {
+    SessionPtr s = current();
+    if (!s) return not_logged_in();
     auto key = peer_key(peer, false);
     if (!key.ok()) return key.status();
     auto envelope = core::seal_envelope(s->secret_key, s->nick, peer, *key, core::Kind::kReceipt,
@@ -1160,6 +1033,9 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
   auto store = client::LocalStore::open(options.data_dir);
   if (!store.ok()) return store.status();
   impl->store = std::move(store).value();
+  Impl* raw = impl.get();
+  impl->keys = std::make_unique<client::PeerKeys>(*impl->store, impl->mu, impl->clock,
+                                                  [raw](const std::string& nick) { return raw->fetch_user(nick); });
   impl->new_limits = crypto::KdfLimits::interactive();
   if (options.kdf_opslimit != 0) impl->new_limits.opslimit = options.kdf_opslimit;
   if (options.kdf_memlimit != 0) impl->new_limits.memlimit = options.kdf_memlimit;
@@ -1549,22 +1425,7 @@ Result<Contact> Client::check_user(const std::string& name) {
 Status Client::add_contact(const std::string& nickname, const std::string& alias) {
   auto nick = core::fold_nickname(nickname);
   if (!nick.ok()) return nick.status();
-  auto user = impl_->fetch_user(*nick);
-  if (!user.ok()) return user.status();
-  std::lock_guard lock(impl_->mu);
-  auto pin = impl_->store->pin(*nick);
-  if (!pin.ok()) return pin.status();
-  if (*pin && (*pin)->key != user->public_key && !(*pin)->key_changed) {
-    // First sight of the change: report it; adding again accepts it.
-    client::Pin p = **pin;
-    p.key_changed = true;
-    if (Status s = impl_->store->put_pin(*nick, p); !s.ok()) return s;
-    return key_changed_error(*nick);
-  }
-  client::Pin p{user->public_key, user->display_name, false};
-  if (Status s = impl_->store->put_pin(*nick, p); !s.ok()) return s;
-  impl_->checked[*nick] = impl_->clock.monotonic_ms();
-  return impl_->store->put_contact(*nick, alias);
+  return impl_->keys->add_contact(*nick, alias);
 }
 
 Result<std::vector<Contact>> Client::contacts() const {
@@ -1659,7 +1520,7 @@ Status Client::mark_read(const std::string& peer) {
     }
     if (Status st = impl_->store->raw().apply(b); !st.ok()) return st;
   }
-  if (impl_->read_receipts && !read.empty()) impl_->queue_receipts({{*nick, read}}, true);
+  if (impl_->read_receipts && !read.empty()) impl_->receipts->queue({{*nick, read}}, true);
   return Status::Ok();
 }
 
