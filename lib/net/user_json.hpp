@@ -22,10 +22,15 @@
 
 namespace dws::net {
 
-/// The bodies that are one JSON object each (core::Account, core::AccountView,
-/// core::KdfParams and the structs below): json_body writes one, and
+/// The bodies that are one JSON object each: json_body writes one, and
 /// read_json_body<Body> reads one, naming the first bad field through `f`.
-/// Defined for exactly those types (user_json.cpp instantiates them).
+/// Defined for exactly these types (user_json.cpp instantiates them):
+/// - core::Account, the full signed account: the body of POST /v1/users and
+///   PUT /v1/users/{nick};
+/// - core::AccountView, its public view: the answer to GET /v1/users/{nick};
+/// - core::KdfParams, the password-hashing parameters: the answer to GET
+///   /v1/users/{nick}/kdf;
+/// - the structs below but AckBody (read_acks, acks_json).
 template <class Body>
 std::string json_body(const Body& body);
 template <class Body>
@@ -35,13 +40,6 @@ Body read_json_body(Fields& f, const JsonValue& obj);
 /// /v1/messages and each entry of GET /v1/mailbox's "messages".
 void write_envelope_view(JsonWriter& w, const core::EnvelopeView& v);
 core::EnvelopeView read_envelope_view(Fields& f, const JsonValue& obj, std::string_view path);
-
-/// The full signed account: the body of POST /v1/users and PUT
-/// /v1/users/{nick}.
-
-/// The public view of an account: the answer to GET /v1/users/{nick}.
-
-/// The password-hashing parameters: the answer to GET /v1/users/{nick}/kdf.
 
 /// What a successful login answers (POST /v1/login): the sealed secret key,
 /// the public key and the account's version.

@@ -50,10 +50,6 @@ WireResponse reply(int status, std::string body, net::QueryParams headers = {}) 
 
 WireResponse error(const Status& s) { return net::encode_error(s); }
 
-std::string nick_version(const std::string& nick, std::uint64_t version) {
-  return net::json_body(net::AccountChanged{nick, version});
-}
-
 // Client-facing form of a status: a primary still settling is "retry".
 Status for_client(Status s) {
   if (s.code() != Code::kNotResponsible) return s;
@@ -229,7 +225,7 @@ WireResponse Api::register_user(const WireRequest& w) {
   }
   if (Status s = users_.create(*acct, clock_.wall_ms()); !s.ok()) return error(for_client(s));
   forget_key(acct->nickname);
-  return reply(201, nick_version(acct->nickname, acct->version));
+  return reply(201, net::json_body(net::AccountChanged{acct->nickname, acct->version}));
 }
 
 WireResponse Api::get_user(const WireRequest& w) {
@@ -276,7 +272,7 @@ WireResponse Api::update_user(const WireRequest& w) {
   Status s = users_.update(*acct);
   forget_key(*nick);
   if (!s.ok()) return error(for_client(s));
-  return reply(200, nick_version(*nick, acct->version));
+  return reply(200, net::json_body(net::AccountChanged{*nick, acct->version}));
 }
 
 WireResponse Api::delete_user(const WireRequest& w) {
