@@ -22,6 +22,7 @@
 #include "client/client_json.hpp"
 #include "client/hold_back.hpp"
 #include "client/local_store.hpp"
+#include "client/outbox.hpp"
 #include "client/peer_keys.hpp"
 #include "client/receipt_sender.hpp"
 #include "client/receiver.hpp"
@@ -44,10 +45,6 @@ namespace {
 
 constexpr int kMailboxLimit = 100;
 constexpr int kMaxPollWaitS = 60;
-// Receipts that arrive before send() has recorded its message (the
-// recipient can be that fast) wait here; bounded against a peer that sends
-// receipts for ids that never existed.
-constexpr std::size_t kMaxEarlyReceipts = 100'000;
 // What an envelope holds besides the text: header, nicknames of up to 32
 // bytes, nonce, MAC and signature stay under this, so a text of
 // kMaxEnvelopeSize - kEnvelopeOverhead bytes always fits.
@@ -58,20 +55,6 @@ constexpr int kReadScan = 500;
 // held back: three anti-entropy rounds at the nodes' default sync_ms, which
 // is what brings a write that the new primary missed after a failover.
 constexpr std::int64_t kHoldMs = 15'000;
-
-// Receipts only ever move a message forward: a "delivered" that arrives
-// after a "read" changes nothing.
-int rank(Delivery d) {
-  switch (d) {
-    case Delivery::kQueued: return 0;
-    case Delivery::kSending: return 1;
-    case Delivery::kStored: return 2;
-    case Delivery::kDelivered: return 3;
-    case Delivery::kRead: return 4;
-    case Delivery::kReceived: return -1;
-  }
-  return -1;
-}
 
 std::size_t utf8_length(const std::string& s) {
   std::size_t n = 0;
@@ -130,13 +113,14 @@ struct Client::Impl {
   // Where each recipient's mailbox lives, with when it was learnt: sends go
   // there directly and skip the entry node's forwarding hop.
   std::map<std::string, std::pair<std::string, std::int64_t>> peer_primary;
-  std::map<std::string, Delivery> early_receipts;  // id -> the furthest state a receipt said
   std::function<void(const Message&)> callback;
-  // What start_receiving(ReceiveHandlers) adds; state changes wait in
-  // `state_changes` for the next background cycle to hand them out.
+  // Made by open() once the store is: records sent messages, drains the
+  // outbox, applies receipts; under `mu`.
+  std::unique_ptr<client::Outbox> outbox;
+  // What start_receiving(ReceiveHandlers) adds; state changes wait in the
+  // outbox for the next background cycle to hand them out.
   std::function<void(const Message&)> on_state;
   std::function<void(const Status&)> on_error;
-  std::vector<Message> state_changes;
   std::function<void(const std::string&, const std::string&, Delivery)> delivery_callback;
   std::function<void(bool)> connection_callback;
   bool is_reachable = true;
@@ -153,7 +137,6 @@ struct Client::Impl {
   // application sees messages in mailbox order. Held across HTTP, but it
   // guards no state.
   std::mutex receive_mu;
-  std::mutex outbox_mu;  // serializes outbox flushes; held across HTTP
   // Test hook: runs after a receive cycle's local commit (and callbacks),
   // before the ack; false aborts the cycle there, as a crash would.
   std::function<bool()> before_ack;
@@ -377,41 +360,6 @@ struct Client::Impl {
     return *address;
   }
 
-  // Queues an outgoing message's new state for the on_state handler;
-  // bounded: with nobody draining it, the oldest changes go first.
-  // REQUIRES: mu held.
-  void note_state_locked(Message m) {
-    constexpr std::size_t kMaxStateChanges = 10'000;
-    if (!on_state) return;
-    if (state_changes.size() >= kMaxStateChanges) state_changes.erase(state_changes.begin());
-    state_changes.push_back(std::move(m));
-  }
-
-  // Records an outgoing message and its chat, in one transaction.
-  // REQUIRES: mu held.
-  Status record_outgoing_locked(const std::string& peer, Message m, core::WriteBatch* extra = nullptr) {
-    if (auto it = early_receipts.find(m.id); it != early_receipts.end()) {
-      if (rank(it->second) > rank(m.state)) m.state = it->second;
-      early_receipts.erase(it);
-      note_state_locked(m);
-    }
-    auto row = store->chat(peer);
-    if (!row.ok()) return row.status();
-    client::ChatRow chat = row->value_or(client::ChatRow{});
-    chat.last_id = std::max(chat.last_id, m.id);
-    chat.activity_ms = std::max(chat.activity_ms, clock.wall_ms());
-    core::WriteBatch local;
-    core::WriteBatch& b = extra != nullptr ? *extra : local;
-    // The next message to `peer` names the newest one recorded, queued or
-    // stored, sent here or on another device (its copy).
-    auto last = store->last_sent(peer);
-    if (!last.ok()) return last.status();
-    if (!*last || **last < m.id) client::LocalStore::put_last_sent(b, peer, m.id);
-    client::LocalStore::put_message(b, peer, m);
-    client::LocalStore::put_chat(b, peer, chat);
-    return store->raw().apply(b);
-  }
-
   Result<SendResult> send(const std::string& typed_to, const std::string& text) {
     SessionPtr s = current();
     if (!s) return not_logged_in();
@@ -476,92 +424,22 @@ struct Client::Impl {
       core::WriteBatch b;
       client::LocalStore::put_outbox(b, {m.id, *to, body});
       if (copy) client::LocalStore::put_outbox(b, *copy);
-      if (Status st = record_outgoing_locked(*to, m, &b); !st.ok())
+      if (Status st = outbox->record_locked(*to, m, &b); !st.ok())
         return Status::Internal("no server was reachable and message " + m.id +
                                 " could not be queued either: " + st.message());
       return SendResult{m.id, Delivery::kQueued};
     }
     m.state = Delivery::kStored;
-    if (Status st = record_outgoing_locked(*to, std::move(m)); !st.ok())
+    if (Status st = outbox->record_locked(*to, std::move(m)); !st.ok())
       return Status::Internal("the ring stored message " + id.hex() + " but the local history did not: " +
                               st.message());
     return SendResult{id.hex(), Delivery::kStored};
   }
 
-  // Sends the outbox, oldest first; stops at the first entry the ring cannot
-  // take now. One flush at a time: two would post the same envelopes twice
-  // (harmless, the mailbox keeps one per id, but wasteful).
+  // Drains the outbox as session `s`, which its posts keep.
   Result<int> flush_outbox(const SessionPtr& s) {
-    std::lock_guard flush(outbox_mu);
-    std::vector<client::OutboxEntry> due;
-    {
-      std::lock_guard lock(mu);
-      auto listed = store->outbox();
-      if (!listed.ok()) return listed.status();
-      due = std::move(listed).value();
-    }
-    int sent = 0;
-    for (const auto& e : due) {
-      Status st = post_body(s, e.peer, e.body);
-      if (!st.ok() && st.code() == Code::kUnavailable) return st;
-      // Refused for good (the recipient deleted the account, the envelope
-      // expired in the queue): it can never leave, so it leaves the outbox
-      // and its history entry stays kQueued.
-      std::function<void(const std::string&, const std::string&, Delivery)> cb;
-      {
-        std::lock_guard lock(mu);
-        core::WriteBatch b;
-        client::LocalStore::remove_outbox(b, e.id);
-        std::optional<Message> changed;
-        if (st.ok()) {
-          auto m = store->message(e.peer, e.id);
-          if (!m.ok()) return m.status();
-          if (*m && (*m)->state == Delivery::kQueued) {
-            (*m)->state = Delivery::kStored;
-            client::LocalStore::put_message(b, e.peer, **m);
-            changed = **m;
-          }
-          ++sent;
-        }
-        if (Status w = store->raw().apply(b); !w.ok()) return w;
-        if (changed) {
-          note_state_locked(std::move(*changed));
-          cb = delivery_callback;
-        }
-      }
-      // The chat views move the queued tick in place, as they do for receipts.
-      if (cb) cb(e.peer, e.id, Delivery::kStored);
-    }
-    return sent;
-  }
-
-  // Moves the outgoing messages a receipt from `peer` lists to delivered
-  // (or read), never backwards; returns the ids that moved.
-  Result<std::vector<std::string>> apply_receipt(const std::string& peer, const client::Receipt& receipt) {
-    const Delivery target = receipt.read ? Delivery::kRead : Delivery::kDelivered;
-    std::vector<std::string> moved;
-    std::lock_guard lock(mu);
-    core::WriteBatch b;
-    std::vector<Message> changed;
-    for (const auto& id : receipt.ids) {
-      if (!core::MessageId::parse(id).ok()) continue;
-      auto m = store->message(peer, id);
-      if (!m.ok()) return m.status();
-      if (!*m) {
-        if (early_receipts.size() >= kMaxEarlyReceipts) early_receipts.clear();
-        Delivery& early = early_receipts.try_emplace(id, target).first->second;
-        if (rank(target) > rank(early)) early = target;
-        continue;
-      }
-      if (!(*m)->outgoing || rank((*m)->state) >= rank(target)) continue;
-      (*m)->state = target;
-      client::LocalStore::put_message(b, peer, **m);
-      moved.push_back(id);
-      changed.push_back(**m);
-    }
-    if (Status st = store->raw().apply(b); !st.ok()) return st;
-    for (auto& m : changed) note_state_locked(std::move(m));
-    return moved;
+    return outbox->flush(
+        [this, &s](const std::string& peer, const std::string& body) { return post_body(s, peer, body); });
   }
 
   // Records whether the ring answered, and tells the application when that
@@ -713,13 +591,7 @@ struct Client::Impl {
     {
       // Any call that reaches the ring drains the outbox; this one is the
       // background receiver's way back after an outage.
-      bool queued = false;
-      {
-        std::lock_guard lock(mu);
-        auto pending = store->outbox();
-        queued = pending.ok() && !pending->empty();
-      }
-      if (queued) (void)flush_outbox(s);
+      if (outbox->pending()) (void)flush_outbox(s);
     }
     // Listed first: the ring keeps entries for listed devices only. A
     // device listed by an earlier process is not listed again here: if
@@ -780,7 +652,7 @@ struct Client::Impl {
       if (envelope->kind == core::Kind::kReceipt) {
         auto receipt = client::parse_receipt(*text);
         if (receipt.ok()) {
-          auto moved = apply_receipt(envelope->from, *receipt);
+          auto moved = outbox->apply_receipt(envelope->from, *receipt);
           if (!moved.ok()) return moved.status();
           for (auto& id : *moved) delivered.emplace_back(envelope->from, std::move(id), receipt->read);
         }
@@ -924,8 +796,8 @@ struct Client::Impl {
         m.text = std::move(c.text);
         m.state = Delivery::kStored;
         m.outgoing = true;
-        if (Status st = record_outgoing_locked(c.to, m); !st.ok()) return st;
-        note_state_locked(std::move(m));
+        if (Status st = outbox->record_locked(c.to, m); !st.ok()) return st;
+        outbox->note_state_locked(std::move(m));
         copied.emplace_back(c.to, id);
       }
     }
@@ -992,7 +864,7 @@ struct Client::Impl {
       std::lock_guard lock(mu);
       state_cb = on_state;
       error_cb = on_error;
-      changes.swap(state_changes);
+      changes = outbox->take_state_changes_locked();
     }
     if (!got.ok()) {
       if (error_cb && !cancel.cancelled()) error_cb(got.status());
@@ -1036,6 +908,15 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
   Impl* raw = impl.get();
   impl->keys = std::make_unique<client::PeerKeys>(*impl->store, impl->mu, impl->clock,
                                                   [raw](const std::string& nick) { return raw->fetch_user(nick); });
+  impl->outbox = std::make_unique<client::Outbox>(
+      *impl->store, impl->mu, impl->clock, [raw](const std::string& peer, const std::string& id, Delivery state) {
+        std::function<void(const std::string&, const std::string&, Delivery)> cb;
+        {
+          std::lock_guard lock(raw->mu);
+          cb = raw->delivery_callback;
+        }
+        if (cb) cb(peer, id, state);
+      });
   impl->new_limits = crypto::KdfLimits::interactive();
   if (options.kdf_opslimit != 0) impl->new_limits.opslimit = options.kdf_opslimit;
   if (options.kdf_memlimit != 0) impl->new_limits.memlimit = options.kdf_memlimit;
@@ -1364,7 +1245,7 @@ Status Client::start_receiving(ReceiveHandlers handlers) {
     impl_->callback = std::move(handlers.on_message);
     impl_->on_state = std::move(handlers.on_state);
     impl_->on_error = std::move(handlers.on_error);
-    if (!impl_->on_state) impl_->state_changes.clear();
+    impl_->outbox->keep_state_changes_locked(static_cast<bool>(impl_->on_state));
   }
   std::lock_guard lock(impl_->receiver_mu);
   if (!impl_->receiver) {
