@@ -14,13 +14,12 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <set>
 #include <thread>
-#include <tuple>
 
 #include "client/api_client.hpp"
 #include "client/client_json.hpp"
 #include "client/hold_back.hpp"
+#include "client/inbox.hpp"
 #include "client/local_store.hpp"
 #include "client/outbox.hpp"
 #include "client/peer_keys.hpp"
@@ -117,6 +116,8 @@ struct Client::Impl {
   // Made by open() once the store is: records sent messages, drains the
   // outbox, applies receipts; under `mu`.
   std::unique_ptr<client::Outbox> outbox;
+  // Made by open() too: a mailbox page into messages and store writes.
+  std::unique_ptr<client::Inbox> inbox;
   // What start_receiving(ReceiveHandlers) adds; state changes wait in the
   // outbox for the next background cycle to hand them out.
   std::function<void(const Message&)> on_state;
@@ -543,12 +544,6 @@ struct Client::Impl {
     return Status::Unavailable("cannot reach the mailbox's primary: " + last.message());
   }
 
-  struct Opened {
-    core::Envelope envelope;
-    std::string text;
-    std::optional<core::MessageId> prev;  // kText2: the sender's previous text to us
-  };
-
   // Receive cycles until one hands something out, fails, or finds nothing
   // but held texts. Held texts stay live in the mailbox, so the long poll
   // answers at once while they are there: then this waits (backing off from
@@ -577,22 +572,21 @@ struct Client::Impl {
     }
   }
 
-  // One cycle. `deliver` (the application's callback) runs once per new
-  // message after the local commit and before the ack: a crash in between
-  // brings the entries back, and the seen set hides them. `only_held`: the
-  // listing held texts back and the cycle handed out and acknowledged
-  // nothing.
+  // One cycle: the fetch, the page through the inbox, the ack, the
+  // receipts and delivery callbacks. `deliver` (the application's callback)
+  // runs once per new message after the local commit and before the ack: a
+  // crash in between brings the entries back, and the seen set hides them.
+  // `only_held`: the listing held texts back and the cycle handed out and
+  // acknowledged nothing.
   Result<std::vector<Message>> receive_cycle(int wait_s, client::Cancel* cancel,
                                              const std::function<void(const Message&)>& deliver, bool* only_held) {
     std::lock_guard cycle(receive_mu);
     SessionPtr s = current();
     if (!s) return not_logged_in();
     wait_s = std::clamp(wait_s, 0, kMaxPollWaitS);
-    {
-      // Any call that reaches the ring drains the outbox; this one is the
-      // background receiver's way back after an outage.
-      if (outbox->pending()) (void)flush_outbox(s);
-    }
+    // Any call that reaches the ring drains the outbox; this one is the
+    // background receiver's way back after an outage.
+    if (outbox->pending()) (void)flush_outbox(s);
     // Listed first: the ring keeps entries for listed devices only. A
     // device listed by an earlier process is not listed again here: if
     // another device removed it since, the fetch says so.
@@ -606,201 +600,10 @@ struct Client::Impl {
     auto box = fetch_mailbox(s, wait_s, cancel);
     if (!box.ok()) return box.status();
 
-    // Verify and open outside the lock: a sender's key may need the ring.
-    std::vector<client::AckJson> ack;
-    std::vector<Opened> texts;
-    std::vector<client::SentCopy> copies;  // what the account's other devices sent
-    std::vector<std::tuple<std::string, std::string, bool>> delivered;  // (peer, id, read)
-    std::vector<RejectedEnvelope> rejected;
-    std::map<std::string, std::vector<std::string>> receipts;
-    const std::int64_t now_ms = clock.wall_ms();
-    for (const auto& view : box->messages) {
-      // Every entry handled is acknowledged, each with our signature over
-      // its mailbox key, which every replica checks before it drops it; an
-      // entry without a valid id and sender cannot be, and expires.
-      auto id = core::MessageId::parse(view.id);
-      if (!id.ok() || !core::check_nickname(view.from).ok()) continue;
-      const std::string sub = core::mailbox_entry_sub(*id, view.from);
-      ack.push_back({view.id, view.from, crypto::sign(s->secret_key, core::ack_signing_bytes(s->nick, sub))});
-      auto reject = [&](std::string why) { rejected.push_back({view.id, view.from, std::move(why), now_ms}); };
-      auto envelope = core::from_view(view);
-      if (!envelope.ok()) {
-        reject("malformed envelope: " + envelope.status().message());
-        continue;
-      }
-      if (envelope->to != s->nick) {
-        reject("addressed to '" + envelope->to + "', not to '" + s->nick + "'");
-        continue;
-      }
-      // The account's own envelopes (copies from its other devices) are
-      // checked with its own key, which is no contact.
-      auto key = envelope->from == s->nick ? Result<crypto::PublicKey>(s->account.public_key)
-                                           : peer_key(envelope->from, false);
-      if (!key.ok()) {
-        if (key.status().code() == Code::kUnavailable) return key.status();  // try again later, unacked
-        reject("the sender's key cannot be had: " + key.status().message());
-        continue;
-      }
-      auto text = core::open_envelope(*envelope, s->secret_key, *key, s->cache.get());
-      if (!text.ok()) {
-        // Signed by another key than the pinned one: see whether the ring
-        // shows a new key, so contacts() can report it.
-        (void)peer_key(envelope->from, true);
-        reject("does not verify or open: " + text.status().message());
-        continue;
-      }
-      if (envelope->kind == core::Kind::kReceipt) {
-        auto receipt = client::parse_receipt(*text);
-        if (receipt.ok()) {
-          auto moved = outbox->apply_receipt(envelope->from, *receipt);
-          if (!moved.ok()) return moved.status();
-          for (auto& id : *moved) delivered.emplace_back(envelope->from, std::move(id), receipt->read);
-        }
-        continue;
-      }
-      if (envelope->kind == core::Kind::kCopy) {
-        if (envelope->from != s->nick) {
-          reject("a copy of a sent message must come from '" + s->nick + "' itself, not from '" + envelope->from + "'");
-          continue;
-        }
-        auto copy = client::decode_sent_copy(*text);
-        if (!copy.ok()) {
-          reject(copy.status().message());
-          continue;
-        }
-        copies.push_back(std::move(copy).value());
-        continue;
-      }
-      if (envelope->kind != core::Kind::kText && envelope->kind != core::Kind::kText2) continue;
-      Opened o{std::move(envelope).value(), std::move(text).value(), std::nullopt};
-      if (o.envelope.kind == core::Kind::kText2) {
-        auto chained = client::decode_chained_text(o.text);
-        if (!chained.ok()) {
-          reject(chained.status().message());
-          continue;
-        }
-        o.text = std::move(chained->text);
-        o.prev = chained->prev;
-      }
-      texts.push_back(std::move(o));
-    }
+    auto page = inbox->take({s->nick, s->secret_key, s->account.public_key, s->cache.get()}, box->messages, deliver);
+    if (!page.ok()) return page.status();
+    if (only_held != nullptr) *only_held = page->only_held;
 
-    // Store every new message, its chat and its seen mark in one
-    // transaction before anything is acknowledged or handed out. With a
-    // callback the mark is "pending" until the callback returns: a crash in
-    // between brings the entry back (unacked) and the callback runs again,
-    // without a second copy in the history.
-    std::vector<Message> fresh;
-    std::set<std::pair<std::string, std::string>> held;  // (id, sender) of texts held back
-    {
-      std::lock_guard lock(mu);
-      core::WriteBatch b;
-      std::map<std::string, client::ChatRow> chats;
-      std::set<std::string> in_batch;
-      const std::int64_t now = clock.wall_ms();
-      std::vector<Opened*> unseen;
-      std::vector<client::Arrival> arrivals;
-      for (auto& o : texts) {
-        const std::string id = o.envelope.id.hex();
-        auto seen = store->seen_mark(id);
-        if (!seen.ok()) return seen.status();
-        if ((*seen && **seen) || !in_batch.insert(id).second) continue;
-        if (*seen) {  // stored by a cycle that did not finish: hand it out again
-          auto kept = store->message(o.envelope.from, id);
-          if (!kept.ok()) return kept.status();
-          if (*kept) {
-            if (!deliver) client::LocalStore::put_seen(b, id);
-            fresh.push_back(std::move(**kept));
-            continue;
-          }
-        }
-        unseen.push_back(&o);
-        arrivals.push_back({o.envelope.id, o.prev});
-      }
-      // Per-sender order: a text whose predecessor this device has not
-      // handed out yet waits (unacknowledged) for a later listing.
-      Status seen_error;
-      const auto decisions = hold.decide(
-          arrivals,
-          [&](const core::MessageId& prev) {
-            auto mark = store->seen_mark(prev.hex());
-            if (!mark.ok()) seen_error = mark.status();
-            return mark.ok() && mark->has_value();
-          },
-          now);
-      if (!seen_error.ok()) return seen_error;
-      for (const client::Decision& d : decisions) {
-        Opened& o = *unseen[d.index];
-        const std::string id = o.envelope.id.hex();
-        if (d.verdict == client::Verdict::kHold) {
-          held.emplace(id, o.envelope.from);
-          continue;
-        }
-        Message m;
-        m.id = id;
-        m.from = o.envelope.from;
-        m.to = o.envelope.to;
-        m.sent_at = o.envelope.sent_at;
-        m.received_at = now;
-        m.text = std::move(o.text);
-        m.state = Delivery::kReceived;
-        auto it = chats.find(m.from);
-        if (it == chats.end()) {
-          auto row = store->chat(m.from);
-          if (!row.ok()) return row.status();
-          it = chats.emplace(m.from, row->value_or(client::ChatRow{})).first;
-        }
-        it->second.last_id = std::max(it->second.last_id, id);
-        it->second.unread += 1;
-        it->second.activity_ms = std::max(it->second.activity_ms, now);
-        client::LocalStore::put_message(b, m.from, m);
-        if (deliver)
-          client::LocalStore::put_pending(b, id);
-        else
-          client::LocalStore::put_seen(b, id);
-        fresh.push_back(std::move(m));
-      }
-      for (const auto& [peer, row] : chats) client::LocalStore::put_chat(b, peer, row);
-      // Kept aside in the same transaction, before the ack drops them.
-      for (const auto& r : rejected) client::LocalStore::put_rejected(b, r);
-      if (Status st = store->raw().apply(b); !st.ok()) return st;
-    }
-    // A held text is neither acknowledged nor receipted: it is not here yet.
-    std::erase_if(ack, [&](const client::AckJson& a) { return held.count({a.id, a.from}) != 0; });
-    for (const auto& o : texts) {
-      const std::string id = o.envelope.id.hex();
-      if (held.count({id, o.envelope.from}) == 0) receipts[o.envelope.from].push_back(id);
-    }
-    if (only_held != nullptr) *only_held = !held.empty() && fresh.empty() && ack.empty();
-    if (deliver && !fresh.empty()) {
-      for (const auto& m : fresh) deliver(m);
-      std::lock_guard lock(mu);
-      core::WriteBatch b;
-      for (const auto& m : fresh) client::LocalStore::put_seen(b, m.id);
-      if (Status st = store->raw().apply(b); !st.ok()) return st;
-    }
-    // What the other devices sent joins the history as outgoing, once.
-    std::vector<std::pair<std::string, std::string>> copied;  // (peer, id)
-    if (!copies.empty()) {
-      std::lock_guard lock(mu);
-      for (auto& c : copies) {
-        const std::string id = c.id.hex();
-        auto kept = store->message(c.to, id);
-        if (!kept.ok()) return kept.status();
-        if (*kept) continue;
-        Message m;
-        m.id = id;
-        m.from = s->nick;
-        m.to = c.to;
-        m.sent_at = c.sent_at;
-        m.text = std::move(c.text);
-        m.state = Delivery::kStored;
-        m.outgoing = true;
-        if (Status st = outbox->record_locked(c.to, m); !st.ok()) return st;
-        outbox->note_state_locked(std::move(m));
-        copied.emplace_back(c.to, id);
-      }
-    }
     std::function<bool()> hook;
     {
       std::lock_guard lock(mu);
@@ -808,8 +611,8 @@ struct Client::Impl {
     }
     if (hook && !hook()) return Status::Internal("receive cycle aborted before the ack (test hook)");
 
-    if (!ack.empty()) {
-      client::ApiRequest req{"POST", "/v1/mailbox/ack", client::acks_json(ack, device_id), signer(s), 0};
+    if (!page->acks.empty()) {
+      client::ApiRequest req{"POST", "/v1/mailbox/ack", client::acks_json(page->acks, device_id), signer(s), 0};
       std::string where;
       {
         std::lock_guard lock(mu);
@@ -820,19 +623,17 @@ struct Client::Impl {
       auto r = where.empty() ? api->call_any(req) : api->call(where, req);
       if (!where.empty() && (!r.ok() || r->status == 503)) (void)api->call_any(req);
     }
-    if (!receipts.empty()) this->receipts->queue(receipts, false);
-    if (!delivered.empty() || !copied.empty()) {
+    if (!page->receipts.empty()) receipts->queue(page->receipts, false);
+    if (!page->moved.empty()) {
       std::function<void(const std::string&, const std::string&, Delivery)> cb;
       {
         std::lock_guard lock(mu);
         cb = delivery_callback;
       }
-      if (cb) {
-        for (const auto& [peer, id] : copied) cb(peer, id, Delivery::kStored);
-        for (const auto& [peer, id, read] : delivered) cb(peer, id, read ? Delivery::kRead : Delivery::kDelivered);
-      }
+      if (cb)
+        for (const auto& [peer, id, state] : page->moved) cb(peer, id, state);
     }
-    return fresh;
+    return std::move(page->fresh);
   }
 
   // kUnavailable when the ring could not take it now (the caller tries
@@ -917,6 +718,9 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
         }
         if (cb) cb(peer, id, state);
       });
+  impl->inbox = std::make_unique<client::Inbox>(
+      *impl->store, impl->mu, impl->clock, impl->hold, *impl->outbox,
+      [raw](const std::string& nick, bool recheck) { return raw->peer_key(nick, recheck); });
   impl->new_limits = crypto::KdfLimits::interactive();
   if (options.kdf_opslimit != 0) impl->new_limits.opslimit = options.kdf_opslimit;
   if (options.kdf_memlimit != 0) impl->new_limits.memlimit = options.kdf_memlimit;
