@@ -14,14 +14,14 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <set>
 #include <thread>
-#include <tuple>
 
 #include "client/api_client.hpp"
 #include "client/client_json.hpp"
 #include "client/hold_back.hpp"
+#include "client/inbox.hpp"
 #include "client/local_store.hpp"
+#include "client/outbox.hpp"
 #include "client/peer_keys.hpp"
 #include "client/receipt_sender.hpp"
 #include "client/receiver.hpp"
@@ -44,10 +44,6 @@ namespace {
 
 constexpr int kMailboxLimit = 100;
 constexpr int kMaxPollWaitS = 60;
-// Receipts that arrive before send() has recorded its message (the
-// recipient can be that fast) wait here; bounded against a peer that sends
-// receipts for ids that never existed.
-constexpr std::size_t kMaxEarlyReceipts = 100'000;
 // What an envelope holds besides the text: header, nicknames of up to 32
 // bytes, nonce, MAC and signature stay under this, so a text of
 // kMaxEnvelopeSize - kEnvelopeOverhead bytes always fits.
@@ -58,20 +54,6 @@ constexpr int kReadScan = 500;
 // held back: three anti-entropy rounds at the nodes' default sync_ms, which
 // is what brings a write that the new primary missed after a failover.
 constexpr std::int64_t kHoldMs = 15'000;
-
-// Receipts only ever move a message forward: a "delivered" that arrives
-// after a "read" changes nothing.
-int rank(Delivery d) {
-  switch (d) {
-    case Delivery::kQueued: return 0;
-    case Delivery::kSending: return 1;
-    case Delivery::kStored: return 2;
-    case Delivery::kDelivered: return 3;
-    case Delivery::kRead: return 4;
-    case Delivery::kReceived: return -1;
-  }
-  return -1;
-}
 
 std::size_t utf8_length(const std::string& s) {
   std::size_t n = 0;
@@ -130,13 +112,16 @@ struct Client::Impl {
   // Where each recipient's mailbox lives, with when it was learnt: sends go
   // there directly and skip the entry node's forwarding hop.
   std::map<std::string, std::pair<std::string, std::int64_t>> peer_primary;
-  std::map<std::string, Delivery> early_receipts;  // id -> the furthest state a receipt said
   std::function<void(const Message&)> callback;
-  // What start_receiving(ReceiveHandlers) adds; state changes wait in
-  // `state_changes` for the next background cycle to hand them out.
+  // Made by open() once the store is: records sent messages, drains the
+  // outbox, applies receipts; under `mu`.
+  std::unique_ptr<client::Outbox> outbox;
+  // Made by open() too: a mailbox page into messages and store writes.
+  std::unique_ptr<client::Inbox> inbox;
+  // What start_receiving(ReceiveHandlers) adds; state changes wait in the
+  // outbox for the next background cycle to hand them out.
   std::function<void(const Message&)> on_state;
   std::function<void(const Status&)> on_error;
-  std::vector<Message> state_changes;
   std::function<void(const std::string&, const std::string&, Delivery)> delivery_callback;
   std::function<void(bool)> connection_callback;
   bool is_reachable = true;
@@ -153,7 +138,6 @@ struct Client::Impl {
   // application sees messages in mailbox order. Held across HTTP, but it
   // guards no state.
   std::mutex receive_mu;
-  std::mutex outbox_mu;  // serializes outbox flushes; held across HTTP
   // Test hook: runs after a receive cycle's local commit (and callbacks),
   // before the ack; false aborts the cycle there, as a crash would.
   std::function<bool()> before_ack;
@@ -377,41 +361,6 @@ struct Client::Impl {
     return *address;
   }
 
-  // Queues an outgoing message's new state for the on_state handler;
-  // bounded: with nobody draining it, the oldest changes go first.
-  // REQUIRES: mu held.
-  void note_state_locked(Message m) {
-    constexpr std::size_t kMaxStateChanges = 10'000;
-    if (!on_state) return;
-    if (state_changes.size() >= kMaxStateChanges) state_changes.erase(state_changes.begin());
-    state_changes.push_back(std::move(m));
-  }
-
-  // Records an outgoing message and its chat, in one transaction.
-  // REQUIRES: mu held.
-  Status record_outgoing_locked(const std::string& peer, Message m, core::WriteBatch* extra = nullptr) {
-    if (auto it = early_receipts.find(m.id); it != early_receipts.end()) {
-      if (rank(it->second) > rank(m.state)) m.state = it->second;
-      early_receipts.erase(it);
-      note_state_locked(m);
-    }
-    auto row = store->chat(peer);
-    if (!row.ok()) return row.status();
-    client::ChatRow chat = row->value_or(client::ChatRow{});
-    chat.last_id = std::max(chat.last_id, m.id);
-    chat.activity_ms = std::max(chat.activity_ms, clock.wall_ms());
-    core::WriteBatch local;
-    core::WriteBatch& b = extra != nullptr ? *extra : local;
-    // The next message to `peer` names the newest one recorded, queued or
-    // stored, sent here or on another device (its copy).
-    auto last = store->last_sent(peer);
-    if (!last.ok()) return last.status();
-    if (!*last || **last < m.id) client::LocalStore::put_last_sent(b, peer, m.id);
-    client::LocalStore::put_message(b, peer, m);
-    client::LocalStore::put_chat(b, peer, chat);
-    return store->raw().apply(b);
-  }
-
   Result<SendResult> send(const std::string& typed_to, const std::string& text) {
     SessionPtr s = current();
     if (!s) return not_logged_in();
@@ -476,92 +425,22 @@ struct Client::Impl {
       core::WriteBatch b;
       client::LocalStore::put_outbox(b, {m.id, *to, body});
       if (copy) client::LocalStore::put_outbox(b, *copy);
-      if (Status st = record_outgoing_locked(*to, m, &b); !st.ok())
+      if (Status st = outbox->record_locked(*to, m, &b); !st.ok())
         return Status::Internal("no server was reachable and message " + m.id +
                                 " could not be queued either: " + st.message());
       return SendResult{m.id, Delivery::kQueued};
     }
     m.state = Delivery::kStored;
-    if (Status st = record_outgoing_locked(*to, std::move(m)); !st.ok())
+    if (Status st = outbox->record_locked(*to, std::move(m)); !st.ok())
       return Status::Internal("the ring stored message " + id.hex() + " but the local history did not: " +
                               st.message());
     return SendResult{id.hex(), Delivery::kStored};
   }
 
-  // Sends the outbox, oldest first; stops at the first entry the ring cannot
-  // take now. One flush at a time: two would post the same envelopes twice
-  // (harmless, the mailbox keeps one per id, but wasteful).
+  // Drains the outbox as session `s`, which its posts keep.
   Result<int> flush_outbox(const SessionPtr& s) {
-    std::lock_guard flush(outbox_mu);
-    std::vector<client::OutboxEntry> due;
-    {
-      std::lock_guard lock(mu);
-      auto listed = store->outbox();
-      if (!listed.ok()) return listed.status();
-      due = std::move(listed).value();
-    }
-    int sent = 0;
-    for (const auto& e : due) {
-      Status st = post_body(s, e.peer, e.body);
-      if (!st.ok() && st.code() == Code::kUnavailable) return st;
-      // Refused for good (the recipient deleted the account, the envelope
-      // expired in the queue): it can never leave, so it leaves the outbox
-      // and its history entry stays kQueued.
-      std::function<void(const std::string&, const std::string&, Delivery)> cb;
-      {
-        std::lock_guard lock(mu);
-        core::WriteBatch b;
-        client::LocalStore::remove_outbox(b, e.id);
-        std::optional<Message> changed;
-        if (st.ok()) {
-          auto m = store->message(e.peer, e.id);
-          if (!m.ok()) return m.status();
-          if (*m && (*m)->state == Delivery::kQueued) {
-            (*m)->state = Delivery::kStored;
-            client::LocalStore::put_message(b, e.peer, **m);
-            changed = **m;
-          }
-          ++sent;
-        }
-        if (Status w = store->raw().apply(b); !w.ok()) return w;
-        if (changed) {
-          note_state_locked(std::move(*changed));
-          cb = delivery_callback;
-        }
-      }
-      // The chat views move the queued tick in place, as they do for receipts.
-      if (cb) cb(e.peer, e.id, Delivery::kStored);
-    }
-    return sent;
-  }
-
-  // Moves the outgoing messages a receipt from `peer` lists to delivered
-  // (or read), never backwards; returns the ids that moved.
-  Result<std::vector<std::string>> apply_receipt(const std::string& peer, const client::Receipt& receipt) {
-    const Delivery target = receipt.read ? Delivery::kRead : Delivery::kDelivered;
-    std::vector<std::string> moved;
-    std::lock_guard lock(mu);
-    core::WriteBatch b;
-    std::vector<Message> changed;
-    for (const auto& id : receipt.ids) {
-      if (!core::MessageId::parse(id).ok()) continue;
-      auto m = store->message(peer, id);
-      if (!m.ok()) return m.status();
-      if (!*m) {
-        if (early_receipts.size() >= kMaxEarlyReceipts) early_receipts.clear();
-        Delivery& early = early_receipts.try_emplace(id, target).first->second;
-        if (rank(target) > rank(early)) early = target;
-        continue;
-      }
-      if (!(*m)->outgoing || rank((*m)->state) >= rank(target)) continue;
-      (*m)->state = target;
-      client::LocalStore::put_message(b, peer, **m);
-      moved.push_back(id);
-      changed.push_back(**m);
-    }
-    if (Status st = store->raw().apply(b); !st.ok()) return st;
-    for (auto& m : changed) note_state_locked(std::move(m));
-    return moved;
+    return outbox->flush(
+        [this, &s](const std::string& peer, const std::string& body) { return post_body(s, peer, body); });
   }
 
   // Records whether the ring answered, and tells the application when that
@@ -665,12 +544,6 @@ struct Client::Impl {
     return Status::Unavailable("cannot reach the mailbox's primary: " + last.message());
   }
 
-  struct Opened {
-    core::Envelope envelope;
-    std::string text;
-    std::optional<core::MessageId> prev;  // kText2: the sender's previous text to us
-  };
-
   // Receive cycles until one hands something out, fails, or finds nothing
   // but held texts. Held texts stay live in the mailbox, so the long poll
   // answers at once while they are there: then this waits (backing off from
@@ -699,28 +572,21 @@ struct Client::Impl {
     }
   }
 
-  // One cycle. `deliver` (the application's callback) runs once per new
-  // message after the local commit and before the ack: a crash in between
-  // brings the entries back, and the seen set hides them. `only_held`: the
-  // listing held texts back and the cycle handed out and acknowledged
-  // nothing.
+  // One cycle: the fetch, the page through the inbox, the ack, the
+  // receipts and delivery callbacks. `deliver` (the application's callback)
+  // runs once per new message after the local commit and before the ack: a
+  // crash in between brings the entries back, and the seen set hides them.
+  // `only_held`: the listing held texts back and the cycle handed out and
+  // acknowledged nothing.
   Result<std::vector<Message>> receive_cycle(int wait_s, client::Cancel* cancel,
                                              const std::function<void(const Message&)>& deliver, bool* only_held) {
     std::lock_guard cycle(receive_mu);
     SessionPtr s = current();
     if (!s) return not_logged_in();
     wait_s = std::clamp(wait_s, 0, kMaxPollWaitS);
-    {
-      // Any call that reaches the ring drains the outbox; this one is the
-      // background receiver's way back after an outage.
-      bool queued = false;
-      {
-        std::lock_guard lock(mu);
-        auto pending = store->outbox();
-        queued = pending.ok() && !pending->empty();
-      }
-      if (queued) (void)flush_outbox(s);
-    }
+    // Any call that reaches the ring drains the outbox; this one is the
+    // background receiver's way back after an outage.
+    if (outbox->pending()) (void)flush_outbox(s);
     // Listed first: the ring keeps entries for listed devices only. A
     // device listed by an earlier process is not listed again here: if
     // another device removed it since, the fetch says so.
@@ -734,201 +600,10 @@ struct Client::Impl {
     auto box = fetch_mailbox(s, wait_s, cancel);
     if (!box.ok()) return box.status();
 
-    // Verify and open outside the lock: a sender's key may need the ring.
-    std::vector<client::AckJson> ack;
-    std::vector<Opened> texts;
-    std::vector<client::SentCopy> copies;  // what the account's other devices sent
-    std::vector<std::tuple<std::string, std::string, bool>> delivered;  // (peer, id, read)
-    std::vector<RejectedEnvelope> rejected;
-    std::map<std::string, std::vector<std::string>> receipts;
-    const std::int64_t now_ms = clock.wall_ms();
-    for (const auto& view : box->messages) {
-      // Every entry handled is acknowledged, each with our signature over
-      // its mailbox key, which every replica checks before it drops it; an
-      // entry without a valid id and sender cannot be, and expires.
-      auto id = core::MessageId::parse(view.id);
-      if (!id.ok() || !core::check_nickname(view.from).ok()) continue;
-      const std::string sub = core::mailbox_entry_sub(*id, view.from);
-      ack.push_back({view.id, view.from, crypto::sign(s->secret_key, core::ack_signing_bytes(s->nick, sub))});
-      auto reject = [&](std::string why) { rejected.push_back({view.id, view.from, std::move(why), now_ms}); };
-      auto envelope = core::from_view(view);
-      if (!envelope.ok()) {
-        reject("malformed envelope: " + envelope.status().message());
-        continue;
-      }
-      if (envelope->to != s->nick) {
-        reject("addressed to '" + envelope->to + "', not to '" + s->nick + "'");
-        continue;
-      }
-      // The account's own envelopes (copies from its other devices) are
-      // checked with its own key, which is no contact.
-      auto key = envelope->from == s->nick ? Result<crypto::PublicKey>(s->account.public_key)
-                                           : peer_key(envelope->from, false);
-      if (!key.ok()) {
-        if (key.status().code() == Code::kUnavailable) return key.status();  // try again later, unacked
-        reject("the sender's key cannot be had: " + key.status().message());
-        continue;
-      }
-      auto text = core::open_envelope(*envelope, s->secret_key, *key, s->cache.get());
-      if (!text.ok()) {
-        // Signed by another key than the pinned one: see whether the ring
-        // shows a new key, so contacts() can report it.
-        (void)peer_key(envelope->from, true);
-        reject("does not verify or open: " + text.status().message());
-        continue;
-      }
-      if (envelope->kind == core::Kind::kReceipt) {
-        auto receipt = client::parse_receipt(*text);
-        if (receipt.ok()) {
-          auto moved = apply_receipt(envelope->from, *receipt);
-          if (!moved.ok()) return moved.status();
-          for (auto& id : *moved) delivered.emplace_back(envelope->from, std::move(id), receipt->read);
-        }
-        continue;
-      }
-      if (envelope->kind == core::Kind::kCopy) {
-        if (envelope->from != s->nick) {
-          reject("a copy of a sent message must come from '" + s->nick + "' itself, not from '" + envelope->from + "'");
-          continue;
-        }
-        auto copy = client::decode_sent_copy(*text);
-        if (!copy.ok()) {
-          reject(copy.status().message());
-          continue;
-        }
-        copies.push_back(std::move(copy).value());
-        continue;
-      }
-      if (envelope->kind != core::Kind::kText && envelope->kind != core::Kind::kText2) continue;
-      Opened o{std::move(envelope).value(), std::move(text).value(), std::nullopt};
-      if (o.envelope.kind == core::Kind::kText2) {
-        auto chained = client::decode_chained_text(o.text);
-        if (!chained.ok()) {
-          reject(chained.status().message());
-          continue;
-        }
-        o.text = std::move(chained->text);
-        o.prev = chained->prev;
-      }
-      texts.push_back(std::move(o));
-    }
+    auto page = inbox->take({s->nick, s->secret_key, s->account.public_key, s->cache.get()}, box->messages, deliver);
+    if (!page.ok()) return page.status();
+    if (only_held != nullptr) *only_held = page->only_held;
 
-    // Store every new message, its chat and its seen mark in one
-    // transaction before anything is acknowledged or handed out. With a
-    // callback the mark is "pending" until the callback returns: a crash in
-    // between brings the entry back (unacked) and the callback runs again,
-    // without a second copy in the history.
-    std::vector<Message> fresh;
-    std::set<std::pair<std::string, std::string>> held;  // (id, sender) of texts held back
-    {
-      std::lock_guard lock(mu);
-      core::WriteBatch b;
-      std::map<std::string, client::ChatRow> chats;
-      std::set<std::string> in_batch;
-      const std::int64_t now = clock.wall_ms();
-      std::vector<Opened*> unseen;
-      std::vector<client::Arrival> arrivals;
-      for (auto& o : texts) {
-        const std::string id = o.envelope.id.hex();
-        auto seen = store->seen_mark(id);
-        if (!seen.ok()) return seen.status();
-        if ((*seen && **seen) || !in_batch.insert(id).second) continue;
-        if (*seen) {  // stored by a cycle that did not finish: hand it out again
-          auto kept = store->message(o.envelope.from, id);
-          if (!kept.ok()) return kept.status();
-          if (*kept) {
-            if (!deliver) client::LocalStore::put_seen(b, id);
-            fresh.push_back(std::move(**kept));
-            continue;
-          }
-        }
-        unseen.push_back(&o);
-        arrivals.push_back({o.envelope.id, o.prev});
-      }
-      // Per-sender order: a text whose predecessor this device has not
-      // handed out yet waits (unacknowledged) for a later listing.
-      Status seen_error;
-      const auto decisions = hold.decide(
-          arrivals,
-          [&](const core::MessageId& prev) {
-            auto mark = store->seen_mark(prev.hex());
-            if (!mark.ok()) seen_error = mark.status();
-            return mark.ok() && mark->has_value();
-          },
-          now);
-      if (!seen_error.ok()) return seen_error;
-      for (const client::Decision& d : decisions) {
-        Opened& o = *unseen[d.index];
-        const std::string id = o.envelope.id.hex();
-        if (d.verdict == client::Verdict::kHold) {
-          held.emplace(id, o.envelope.from);
-          continue;
-        }
-        Message m;
-        m.id = id;
-        m.from = o.envelope.from;
-        m.to = o.envelope.to;
-        m.sent_at = o.envelope.sent_at;
-        m.received_at = now;
-        m.text = std::move(o.text);
-        m.state = Delivery::kReceived;
-        auto it = chats.find(m.from);
-        if (it == chats.end()) {
-          auto row = store->chat(m.from);
-          if (!row.ok()) return row.status();
-          it = chats.emplace(m.from, row->value_or(client::ChatRow{})).first;
-        }
-        it->second.last_id = std::max(it->second.last_id, id);
-        it->second.unread += 1;
-        it->second.activity_ms = std::max(it->second.activity_ms, now);
-        client::LocalStore::put_message(b, m.from, m);
-        if (deliver)
-          client::LocalStore::put_pending(b, id);
-        else
-          client::LocalStore::put_seen(b, id);
-        fresh.push_back(std::move(m));
-      }
-      for (const auto& [peer, row] : chats) client::LocalStore::put_chat(b, peer, row);
-      // Kept aside in the same transaction, before the ack drops them.
-      for (const auto& r : rejected) client::LocalStore::put_rejected(b, r);
-      if (Status st = store->raw().apply(b); !st.ok()) return st;
-    }
-    // A held text is neither acknowledged nor receipted: it is not here yet.
-    std::erase_if(ack, [&](const client::AckJson& a) { return held.count({a.id, a.from}) != 0; });
-    for (const auto& o : texts) {
-      const std::string id = o.envelope.id.hex();
-      if (held.count({id, o.envelope.from}) == 0) receipts[o.envelope.from].push_back(id);
-    }
-    if (only_held != nullptr) *only_held = !held.empty() && fresh.empty() && ack.empty();
-    if (deliver && !fresh.empty()) {
-      for (const auto& m : fresh) deliver(m);
-      std::lock_guard lock(mu);
-      core::WriteBatch b;
-      for (const auto& m : fresh) client::LocalStore::put_seen(b, m.id);
-      if (Status st = store->raw().apply(b); !st.ok()) return st;
-    }
-    // What the other devices sent joins the history as outgoing, once.
-    std::vector<std::pair<std::string, std::string>> copied;  // (peer, id)
-    if (!copies.empty()) {
-      std::lock_guard lock(mu);
-      for (auto& c : copies) {
-        const std::string id = c.id.hex();
-        auto kept = store->message(c.to, id);
-        if (!kept.ok()) return kept.status();
-        if (*kept) continue;
-        Message m;
-        m.id = id;
-        m.from = s->nick;
-        m.to = c.to;
-        m.sent_at = c.sent_at;
-        m.text = std::move(c.text);
-        m.state = Delivery::kStored;
-        m.outgoing = true;
-        if (Status st = record_outgoing_locked(c.to, m); !st.ok()) return st;
-        note_state_locked(std::move(m));
-        copied.emplace_back(c.to, id);
-      }
-    }
     std::function<bool()> hook;
     {
       std::lock_guard lock(mu);
@@ -936,8 +611,8 @@ struct Client::Impl {
     }
     if (hook && !hook()) return Status::Internal("receive cycle aborted before the ack (test hook)");
 
-    if (!ack.empty()) {
-      client::ApiRequest req{"POST", "/v1/mailbox/ack", client::acks_json(ack, device_id), signer(s), 0};
+    if (!page->acks.empty()) {
+      client::ApiRequest req{"POST", "/v1/mailbox/ack", client::acks_json(page->acks, device_id), signer(s), 0};
       std::string where;
       {
         std::lock_guard lock(mu);
@@ -948,19 +623,17 @@ struct Client::Impl {
       auto r = where.empty() ? api->call_any(req) : api->call(where, req);
       if (!where.empty() && (!r.ok() || r->status == 503)) (void)api->call_any(req);
     }
-    if (!receipts.empty()) this->receipts->queue(receipts, false);
-    if (!delivered.empty() || !copied.empty()) {
+    if (!page->receipts.empty()) receipts->queue(page->receipts, false);
+    if (!page->moved.empty()) {
       std::function<void(const std::string&, const std::string&, Delivery)> cb;
       {
         std::lock_guard lock(mu);
         cb = delivery_callback;
       }
-      if (cb) {
-        for (const auto& [peer, id] : copied) cb(peer, id, Delivery::kStored);
-        for (const auto& [peer, id, read] : delivered) cb(peer, id, read ? Delivery::kRead : Delivery::kDelivered);
-      }
+      if (cb)
+        for (const auto& [peer, id, state] : page->moved) cb(peer, id, state);
     }
-    return fresh;
+    return std::move(page->fresh);
   }
 
   // kUnavailable when the ring could not take it now (the caller tries
@@ -992,7 +665,7 @@ struct Client::Impl {
       std::lock_guard lock(mu);
       state_cb = on_state;
       error_cb = on_error;
-      changes.swap(state_changes);
+      changes = outbox->take_state_changes_locked();
     }
     if (!got.ok()) {
       if (error_cb && !cancel.cancelled()) error_cb(got.status());
@@ -1036,6 +709,18 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
   Impl* raw = impl.get();
   impl->keys = std::make_unique<client::PeerKeys>(*impl->store, impl->mu, impl->clock,
                                                   [raw](const std::string& nick) { return raw->fetch_user(nick); });
+  impl->outbox = std::make_unique<client::Outbox>(
+      *impl->store, impl->mu, impl->clock, [raw](const std::string& peer, const std::string& id, Delivery state) {
+        std::function<void(const std::string&, const std::string&, Delivery)> cb;
+        {
+          std::lock_guard lock(raw->mu);
+          cb = raw->delivery_callback;
+        }
+        if (cb) cb(peer, id, state);
+      });
+  impl->inbox = std::make_unique<client::Inbox>(
+      *impl->store, impl->mu, impl->clock, impl->hold, *impl->outbox,
+      [raw](const std::string& nick, bool recheck) { return raw->peer_key(nick, recheck); });
   impl->new_limits = crypto::KdfLimits::interactive();
   if (options.kdf_opslimit != 0) impl->new_limits.opslimit = options.kdf_opslimit;
   if (options.kdf_memlimit != 0) impl->new_limits.memlimit = options.kdf_memlimit;
@@ -1364,7 +1049,7 @@ Status Client::start_receiving(ReceiveHandlers handlers) {
     impl_->callback = std::move(handlers.on_message);
     impl_->on_state = std::move(handlers.on_state);
     impl_->on_error = std::move(handlers.on_error);
-    if (!impl_->on_state) impl_->state_changes.clear();
+    impl_->outbox->keep_state_changes_locked(static_cast<bool>(impl_->on_state));
   }
   std::lock_guard lock(impl_->receiver_mu);
   if (!impl_->receiver) {
