@@ -60,6 +60,7 @@ dws::Result<dws::NodeOptions> convert(const dws_node_options* o) {
   if (DWS_CAPI_HAS(o, log_level) && o->log_level != nullptr) n.log_level = o->log_level;
   if (DWS_CAPI_HAS(o, discovery_broadcast) && o->discovery_broadcast != nullptr)
     n.discovery_broadcast = o->discovery_broadcast;
+  if (DWS_CAPI_HAS(o, vnodes) && o->vnodes != 0) n.vnodes = o->vnodes;
   if (DWS_CAPI_HAS(o, log_user_data) && o->log != nullptr) {
     dws_log_fn log = o->log;
     void* user_data = o->log_user_data;

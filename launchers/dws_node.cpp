@@ -54,6 +54,11 @@ void add_node_options(CLI::App* cmd, dws::NodeOptions& o) {
   cmd->add_option("--sync-ms", o.sync_ms, "anti-entropy period in milliseconds")
       ->capture_default_str()
       ->check(CLI::Range(1, 3'600'000));
+  cmd->add_option("--vnodes", o.vnodes,
+                  "ring positions this node takes (virtual nodes: each its own range and store, <data>/v<i>; "
+                  "copies of a record always on distinct nodes)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   cmd->add_flag("--fsync", o.fsync, "make every write durable before it is acknowledged (default: flush periodically)");
   cmd->add_option("--flush-ms", o.flush_ms, "flush period in milliseconds without --fsync")
       ->capture_default_str()

@@ -149,6 +149,7 @@ class _NodeOptions(ctypes.Structure):
         ("log", _log_fn),
         ("log_user_data", ctypes.c_void_p),
         ("discovery_broadcast", ctypes.c_char_p),
+        ("vnodes", ctypes.c_int),
     ]
 
 
@@ -465,7 +466,7 @@ class Node:
                  replicas: int = 0, successors: int = 0, http_threads: int = 0, sync_ms: int = 0,
                  fsync: bool = False, flush_ms: int = 0, map_size: int = 0, message_ttl_s: int = 0,
                  mailbox_quota: int = 0, log_level: Optional[str] = None,
-                 log: Optional[Callable[[str], None]] = None):
+                 log: Optional[Callable[[str], None]] = None, vnodes: int = 0):
         o = _NodeOptions()
         _lib.dws_node_options_init(ctypes.byref(o))
         o.listen = _bytes(listen)
@@ -477,6 +478,7 @@ class Node:
         o.replicas, o.successors, o.http_threads, o.sync_ms = replicas, successors, http_threads, sync_ms
         o.fsync, o.flush_ms, o.map_size = int(fsync), flush_ms, map_size
         o.message_ttl_s, o.mailbox_quota, o.log_level = message_ttl_s, mailbox_quota, _bytes(log_level)
+        o.vnodes = vnodes
         self._log = None
         if log is not None:
             def on_log(line, _user_data):

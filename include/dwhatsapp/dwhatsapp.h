@@ -121,6 +121,7 @@ typedef struct dws_node_options {
   dws_log_fn log;               /* NULL = log lines go to stderr */
   void *log_user_data;          /* handed to log */
   const char *discovery_broadcast; /* where a join without peer broadcasts; NULL = "255.255.255.255" */
+  int vnodes;                   /* ring positions (virtual nodes), 1..64; 0 = default (1) */
 } dws_node_options;
 
 /**

@@ -99,6 +99,12 @@ struct NodeOptions {
   /// Long polls (GET /v1/mailbox?wait=N) waiting at once; more get 503. A
   /// waiting poll holds a connection and no thread.
   std::size_t max_long_polls = 12'000;
+  /// Ring positions this node takes (virtual nodes, 1..64): the first at
+  /// its address, the others at "<address>#1", "#2", ..., each with a range
+  /// and a record store of its own (<data_dir>/v<i> past the first), so a
+  /// node carries about its share of records even on a small ring. The
+  /// copies of a record go to distinct nodes, never to two positions of one.
+  int vnodes = 1;
 };
 
 /// @brief A running ring member: HTTP server, periodic stabilization,

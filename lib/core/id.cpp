@@ -15,6 +15,27 @@ Id id_of(std::string_view name) {
 }
 
 Id node_id(std::string_view address) { return id_of(std::string("node:").append(address)); }
+std::string position_address(std::string_view host_address, int position) {
+  std::string out(host_address);
+  if (position > 0) out.append("#").append(std::to_string(position));
+  return out;
+}
+
+std::string_view host_of(std::string_view address) { return address.substr(0, address.find('#')); }
+
+int position_of(std::string_view address) {
+  const auto hash = address.find('#');
+  if (hash == std::string_view::npos) return 0;
+  const std::string_view digits = address.substr(hash + 1);
+  if (digits.empty() || digits.size() > 3 || digits.front() == '0') return -1;
+  int n = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return -1;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
 Id user_key(std::string_view nickname) { return id_of(std::string("user:").append(nickname)); }
 
 bool between(Id a, Id x, Id b) {

@@ -13,6 +13,16 @@ namespace dws::core {
 Id id_of(std::string_view name);
 /// id("node:" + address): a node's position, stable across restarts.
 Id node_id(std::string_view address);
+/// A node with virtual nodes sits at several ring positions: the first at
+/// its address "host:port", the others at "host:port#<i>" (i = 1, 2, ...),
+/// each with node_id of that string.
+std::string position_address(std::string_view host_address, int position);
+/// The physical node a position's address belongs to: the address up to '#'.
+/// Copies of a record go to distinct physical nodes.
+std::string_view host_of(std::string_view address);
+/// The position within its physical node: the number after '#', 0 without
+/// one, -1 when what follows '#' is not a number in 1..999.
+int position_of(std::string_view address);
 /// id("user:" + nickname): where a user's record and mailbox live.
 Id user_key(std::string_view nickname);
 

@@ -190,11 +190,39 @@ Result<std::vector<MergeOutcome>> Replicator::merge_checked(std::span<const Reco
   return out;
 }
 
+std::vector<PeerInfo> replica_set(const PeerInfo& primary, const std::vector<PeerInfo>& successors, int replicas) {
+  std::vector<PeerInfo> out;
+  const std::size_t want = replicas > 1 ? static_cast<std::size_t>(replicas - 1) : 0;
+  std::vector<std::string_view> hosts{host_of(primary.address)};
+  for (const PeerInfo& p : successors) {
+    if (out.size() >= want) break;
+    const std::string_view host = host_of(p.address);
+    if (std::find(hosts.begin(), hosts.end(), host) != hosts.end()) continue;
+    hosts.push_back(host);
+    out.push_back(p);
+  }
+  return out;
+}
+
 std::vector<PeerInfo> Replicator::replica_peers() const {
-  std::vector<PeerInfo> succ = ring_.successors();
-  const std::size_t want = static_cast<std::size_t>(opt_.replicas - 1);
-  if (succ.size() > want) succ.resize(want);
-  return succ;
+  return replica_set(ring_.self(), ring_.successors(), opt_.replicas);
+}
+
+std::vector<PeerInfo> Replicator::walk_replicas(const PeerInfo& primary, int count) {
+  // Enough for a machine's run of positions: a replica set is found within
+  // a few successors on any ring of more than two machines.
+  constexpr int kMaxReplicaWalk = 64;
+  std::vector<PeerInfo> after;
+  if (count <= 0) return after;
+  Id at = primary.id;
+  for (int step = 0; step < kMaxReplicaWalk; ++step) {
+    auto next = ring_.lookup(at + 1);
+    if (!next.ok() || next->node.id == primary.id) break;
+    at = next->node.id;
+    after.push_back(next->node);
+    if (replica_set(primary, after, count + 1).size() >= static_cast<std::size_t>(count)) break;
+  }
+  return replica_set(primary, after, count + 1);
 }
 
 // --- Writes -------------------------------------------------------------------
@@ -475,13 +503,10 @@ Result<std::optional<Record>> Replicator::get(Id key, const std::string& sub) {
     // if the primary is gone), and return the newest good copy any has.
     std::optional<Record> best;
     bool answered = false;
-    Id after = primary->node.id;
-    for (int i = 0; i < std::max(1, opt_.replicas - 1); ++i) {
-      auto next = ring_.lookup(after + 1);
-      if (!next.ok() || next->node.id == primary->node.id) break;
-      after = next->node.id;
-      auto c = read_at(next->node, key, sub, true);
-      if (!c.ok() || !answer_passes(*c, next->node)) continue;
+    // (at least one: after a leave, the node after the primary took its range)
+    for (const PeerInfo& holder : walk_replicas(primary->node, std::max(1, opt_.replicas - 1))) {
+      auto c = read_at(holder, key, sub, true);
+      if (!c.ok() || !answer_passes(*c, holder)) continue;
       answered = true;
       if (c->has_value()) best = best ? merge(*best, **c) : **c;
     }
@@ -826,9 +851,8 @@ void Replicator::collect_garbage(const PeerInfo& self, Id pred) {
       bool ours = true;  // in doubt, keep
       if (state.ok()) {
         ours = false;
-        const auto& succ = state->view.successors;
-        for (std::size_t i = 0; i < succ.size() && i + 1 < static_cast<std::size_t>(opt_.replicas); ++i)
-          if (succ[i].id == self.id) ours = true;
+        for (const PeerInfo& p : replica_set(primary, state->view.successors, opt_.replicas))
+          if (p.id == self.id) ours = true;
       }
       known = holds_us.emplace(primary.id, ours).first;
     }
@@ -855,17 +879,13 @@ void Replicator::collect_garbage(const PeerInfo& self, Id pred) {
 bool Replicator::confirmed_elsewhere(const PeerInfo& self, const Record& r) {
   auto primary = ring_.lookup(r.key);
   if (!primary.ok()) return false;
-  PeerInfo node = primary->node;
-  for (int i = 0; i < opt_.replicas; ++i) {
+  std::vector<PeerInfo> holders{primary->node};
+  for (PeerInfo& p : walk_replicas(primary->node, opt_.replicas - 1)) holders.push_back(std::move(p));
+  for (const PeerInfo& node : holders) {
     // A holder by our own view: the copy is ours to keep.
     if (node.id == self.id) return false;
     auto theirs = read_at(node, r.key, r.sub, true);
     if (!theirs.ok() || !theirs->has_value() || (*theirs)->version < r.version) return false;
-    if (i + 1 == opt_.replicas) break;
-    auto next = ring_.lookup(node.id + 1);
-    if (!next.ok()) return false;
-    if (next->node.id == primary->node.id) break;  // a ring smaller than n: every member asked
-    node = next->node;
   }
   return true;
 }
@@ -934,12 +954,16 @@ void Replicator::sync_round() {
 Status Replicator::hand_off() {
   if (!ring_.joined()) return Status::Ok();
   const PeerInfo self = ring_.self();
-  const auto peers = ring_.successors();
+  const auto successors = ring_.successors();
+  // The node's other positions leave with it: the range goes to another machine.
+  std::vector<PeerInfo> peers;
+  for (const PeerInfo& p : successors)
+    if (host_of(p.address) != host_of(self.address)) peers.push_back(p);
   if (peers.empty()) return Status::Ok();  // alone: nobody to hand to
   // Without a predecessor the range is unknown: hand over everything but
   // what already belongs to the successor.
   const auto pred = ring_.predecessor();
-  const Id a = pred ? pred->id : peers.front().id;
+  const Id a = pred ? pred->id : successors.front().id;
   const Id b = self.id;
   std::vector<int> all(kDigestBuckets);
   for (int i = 0; i < kDigestBuckets; ++i) all[static_cast<std::size_t>(i)] = i;

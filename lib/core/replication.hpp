@@ -68,6 +68,13 @@ struct HeldCounts {
   std::uint64_t replica = 0;  // everything else
 };
 
+/// The other holders of the range `primary` is primary for: the first
+/// replicas - 1 of its `successors` on distinct physical nodes (core::host_of)
+/// other than the primary's own. With one ring position per node that is
+/// the first replicas - 1 successors; with virtual nodes a node's other
+/// positions are passed over, so that losing one machine loses one copy.
+std::vector<PeerInfo> replica_set(const PeerInfo& primary, const std::vector<PeerInfo>& successors, int replicas);
+
 class Replicator {
  public:
   /// REQUIRES: ring, records, transport and clock outlive the Replicator.
@@ -163,12 +170,17 @@ class Replicator {
   bool answer_passes(const std::optional<Record>& answer, const PeerInfo& from);
   // The records of `in` that admit() accepts.
   std::vector<Record> admitted(std::vector<Record> in, const std::string& source, bool cross);
-  // Whether every holder of `r` by this node's view (its primary and the
-  // n-1 nodes after it, each asked directly) holds it at least at r's version.
+  // Whether every holder of `r` by this node's view (its primary and its
+  // replica_set, each asked directly) holds it at least at r's version.
   bool confirmed_elsewhere(const PeerInfo& self, const Record& r);
   void audit_batch();
-  // The first min(n-1, known) successors: the other copies of this node's range.
+  // replica_set of this node: the other copies of its range.
   std::vector<PeerInfo> replica_peers() const;
+  // The first `count` nodes after `primary` on distinct machines other than
+  // its own (replica_set), found by lookups of the positions after it (at
+  // most kMaxReplicaWalk of them): for a primary whose successor list this
+  // node does not have.
+  std::vector<PeerInfo> walk_replicas(const PeerInfo& primary, int count);
 
   // `takeover`: the unreachable primary whose role an entry node asks this
   // node to take for the write (Ring::may_take_over decides).

@@ -11,6 +11,7 @@
 #include <thread>
 #include <utility>
 
+#include "core/id.hpp"
 #include "net/address.hpp"
 #include "net/http_client.hpp"
 #include "net/json_codec.hpp"
@@ -163,7 +164,12 @@ void HttpTransport::clear() { http_->clear(); }
 
 Result<core::Response> HttpTransport::call(const core::Address& to, const core::Request& request,
                                            core::Deadline deadline) {
-  const WireRequest wire = encode_request(request);
+  // "host:port#i" is ring position i of the node at host:port: the
+  // connection goes to host:port, the position rides in the target (where
+  // the peer proof covers it) as ?at=i.
+  const std::string_view server = core::host_of(to);
+  WireRequest wire = encode_request(request);
+  if (server.size() != to.size()) wire.query.emplace_back("at", to.substr(server.size() + 1));
   const std::string target = wire.target();
   const std::int64_t timeout_ms = deadline.timeout_ms > 0 ? deadline.timeout_ms : 1;
   // Signed per attempt: a retried proof would be refused as a replay, so a
@@ -172,7 +178,7 @@ Result<core::Response> HttpTransport::call(const core::Address& to, const core::
     const Proved proved(options_.auth.get(), wire, target);
     const HttpRequest hr{wire.method, target, wire.body, proved.headers(), static_cast<int>(timeout_ms), 0};
     bool reused = false;
-    auto res = http_->send(to, hr, nullptr, &reused);
+    auto res = http_->send(std::string(server), hr, nullptr, &reused);
     if (!res.ok()) {
       // A pooled connection the peer has closed meanwhile fails on first
       // use; one retry on a fresh one tells that apart from a dead peer.

@@ -43,8 +43,10 @@ std::string Reader::address(const Value& obj, std::string_view path, const char*
     return {};
   }
   std::string s(v->GetString(), v->GetStringLength());
-  const auto hp = parse_host_port(s, "address");
-  if (!hp.ok()) fail(join_path(path, name), fmt::format("must be host:port, got {}", quote(s)));
+  // A ring position past a node's first is "host:port#i" (core::position_address).
+  const auto hp = parse_host_port(core::host_of(s), "address");
+  if (!hp.ok() || core::position_of(s) < 0)
+    fail(join_path(path, name), fmt::format("must be host:port or host:port#<1..999>, got {}", quote(s)));
   return s;
 }
 

@@ -60,12 +60,11 @@ Status for_client(Status s) {
 
 Api::Api(core::Ring& ring, core::Replicator& replicator, core::RecordStore& records, core::Transport& transport,
          core::Clock& clock, ApiOptions options)
-    : ring_(ring),
+    : transport_(transport),
       clock_(clock),
       opt_(options),
-      users_(ring, replicator, records, transport, options.users),
-      mailbox_(replicator, options.mailbox),
       sessions_(options.sessions) {
+  add_position(ring, replicator, records);
   if (opt_.registrations.burst > 0) registrations_ = std::make_unique<core::TokenBuckets>(opt_.registrations);
   sweeper_.every(kSweepEvery, [this] { expire(); });
   sweeper_.start();
@@ -94,8 +93,29 @@ void Api::add_routes(net::HttpServer& server) {
   server.route("PUT", "/v1/devices", bind(&Api::put_devices));
 }
 
-Result<core::Response> Api::handle(const core::Request& request) {
-  return users_.handle(request, clock_.monotonic_ms());
+void Api::add_position(core::Ring& ring, core::Replicator& replicator, core::RecordStore& records) {
+  places_.push_back(std::unique_ptr<Place>(new Place{ring, core::Users(ring, replicator, records, transport_, opt_.users),
+                                                     core::Mailbox(replicator, opt_.mailbox)}));
+}
+
+Api::Place* Api::primary_here(Id key, std::size_t* index) {
+  for (std::size_t i = 0; i < places_.size(); ++i)
+    if (places_[i]->ring.responsible_for(key)) {
+      if (index) *index = i;
+      return places_[i].get();
+    }
+  return nullptr;
+}
+
+Api::Place& Api::place_for(std::string_view nick) {
+  Place* here = places_.size() > 1 ? primary_here(core::user_key(nick)) : nullptr;
+  return here ? *here : *places_.front();
+}
+
+Result<core::Response> Api::handle(const core::Request& request, std::size_t position) {
+  if (position >= places_.size())
+    return Status::NotFound("this node has no ring position #" + std::to_string(position));
+  return places_[position]->users.handle(request, clock_.monotonic_ms());
 }
 
 // --- Signed requests and keys ---------------------------------------------------
@@ -107,7 +127,7 @@ Result<crypto::PublicKey> Api::public_key(const std::string& nick) {
     auto it = keys_.find(nick);
     if (it != keys_.end() && now - it->second.fetched_ms < opt_.key_cache_ttl_ms) return it->second.key;
   }
-  auto acct = users_.get(nick);
+  auto acct = place_for(nick).users.get(nick);
   if (!acct.ok()) return for_client(acct.status());
   if (!acct->has_value()) return Status::NotFound("no user '" + nick + "'");
   std::lock_guard lock(key_mu_);
@@ -223,7 +243,7 @@ WireResponse Api::register_user(const WireRequest& w) {
       return e;
     }
   }
-  if (Status s = users_.create(*acct, clock_.wall_ms()); !s.ok()) return error(for_client(s));
+  if (Status s = place_for(acct->nickname).users.create(*acct, clock_.wall_ms()); !s.ok()) return error(for_client(s));
   forget_key(acct->nickname);
   return reply(201, net::json_body(net::AccountChanged{acct->nickname, acct->version}));
 }
@@ -231,7 +251,7 @@ WireResponse Api::register_user(const WireRequest& w) {
 WireResponse Api::get_user(const WireRequest& w) {
   auto nick = path_nick(w);
   if (!nick.ok()) return error(nick.status());
-  auto acct = users_.get(*nick);
+  auto acct = place_for(*nick).users.get(*nick);
   if (!acct.ok()) return error(for_client(acct.status()));
   if (!acct->has_value()) return error(Status::NotFound("no user '" + *nick + "'"));
   return reply(200, net::json_body(core::public_view(**acct)));
@@ -240,7 +260,7 @@ WireResponse Api::get_user(const WireRequest& w) {
 WireResponse Api::get_kdf(const WireRequest& w) {
   auto nick = path_nick(w);
   if (!nick.ok()) return error(nick.status());
-  auto acct = users_.get(*nick);
+  auto acct = place_for(*nick).users.get(*nick);
   if (!acct.ok()) return error(for_client(acct.status()));
   if (!acct->has_value()) return error(Status::NotFound("no user '" + *nick + "'"));
   return reply(200, net::json_body(core::KdfParams{(*acct)->salt, (*acct)->limits}));
@@ -249,9 +269,12 @@ WireResponse Api::get_kdf(const WireRequest& w) {
 WireResponse Api::get_node(const WireRequest& w) {
   auto nick = path_nick(w);
   if (!nick.ok()) return error(nick.status());
-  auto primary = ring_.lookup(core::user_key(*nick));
+  auto primary = places_.front()->ring.lookup(core::user_key(*nick));
   if (!primary.ok()) return error(primary.status());
-  return reply(200, net::encode_peer(primary->node));
+  // Clients talk to nodes, not positions: the node's own address.
+  PeerInfo node = primary->node;
+  node.address = std::string(core::host_of(node.address));
+  return reply(200, net::encode_peer(node));
 }
 
 // The {nick} of the path, when the request is signed by that account.
@@ -269,7 +292,7 @@ WireResponse Api::update_user(const WireRequest& w) {
   if (acct->nickname != *nick)
     return error(Status::Forbidden("the record names '" + acct->nickname + "', not '" + *nick +
                                    "': a nickname cannot change"));
-  Status s = users_.update(*acct);
+  Status s = place_for(*nick).users.update(*acct);
   forget_key(*nick);
   if (!s.ok()) return error(for_client(s));
   return reply(200, net::json_body(net::AccountChanged{*nick, acct->version}));
@@ -283,7 +306,7 @@ WireResponse Api::delete_user(const WireRequest& w) {
   // tombstone does): clearing them would need the owner's ack of each.
   auto proof = parse::deletion(w.body);
   if (!proof.ok()) return error(proof.status());
-  if (Status s = users_.remove(*nick, proof->version, proof->sig, clock_.wall_ms()); !s.ok())
+  if (Status s = place_for(*nick).users.remove(*nick, proof->version, proof->sig, clock_.wall_ms()); !s.ok())
     return error(for_client(s));
   forget_key(*nick);
   return reply(200, net::json_body(net::AccountDeleted{*nick, true}));
@@ -294,7 +317,7 @@ WireResponse Api::list_users(const WireRequest& w) {
   if (!prefix.ok()) return error(prefix.status());
   auto limit = int_param(w, "limit", kDefaultUserLimit, 1, kMaxUserLimit);
   if (!limit.ok()) return error(limit.status());
-  auto users = users_.list(*prefix, static_cast<std::uint32_t>(*limit));
+  auto users = places_.front()->users.list(*prefix, static_cast<std::uint32_t>(*limit));
   if (!users.ok()) return error(for_client(users.status()));
   return reply(200, to_json([&](Writer& j) { net::write_user_list(j, *users); }));
 }
@@ -304,7 +327,7 @@ WireResponse Api::login(const WireRequest& w) {
   if (!body.ok()) return error(body.status());
   const crypto::SecretBytes<32> auth_key{std::span<const std::uint8_t, 32>(body->auth_key)};
   std::int64_t retry_after = 0;
-  auto r = users_.login(body->nickname, auth_key, w.remote_address, clock_.monotonic_ms(), &retry_after);
+  auto r = place_for(body->nickname).users.login(body->nickname, auth_key, w.remote_address, clock_.monotonic_ms(), &retry_after);
   if (!r.ok()) {
     WireResponse e = error(for_client(r.status()));
     if (r.status().code() == Code::kRateLimited) {
@@ -327,7 +350,7 @@ WireResponse Api::post_message(const WireRequest& w) {
     return error(Status::Forbidden("an envelope from '" + env.from + "' cannot be sent by '" + caller.nick + "'"));
   if (auto to = public_key(env.to); !to.ok()) return error(to.status());
   if (Status s = core::verify_envelope(env, caller.key, verified_); !s.ok()) return error(Status::Unauthenticated(s.message()));
-  auto put = mailbox_.post(env, clock_.wall_ms());
+  auto put = place_for(env.to).mailbox.post(env, clock_.wall_ms());
   if (!put.ok()) return error(for_client(put.status()));
   return reply(201, net::json_body(net::PostedAnswer{env.id.hex(), put->copies}));
 }
@@ -362,10 +385,11 @@ void Api::get_mailbox(const WireRequest& w, net::Responder responder) {
   if (!device_or.ok()) return void(responder.answer(error(device_or.status())));
 
   const Id key = core::user_key(caller->nick);
-  if (!ring_.responsible_for(key)) {
-    auto primary = ring_.lookup(key);
+  std::size_t position = 0;
+  if (!primary_here(key, &position)) {
+    auto primary = places_.front()->ring.lookup(key);
     if (!primary.ok()) return void(responder.answer(error(primary.status())));
-    const std::string where = primary->node.address;
+    const std::string where(core::host_of(primary->node.address));
     responder.answer(net::encode_error(
         Status(Code::kNotResponsible, "ask " + where + ", the primary of '" + caller->nick + "'"), where));
     return;
@@ -378,6 +402,7 @@ void Api::get_mailbox(const WireRequest& w, net::Responder responder) {
                                                 .after = *after_id,
                                                 .address = w.remote_address,
                                                 .limit = static_cast<std::uint32_t>(*limit),
+                                                .position = position,
                                                 .ticket = 0,
                                                 .at = {},
                                                 .taken = false});
@@ -443,7 +468,7 @@ void Api::get_mailbox(const WireRequest& w, net::Responder responder) {
 }
 
 Result<core::MailboxPage> Api::list(const Waiter& w) {
-  return mailbox_.list_here(w.nick, w.device, w.after, w.limit, clock_.wall_ms());
+  return places_[w.position]->mailbox.list_here(w.nick, w.device, w.after, w.limit, clock_.wall_ms());
 }
 
 bool Api::take(Waiter& w) {
@@ -483,7 +508,7 @@ WireResponse Api::ack(const WireRequest& w) {
   auto in = signed_body(w, Auth::kSignatureOrSession, parse::acks);
   if (!in.ok()) return error(in.status());
   const auto& [caller, acks] = *in;
-  auto n = mailbox_.ack(caller.nick, acks.device, acks.entries, clock_.wall_ms());
+  auto n = place_for(caller.nick).mailbox.ack(caller.nick, acks.device, acks.entries, clock_.wall_ms());
   if (!n.ok()) return error(for_client(n.status()));
   return reply(200, net::json_body(net::AckedAnswer{*n}));
 }
@@ -493,7 +518,7 @@ WireResponse Api::ack(const WireRequest& w) {
 WireResponse Api::get_devices(const WireRequest& w) {
   auto caller = authenticate(w, Auth::kSignature);
   if (!caller.ok()) return error(caller.status());
-  auto list = mailbox_.devices(caller->nick);
+  auto list = place_for(caller->nick).mailbox.devices(caller->nick);
   if (!list.ok()) return error(for_client(list.status()));
   if (!*list) return reply(200, R"({"list":null})");
   return reply(200, "{\"list\":" + net::device_list_json(**list) + "}");
@@ -508,7 +533,7 @@ WireResponse Api::put_devices(const WireRequest& w) {
   if (list.public_key != caller.key)
     return error(Status::Forbidden("the device list is signed by another key than the account of '" +
                                    caller.nick + "'"));
-  auto put = mailbox_.set_devices(list);
+  auto put = place_for(list.owner).mailbox.set_devices(list);
   if (!put.ok()) return error(for_client(put.status()));
   return reply(200, net::json_body(net::DevicesSet{list.version, list.devices.size()}));
 }

@@ -65,12 +65,19 @@ class Api {
   Api(const Api&) = delete;
   Api& operator=(const Api&) = delete;
 
+  /// Another ring position of this node (virtual nodes): requests about an
+  /// account whose primary it is are served through it; the first position,
+  /// given to the constructor, serves the rest as an entry node.
+  /// REQUIRES: before add_routes(); everything passed in outlives the Api.
+  void add_position(core::Ring& ring, core::Replicator& replicator, core::RecordStore& records);
+
   /// Registers the /v1/users, /v1/login, /v1/messages, /v1/mailbox routes.
   void add_routes(net::HttpServer& server);
 
-  /// Node-to-node requests the API answers (LoginReq, UserListReq).
+  /// Node-to-node requests the API answers (LoginReq, UserListReq), for the
+  /// ring position they were sent to (0: the first; add_position order).
   static bool handles(const core::Request& request) { return core::Users::handles(request); }
-  Result<core::Response> handle(const core::Request& request);
+  Result<core::Response> handle(const core::Request& request, std::size_t position = 0);
 
   /// The node's record validator's cache: an envelope the API checked is
   /// then admitted by the replicator without a second verification.
@@ -120,6 +127,7 @@ class Api {
     std::string after;
     std::string address;  // the source address, for its cap
     std::uint32_t limit = 0;
+    std::size_t position = 0;  // the ring position whose mailbox it lists
     // Guarded by wait_mu_.
     std::uint64_t ticket = 0;  // its place in line among the account's waiters
     Deadlines::iterator at;    // its entry in deadlines_
@@ -179,11 +187,21 @@ class Api {
   net::WireResponse get_devices(const net::WireRequest& w);
   net::WireResponse put_devices(const net::WireRequest& w);
 
-  core::Ring& ring_;
+  // One ring position's view of the accounts and mailboxes.
+  struct Place {
+    core::Ring& ring;
+    core::Users users;
+    core::Mailbox mailbox;
+  };
+  // The position that is primary for `key` here, or nullptr.
+  Place* primary_here(Id key, std::size_t* index = nullptr);
+  // That position, else the first one (an entry node forwarding).
+  Place& place_for(std::string_view nick);
+
+  core::Transport& transport_;
   core::Clock& clock_;
   ApiOptions opt_;
-  core::Users users_;
-  core::Mailbox mailbox_;
+  std::vector<std::unique_ptr<Place>> places_;  // [0]: the node's first position
 
   SessionTable sessions_;
   crypto::VerifiedCache* verified_ = nullptr;

@@ -23,8 +23,10 @@ void ring_metrics(std::string& out, const NodeStats& s) {
       "# HELP dws_node_info This node's identity.\n# TYPE dws_node_info gauge\n"
       "dws_node_info{{id=\"{}\",address=\"{}\",ring=\"{}\"}} 1\n",
       core::to_hex(s.self.id), s.self.address, s.ring_name);
+  metric(out, "dws_ring_positions", "gauge", "Ring positions this node takes (virtual nodes).", s.positions);
   metric(out, "dws_ring_size_seen", "gauge",
-         "Distinct ring members this node knows: itself, predecessor, successors, fingers.", s.ring_size_seen);
+         "Distinct ring positions this node's positions know: themselves, predecessors, successors, fingers.",
+         s.ring_size_seen);
   metric(out, "dws_lookups_total", "counter", "Lookups started at this node.", m.lookups);
   metric(out, "dws_lookup_failures_total", "counter", "Lookups that found no responsible node.", m.lookup_failures);
   out += "# HELP dws_lookup_hops Nodes asked per lookup (the last bucket counts 15 or more hops as 15 in _sum).\n"
@@ -118,6 +120,30 @@ void http_metrics(std::string& out, const net::HttpServerStats& h) {
 }
 
 }  // namespace
+
+void add_to(core::RingMetrics& a, const core::RingMetrics& b) {
+  a.lookups += b.lookups;
+  a.lookup_failures += b.lookup_failures;
+  for (std::size_t i = 0; i < a.hops_histogram.size(); ++i) a.hops_histogram[i] += b.hops_histogram[i];
+  a.stabilize_rounds += b.stabilize_rounds;
+  a.peer_call_errors += b.peer_call_errors;
+  a.ring_changes += b.ring_changes;
+}
+
+void add_to(core::ReplicationMetrics& a, const core::ReplicationMetrics& b) {
+  a.puts += b.puts;
+  a.quorum_failures += b.quorum_failures;
+  a.sync_rounds += b.sync_rounds;
+  a.sync_records_moved += b.sync_records_moved;
+  a.sync_bytes_moved += b.sync_bytes_moved;
+  a.sync_failures += b.sync_failures;
+  a.handed_off += b.handed_off;
+  a.gc_erased += b.gc_erased;
+  a.expired_purged += b.expired_purged;
+  a.gc_unconfirmed += b.gc_unconfirmed;
+  a.audited += b.audited;
+  for (std::size_t i = 0; i < a.rejected.size(); ++i) a.rejected[i] += b.rejected[i];
+}
 
 std::string metrics_text(const NodeStats& s) {
   std::string out;

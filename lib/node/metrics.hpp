@@ -29,7 +29,12 @@ struct NodeStats {
   std::size_t sessions = 0;
   Api::LimitCounts limits;
   net::HttpServerStats http;
+  std::size_t positions = 1;  // ring positions (virtual nodes); the counters above are summed over them
 };
+
+/// Adds `b`'s counters to `a`'s (a node's positions, summed for the page).
+void add_to(core::RingMetrics& a, const core::RingMetrics& b);
+void add_to(core::ReplicationMetrics& a, const core::ReplicationMetrics& b);
 
 /// The page: every metric with its HELP and TYPE lines.
 std::string metrics_text(const NodeStats& s);

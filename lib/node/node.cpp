@@ -31,6 +31,7 @@
 #include "node/node_store.hpp"
 #include "node/options.hpp"
 #include "node/peer_endpoint.hpp"
+#include "node/positions.hpp"
 #include "node/trust.hpp"
 
 namespace dws {
@@ -65,6 +66,7 @@ struct Node::Impl {
             auth, clock, [this](const net::WireRequest& w) { return peer_endpoint(w); },
             [this](const std::string& line) { log(Level::kWarn, line); }),
         transport(node::transport_options(options, auth)),
+        peers(transport, [this](std::size_t i, const core::Request& r) { return dispatch(i, r, "this node"); }),
         server(node::server_options(options)) {}
   ~Impl() { shutdown(/*graceful=*/false); }
 
@@ -77,20 +79,23 @@ struct Node::Impl {
     else std::fprintf(stderr, "%s\n", line.c_str());
   }
 
-  void on_ring_event(const core::RingEvent& e) {
+  // `where`: "" for a node with one position, else "position #i: ".
+  void on_ring_event(const std::string& where, const core::RingEvent& e) {
     using Kind = core::RingEvent::Kind;
     switch (e.kind) {
       case Kind::kSuccessor:
-        log(Level::kInfo, e.peer ? "new successor " + describe(*e.peer) : std::string("no successor left"));
+        log(Level::kInfo, where + (e.peer ? "new successor " + describe(*e.peer) : std::string("no successor left")));
         break;
       case Kind::kPredecessor:
-        log(Level::kInfo, e.peer ? "new predecessor " + describe(*e.peer) : std::string("predecessor cleared"));
+        log(Level::kInfo,
+            where + (e.peer ? "new predecessor " + describe(*e.peer) : std::string("predecessor cleared")));
         break;
       case Kind::kPeerDead:
-        log(Level::kWarn, e.peer ? "peer " + describe(*e.peer) + " declared dead" : std::string("a peer died"));
+        log(Level::kWarn,
+            where + (e.peer ? "peer " + describe(*e.peer) + " declared dead" : std::string("a peer died")));
         break;
-      case Kind::kJoined: log(Level::kInfo, "joined the ring"); break;
-      case Kind::kLeft: log(Level::kInfo, "left the ring"); break;
+      case Kind::kJoined: log(Level::kInfo, where + "joined the ring"); break;
+      case Kind::kLeft: log(Level::kInfo, where + "left the ring"); break;
     }
   }
 
@@ -109,19 +114,41 @@ struct Node::Impl {
            std::holds_alternative<core::StoreSyncReq>(r) || std::holds_alternative<core::StoreScanReq>(r);
   }
 
-  // Storage messages go to the replicator, the rest to the ring; ring state
-  // is completed with what this node stores.
+  // The ring position a peer request is for: ?at=i on its target, none
+  // for the first.
+  Result<std::size_t> position_param(const net::WireRequest& wire) const {
+    const std::string* at = wire.param("at");
+    if (at == nullptr) return std::size_t{0};
+    const int i = core::position_of("#" + *at);
+    if (i <= 0 || static_cast<std::size_t>(i) >= positions.size())
+      return Status::NotFound(fmt::format("this node has no ring position #{} (it has {}: #0 to #{})", *at,
+                                          positions.size(), positions.size() - 1));
+    return static_cast<std::size_t>(i);
+  }
+
   net::WireResponse peer_endpoint(const net::WireRequest& wire) {
+    auto position = position_param(wire);
+    if (!position.ok()) return net::encode_error(position.status());
     auto request = net::decode_request(wire);
     if (!request.ok()) return net::encode_error(request.status());
-    std::optional<Result<core::Response>> entry = forwarded(*request);
-    Result<core::Response> response = entry                            ? std::move(*entry)
-                                      : node::Api::handles(*request)   ? api->handle(*request)
-                                      : is_store_request(*request)     ? replicator->handle(*request, wire.remote_address)
-                                                                       : ring->handle(*request);
+    auto response = dispatch(*position, *request, wire.remote_address);
     if (!response.ok()) return net::encode_error(response.status());
-    if (auto* state = std::get_if<core::StateResp>(&*response)) state->view.records = record_counts();
     return net::encode_response(*response);
+  }
+
+  // A peer request for position `i`, from the network or from another of
+  // this node's positions: storage messages go to its replicator, the rest
+  // to its ring; ring state is completed with what the position stores.
+  Result<core::Response> dispatch(std::size_t i, const core::Request& request, const std::string& source) {
+    node::Position& at = *positions[i];
+    std::optional<Result<core::Response>> entry = forwarded(at, request);
+    Result<core::Response> response = entry                          ? std::move(*entry)
+                                      : node::Api::handles(request)  ? api->handle(request, i)
+                                      : is_store_request(request)    ? at.replicator->handle(request, source)
+                                                                     : at.ring->handle(request);
+    if (response.ok())
+      if (auto* state = std::get_if<core::StateResp>(&*response)) state->view.records = record_counts(at);
+    return response;
   }
 
   // A client's put or get through this node as entry node: Replicator finds
@@ -134,57 +161,94 @@ struct Node::Impl {
     return Status::Unavailable("the ring is settling (" + s.message() + "); retry");
   }
 
-  std::optional<Result<core::Response>> forwarded(const core::Request& request) {
+  std::optional<Result<core::Response>> forwarded(node::Position& at, const core::Request& request) {
     if (const auto* put = std::get_if<core::StorePutReq>(&request); put && put->forward) {
-      auto r = replicator->put(put->record);
+      auto r = at.replicator->put(put->record);
       if (!r.ok()) return Result<core::Response>(for_client(r.status()));
       return Result<core::Response>(core::Response(*r));
     }
     if (const auto* get = std::get_if<core::StoreGetReq>(&request); get && get->forward) {
-      auto r = replicator->get(get->key, get->sub);
+      auto r = at.replicator->get(get->key, get->sub);
       if (!r.ok()) return Result<core::Response>(for_client(r.status()));
       return Result<core::Response>(core::Response(core::StoreGetResp{std::move(*r)}));
     }
     return std::nullopt;
   }
 
-  RecordCounts record_counts() const {
-    const core::HeldCounts held = replicator->held_counts();
+  static RecordCounts record_counts(node::Position& at) {
+    const core::HeldCounts held = at.replicator->held_counts();
     return RecordCounts{held.primary, held.replica};
   }
 
-  void flush_store() {
-    if (Status s = store->flush(); !s.ok()) log(Level::kError, "flushing the store failed: " + s.message());
+  // Over all positions.
+  RecordCounts record_counts() const {
+    RecordCounts sum;
+    for (const auto& p : positions) {
+      const RecordCounts c = record_counts(*p);
+      sum.primary += c.primary;
+      sum.replica += c.replica;
+    }
+    return sum;
   }
 
-  std::vector<PeerInfo> known_nodes() const {
-    const RingView v = ring->view(true);
-    std::vector<PeerInfo> nodes{v.self};
+  void flush_store() {
+    for (const auto& p : positions)
+      if (Status s = p->store->flush(); !s.ok())
+        log(Level::kError, fmt::format("flushing the store of {} failed: {}", p->self.address, s.message()));
+  }
+
+  // The ring positions this node's positions know: themselves, predecessors,
+  // successors, fingers.
+  std::vector<PeerInfo> known_positions() const {
+    std::vector<PeerInfo> nodes;
     auto add = [&](const PeerInfo& p) {
       for (const auto& n : nodes)
         if (n.id == p.id) return;
       nodes.push_back(p);
     };
-    if (v.predecessor) add(*v.predecessor);
-    for (const auto& s : v.successors) add(s);
-    for (const auto& f : v.fingers)
-      if (f) add(*f);
+    for (const auto& at : positions) {
+      const RingView v = at->ring->view(true);
+      add(v.self);
+      if (v.predecessor) add(*v.predecessor);
+      for (const auto& s : v.successors) add(s);
+      for (const auto& f : v.fingers)
+        if (f) add(*f);
+    }
+    return nodes;
+  }
+
+  // The nodes behind them, once each, at their own addresses (what clients
+  // connect to: GET /v1/ring/nodes).
+  std::vector<PeerInfo> known_nodes() const {
+    std::vector<PeerInfo> nodes;
+    for (const PeerInfo& p : known_positions()) {
+      const std::string host(core::host_of(p.address));
+      if (std::none_of(nodes.begin(), nodes.end(), [&](const PeerInfo& n) { return n.address == host; }))
+        nodes.push_back(PeerInfo{core::node_id(host), host});
+    }
     return nodes;
   }
 
   std::string metrics_text() const {
+    core::RingMetrics ring_sum;
+    core::ReplicationMetrics replication_sum;
+    for (const auto& p : positions) {
+      node::add_to(ring_sum, p->ring->metrics());
+      node::add_to(replication_sum, p->replicator->metrics());
+    }
     return node::metrics_text(node::NodeStats{
         .self = self,
         .ring_name = info.ring_name,
-        .ring_size_seen = known_nodes().size(),
-        .ring = ring->metrics(),
-        .replication = replicator->metrics(),
+        .ring_size_seen = known_positions().size(),
+        .ring = ring_sum,
+        .replication = replication_sum,
         .held = record_counts(),
         .peer_auth_failures = peer_door.refused(),
         .mailbox_waiters = api->waiting(),
         .sessions = api->sessions(),
         .limits = api->limit_counts(),
         .http = server.stats(),
+        .positions = positions.size(),
     });
   }
 
@@ -216,23 +280,19 @@ struct Node::Impl {
   // left or crashed, the ring can still name it as the successor until the
   // next stabilization; while the peer itself answers, try again a few
   // stabilization periods later instead of failing the start.
-  Status join_ring(const std::string& peer) {
+  Status join_ring(core::Ring& ring, const std::string& peer) {
     constexpr int kAttempts = 5;
-    Status s = ring->join(peer);
+    Status s = ring.join(peer);
     for (int attempt = 1; !s.ok() && s.code() == Code::kUnavailable && attempt < kAttempts; ++attempt) {
-      if (!transport.call(peer, core::PingReq{}, core::Deadline{1000}).ok()) break;  // the peer is gone: say so now
+      if (!peers.call(peer, core::PingReq{}, core::Deadline{1000}).ok()) break;  // the peer is gone: say so now
       log(Level::kInfo, fmt::format("join through {} failed ({}); trying again", peer, s.message()));
       std::this_thread::sleep_for(std::chrono::milliseconds(options.stabilize_ms));
-      s = ring->join(peer);
+      s = ring.join(peer);
     }
     return s;
   }
 
   Status start(const node::CheckedOptions& checked, const std::string& peer) {
-    auto opened = node::NodeStore::open(options);
-    if (!opened.ok()) return opened.status();
-    store = std::move(opened).value();
-    core::RecordStore& records = store->records();
     auto port = server.bind(checked.listen.host, checked.listen.port);
     if (!port.ok()) return port.status();
     std::string note;
@@ -248,11 +308,6 @@ struct Node::Impl {
     }
     self.id = core::node_id(self.address);
 
-    core::RingOptions ro;
-    ro.successor_list = info.successor_list;
-    ro.info = info;
-    ring = std::make_unique<core::Ring>(self, ro, transport, clock, rng);
-    ring->set_listener([this](const core::RingEvent& e) { on_ring_event(e); });
     core::ReplicationOptions rep;
     rep.replicas = info.replicas;
     rep.write_quorum = std::min(node::kWriteQuorum, info.replicas);
@@ -260,15 +315,41 @@ struct Node::Impl {
     // that, garbage collection asks the primary before dropping anything, so
     // a short hold costs a state request, never data.
     rep.held_range_ttl_ms = 4LL * options.sync_ms;
-    replicator = std::make_unique<core::Replicator>(*ring, records, transport, clock, rep);
-    keys = std::make_unique<core::RingKeyDirectory>(*replicator, records, clock);
+    core::RingOptions ro;
+    ro.successor_list = node::position_successors(info, options.vnodes);
+    ro.info = info;
+    std::vector<std::string> addresses;
+    for (int i = 0; i < options.vnodes; ++i) {
+      auto at = std::make_unique<node::Position>();
+      at->self.address = core::position_address(self.address, i);
+      at->self.id = core::node_id(at->self.address);
+      NodeOptions own = options;
+      if (i > 0 && !options.data_dir.empty()) own.data_dir = fmt::format("{}/v{}", options.data_dir, i);
+      auto opened = node::NodeStore::open(own);
+      if (!opened.ok()) return opened.status();
+      at->store = std::move(opened).value();
+      at->ring = std::make_unique<core::Ring>(at->self, ro, peers, clock, rng);
+      const std::string where = options.vnodes > 1 ? fmt::format("position #{}: ", i) : std::string();
+      at->ring->set_listener([this, where](const core::RingEvent& e) { on_ring_event(where, e); });
+      at->replicator = std::make_unique<core::Replicator>(*at->ring, at->store->records(), peers, clock, rep);
+      addresses.push_back(at->self.address);
+      positions.push_back(std::move(at));
+    }
+    peers.set_addresses(std::move(addresses));
+    node::Position& first = *positions.front();
+    // One key directory and validator for all positions: an envelope the API
+    // verified is admitted by whichever position stores it without a second
+    // verification.
+    keys = std::make_unique<core::RingKeyDirectory>(*first.replicator, first.store->records(), clock);
     core::ValidationOptions vo;
     vo.message_ttl_ms = options.message_ttl_s * 1000;
     vo.tombstone_ttl_ms = rep.tombstone_ttl_ms;
     validator = std::make_unique<core::RecordValidator>(*keys, vo);
-    replicator->set_validator(validator.get());
-    replicator->set_on_rejected(
-        [this](const core::Record&, const core::Verdict& v, const std::string& source) { on_rejected(v, source); });
+    for (const auto& at : positions) {
+      at->replicator->set_validator(validator.get());
+      at->replicator->set_on_rejected(
+          [this](const core::Record&, const core::Verdict& v, const std::string& source) { on_rejected(v, source); });
+    }
     node::ApiOptions ao;
     ao.users.tombstone_ttl_ms = rep.tombstone_ttl_ms;
     ao.mailbox.message_ttl_ms = options.message_ttl_s * 1000;
@@ -281,26 +362,37 @@ struct Node::Impl {
       ao.registrations.burst = options.registration_burst;
       ao.registrations.refill_ms = 3'600'000 / options.registrations_per_hour;
     }
-    api = std::make_unique<node::Api>(*ring, *replicator, records, transport, clock, ao);
+    api = std::make_unique<node::Api>(*first.ring, *first.replicator, first.store->records(), peers, clock, ao);
+    for (std::size_t i = 1; i < positions.size(); ++i)
+      api->add_position(*positions[i]->ring, *positions[i]->replicator, positions[i]->store->records());
     api->set_verified_cache(&validator->verified());
-    replicator->set_on_stored([this](const core::Record& r) { api->on_stored(r); });
+    for (const auto& at : positions) at->replicator->set_on_stored([this](const core::Record& r) { api->on_stored(r); });
     add_routes();
     if (Status s = server.start(); !s.ok()) return s;
 
     if (peer.empty()) {
-      ring->create();
-    } else if (Status s = join_ring(peer); !s.ok()) {
+      first.ring->create();
+    } else if (Status s = join_ring(*first.ring, peer); !s.ok()) {
       return Status(s.code(), fmt::format("cannot join the ring through {}: {}", peer, s.message()));
     }
+    // The other positions join through the first, in process.
+    for (std::size_t i = 1; i < positions.size(); ++i)
+      if (Status s = join_ring(*positions[i]->ring, first.self.address); !s.ok())
+        return Status(s.code(), fmt::format("position {} cannot join the ring: {}", positions[i]->self.address,
+                                            s.message()));
 
     timer.every(std::chrono::milliseconds(options.stabilize_ms), [this] {
-      ring->stabilize();
-      ring->fix_fingers();
+      for (const auto& at : positions) {
+        at->ring->stabilize();
+        at->ring->fix_fingers();
+      }
     });
     if (!options.fsync) timer.every(std::chrono::milliseconds(options.flush_ms), [this] { flush_store(); });
     // Anti-entropy has a thread of its own: a round waits on peers for up to
     // a deadline per call, and stabilization must not wait behind it.
-    sync_timer.every(std::chrono::milliseconds(options.sync_ms), [this] { replicator->sync_round(); });
+    sync_timer.every(std::chrono::milliseconds(options.sync_ms), [this] {
+      for (const auto& at : positions) at->replicator->sync_round();
+    });
     if (options.discovery_port > 0) {
       discovery = std::make_unique<net::DiscoveryResponder>(timer.context(), info.ring_name, self, auth);
       if (Status s = discovery->start(options.discovery_port); !s.ok()) return s;
@@ -314,9 +406,14 @@ struct Node::Impl {
             : fmt::format("records in {}/store ({})", options.data_dir,
                           options.fsync ? "fsync per write" : fmt::format("flush every {} ms", options.flush_ms));
     log(Level::kInfo,
-        fmt::format("serving {} on {}, id {}, ring '{}' (replicas {}, successors {}, stabilize {} ms, sync {} ms), {}{}{}{}",
-                    options.tls_cert.empty() ? "HTTP" : "HTTPS", net::format_host_port(checked.listen.host, *port), core::to_hex(self.id), info.ring_name,
-                    info.replicas, info.successor_list, info.stabilize_ms, options.sync_ms, storage,
+        fmt::format("serving {} on {}, id {}{}, ring '{}' (replicas {}, successors {}, stabilize {} ms, sync {} ms), {}{}{}{}",
+                    options.tls_cert.empty() ? "HTTP" : "HTTPS", net::format_host_port(checked.listen.host, *port),
+                    core::to_hex(self.id),
+                    options.vnodes > 1 ? fmt::format(" and {} more ring positions ({}#1 to #{}, records in {}/v<i>)",
+                                                     options.vnodes - 1, self.address, options.vnodes - 1,
+                                                     options.data_dir.empty() ? "memory" : options.data_dir)
+                                       : std::string(),
+                    info.ring_name, info.replicas, ro.successor_list, info.stabilize_ms, options.sync_ms, storage,
                     peer.empty() ? ", new ring" : ", joined through " + peer,
                     options.discovery_port > 0 ? fmt::format(", discovery on UDP {}", options.discovery_port) : "",
                     note));
@@ -347,12 +444,16 @@ struct Node::Impl {
     // leave; the server keeps answering while neighbours splice us out.
     timer.stop();
     sync_timer.stop();
-    if (graceful && ring && ring->joined()) {
-      // Before leaving, while the successor still sees us as its predecessor
-      // and accepts the range as a replica of ours.
-      if (Status s = replicator->hand_off(); !s.ok())
-        log(Level::kWarn, "hand-off before leaving incomplete (anti-entropy will repair it): " + s.message());
-      ring->leave();
+    if (graceful) {
+      // Every position hands off before any leaves, while the successors
+      // still see them as predecessors and accept the ranges as replicas.
+      for (const auto& at : positions)
+        if (at->ring->joined())
+          if (Status s = at->replicator->hand_off(); !s.ok())
+            log(Level::kWarn, fmt::format("hand-off of {} before leaving incomplete (anti-entropy will repair it): {}",
+                                          at->self.address, s.message()));
+      for (const auto& at : positions)
+        if (at->ring->joined()) at->ring->leave();
     }
     if (discovery) discovery->stop();
     // Waiting long polls are answered first; the server's stop() writes
@@ -362,7 +463,7 @@ struct Node::Impl {
     transport.clear();
     // A crash (halt) keeps only what LMDB wrote to the page cache, as a
     // killed process does; a graceful stop makes everything durable.
-    if (graceful && store) flush_store();
+    if (graceful) flush_store();
     if (running) log(Level::kInfo, graceful ? "stopped" : "halted");
   }
 
@@ -385,9 +486,8 @@ struct Node::Impl {
   std::shared_ptr<net::PeerAuth> auth;  // the ring's secret, or an open ring
   node::PeerEndpoint peer_door;  // the proof check before peer_endpoint
   net::HttpTransport transport;
-  std::unique_ptr<node::NodeStore> store;  // the records, and the data directory's lock
-  std::unique_ptr<core::Ring> ring;
-  std::unique_ptr<core::Replicator> replicator;
+  node::PositionTransport peers;  // transport, or in process to our own positions
+  std::vector<std::unique_ptr<node::Position>> positions;  // [0] at the node's address
   std::unique_ptr<core::RingKeyDirectory> keys;
   std::unique_ptr<core::RecordValidator> validator;
   std::unique_ptr<node::Api> api;
@@ -467,7 +567,7 @@ void Node::stop() { impl_->shutdown(/*graceful=*/true); }
 void Node::halt() { impl_->shutdown(/*graceful=*/false); }
 std::string Node::address() const { return impl_->self.address; }
 Id Node::id() const { return impl_->self.id; }
-RingView Node::view() const { return impl_->ring->view(true); }
+RingView Node::view() const { return impl_->positions.front()->ring->view(true); }
 RingInfo Node::info() const { return impl_->info; }
 std::string Node::metrics_text() const { return impl_->metrics_text(); }
 RecordCounts Node::record_counts() const { return impl_->record_counts(); }

@@ -118,6 +118,8 @@ Result<CheckedOptions> check_options(const NodeOptions& o) {
     return Status::InvalidArgument(fmt::format(
         "registration_burst {} and registrations_per_hour {} must be >= 0 (0: no limit), the rate at most 3600000",
         o.registration_burst, o.registrations_per_hour));
+  if (o.vnodes < 1 || o.vnodes > kMaxVnodes)
+    return Status::InvalidArgument(fmt::format("vnodes {} must be in 1..{}", o.vnodes, kMaxVnodes));
   if (Status s = check_tls_options(o); !s.ok()) return s;
   if (o.map_size != 0 && o.map_size < kMinMapSize)
     return Status::InvalidArgument(
@@ -150,6 +152,11 @@ Result<RingInfo> adopt_ring_info(const NodeOptions& o, const RingInfo& ring, con
   RingInfo info = ring;
   info.stabilize_ms = o.stabilize_ms;  // a local setting, not a ring-wide one
   return info;
+}
+
+int position_successors(const RingInfo& info, int vnodes) {
+  if (vnodes <= 1) return info.successor_list;
+  return std::min(64, std::max(info.successor_list, 2 * vnodes + 2 * info.replicas));
 }
 
 net::HttpServerOptions server_options(const NodeOptions& o) {

@@ -20,6 +20,8 @@ class PeerAuth;
 namespace dws::node {
 
 inline constexpr const char* kDefaultRing = "dwhatsapp";
+/// Ring positions one node may take (NodeOptions::vnodes).
+inline constexpr int kMaxVnodes = 64;
 /// W: a write is acknowledged once this many copies hold it (DESIGN.md section 4).
 inline constexpr int kWriteQuorum = 2;
 
@@ -45,6 +47,11 @@ RingInfo new_ring_info(const NodeOptions& o);
 /// with explicit options checked against them: kInvalidArgument naming the
 /// first that differs.
 Result<RingInfo> adopt_ring_info(const NodeOptions& o, const RingInfo& ring, const std::string& peer);
+
+/// The successor list each of a node's ring positions keeps: the ring's,
+/// or with virtual nodes one long enough to reach replicas - 1 other
+/// machines past a run of positions of one machine (at most 64).
+int position_successors(const RingInfo& info, int vnodes);
 
 /// TLS: the node serves HTTPS with its certificate and calls peers over
 /// HTTPS, verifying theirs against the ring's CA.

@@ -100,3 +100,15 @@ TEST_CASE("id: ids are the first 8 bytes of BLAKE2b-256, big-endian (fixed vecto
   CHECK(to_hex(id_of("node:10.0.0.1:1")) == "338763f32cfa74a8");
   CHECK(to_hex(id_of("")) == "0e5751c026e543b2");
 }
+
+TEST_CASE("id: ring positions of one node share its address up to '#'") {
+  CHECK(position_address("10.0.0.1:7000", 0) == "10.0.0.1:7000");
+  CHECK(position_address("10.0.0.1:7000", 3) == "10.0.0.1:7000#3");
+  CHECK(host_of("10.0.0.1:7000#3") == "10.0.0.1:7000");
+  CHECK(host_of("[::1]:7000") == "[::1]:7000");
+  CHECK(position_of("10.0.0.1:7000") == 0);
+  CHECK(position_of("10.0.0.1:7000#12") == 12);
+  for (const char* bad : {"h:1#", "h:1#0", "h:1#01", "h:1#x", "h:1#1000", "h:1#-1", "h:1#1#2"})
+    CHECK_MESSAGE(position_of(bad) == -1, bad);
+  CHECK(node_id(position_address("h:1", 1)) != node_id("h:1"));
+}

@@ -315,3 +315,23 @@ TEST_CASE("replication: a graceful hand-off pushes the primary range to the succ
   CHECK(p.b->records->count() == 13);
   CHECK(p.a->repl->metrics().handed_off == 13);
 }
+
+TEST_CASE("replication: a range's replica set skips the primary's machine and repeats none") {
+  using dws::PeerInfo;
+  auto at = [](const std::string& a) { return PeerInfo{dws::core::node_id(a), a}; };
+  const PeerInfo primary = at("a:1#2");
+  const std::vector<PeerInfo> successors{at("a:1"), at("b:1#1"), at("b:1"), at("a:1#3"), at("c:1#4"), at("d:1")};
+  auto set = dws::core::replica_set(primary, successors, 3);
+  REQUIRE(set.size() == 2);
+  CHECK(set[0].address == "b:1#1");
+  CHECK(set[1].address == "c:1#4");
+  CHECK(dws::core::replica_set(primary, successors, 1).empty());
+  // One position per node: the first n-1 successors, as before virtual nodes.
+  const std::vector<PeerInfo> plain{at("b:1"), at("c:1"), at("d:1")};
+  auto first = dws::core::replica_set(at("a:1"), plain, 3);
+  REQUIRE(first.size() == 2);
+  CHECK(first[0].address == "b:1");
+  CHECK(first[1].address == "c:1");
+  // Fewer machines than copies: as many as there are.
+  CHECK(dws::core::replica_set(primary, {at("a:1"), at("b:1"), at("b:1#1")}, 3).size() == 1);
+}
