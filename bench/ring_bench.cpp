@@ -11,6 +11,8 @@
 
 #include "core/env.hpp"
 #include "core/id.hpp"
+#include "core/replication.hpp"
+#include "node/options.hpp"
 #include "sim/sim.hpp"
 
 using dws::sim::Address;
@@ -98,12 +100,12 @@ Row run(int n, std::uint64_t seed) {
 }  // namespace
 
 // Load balance: how many records each of 64 physical nodes holds when
-// each takes `vnodes` positions on the ring (position 0 at node_id(address),
-// the others at node_id(address + "#v")), for 100,000 random keys. A key's
-// primary is the successor of the key; its n = 3 copies go to the next
-// positions of distinct physical nodes (Dynamo's preference list), so a
-// node's several positions never hold two copies of one key. What the
-// issue's "virtual nodes" option would give, computed before building it.
+// each runs with NodeOptions::vnodes positions, for 100,000 random keys,
+// placed by the code the nodes run: positions at core::position_address
+// (node_id of "host:port", "host:port#1", ...), a key's primary its
+// successor position, the other copies core::replica_set of the primary's
+// successor list (as long as node::position_successors makes it), so on
+// distinct machines. One position per node is the ring without the option.
 void load_balance(std::uint64_t seed) {
   constexpr int kNodes = 64;
   constexpr int kKeys = 100'000;
@@ -112,26 +114,32 @@ void load_balance(std::uint64_t seed) {
               kKeys, kCopies);
   std::printf("%7s %20s %20s\n", "vnodes", "primaries max/mean", "all copies max/mean");
   for (int vnodes : {1, 2, 4, 8, 16, 32, 64}) {
-    std::vector<std::pair<dws::Id, int>> ring;  // position -> physical node
-    for (int i = 0; i < kNodes; ++i) {
-      const std::string address = "127.0.0.1:" + std::to_string(7000 + i);
-      for (int v = 0; v < vnodes; ++v)
-        ring.emplace_back(dws::core::node_id(v == 0 ? address : address + "#" + std::to_string(v)), i);
-    }
-    std::sort(ring.begin(), ring.end());
+    dws::RingInfo info;
+    info.replicas = kCopies;
+    const auto successors = static_cast<std::size_t>(dws::node::position_successors(info, vnodes));
+    std::vector<dws::PeerInfo> ring;
+    for (int i = 0; i < kNodes; ++i)
+      for (int v = 0; v < vnodes; ++v) {
+        const std::string address = dws::core::position_address("127.0.0.1:" + std::to_string(7000 + i), v);
+        ring.push_back(dws::PeerInfo{dws::core::node_id(address), address});
+      }
+    std::sort(ring.begin(), ring.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    auto node_of = [](const dws::PeerInfo& p) {
+      return std::atoi(dws::core::host_of(p.address).substr(std::string_view("127.0.0.1:").size()).data()) - 7000;
+    };
     std::vector<int> primaries(kNodes, 0), copies(kNodes, 0);
     dws::core::SplitMix64 rng(seed);
     for (int k = 0; k < kKeys; ++k) {
       const dws::Id key = rng.next();
-      auto it = std::lower_bound(ring.begin(), ring.end(), std::pair<dws::Id, int>(key, -1));
-      std::size_t at = it == ring.end() ? 0 : static_cast<std::size_t>(it - ring.begin());
-      ++primaries[static_cast<std::size_t>(ring[at].second)];
-      std::vector<int> holders;
-      for (std::size_t step = 0; step < ring.size() && holders.size() < kCopies; ++step) {
-        const int node = ring[(at + step) % ring.size()].second;
-        if (std::find(holders.begin(), holders.end(), node) == holders.end()) holders.push_back(node);
-      }
-      for (int h : holders) ++copies[static_cast<std::size_t>(h)];
+      auto it = std::lower_bound(ring.begin(), ring.end(), key, [](const auto& p, dws::Id x) { return p.id < x; });
+      const std::size_t at = it == ring.end() ? 0 : static_cast<std::size_t>(it - ring.begin());
+      const dws::PeerInfo& primary = ring[at];
+      std::vector<dws::PeerInfo> after;
+      for (std::size_t step = 1; step <= successors && step < ring.size(); ++step)
+        after.push_back(ring[(at + step) % ring.size()]);
+      ++primaries[static_cast<std::size_t>(node_of(primary))];
+      ++copies[static_cast<std::size_t>(node_of(primary))];
+      for (const auto& h : dws::core::replica_set(primary, after, kCopies)) ++copies[static_cast<std::size_t>(node_of(h))];
     }
     auto ratio = [](const std::vector<int>& c) {
       double sum = 0;

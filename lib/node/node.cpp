@@ -325,7 +325,7 @@ struct Node::Impl {
       at->self.id = core::node_id(at->self.address);
       NodeOptions own = options;
       if (i > 0 && !options.data_dir.empty()) own.data_dir = fmt::format("{}/v{}", options.data_dir, i);
-      auto opened = node::NodeStore::open(own);
+      auto opened = node::NodeStore::open(own, node::position_digest_bits(options.vnodes));
       if (!opened.ok()) return opened.status();
       at->store = std::move(opened).value();
       at->ring = std::make_unique<core::Ring>(at->self, ro, peers, clock, rng);

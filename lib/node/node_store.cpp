@@ -33,7 +33,7 @@ Status NodeStore::lock(const std::string& data_dir) {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<NodeStore>> NodeStore::open(const NodeOptions& o) {
+Result<std::unique_ptr<NodeStore>> NodeStore::open(const NodeOptions& o, int digest_bits) {
   std::unique_ptr<NodeStore> out(new NodeStore());
   if (o.data_dir.empty()) {
     out->store_ = std::make_unique<store::MemoryStore>();
@@ -54,7 +54,7 @@ Result<std::unique_ptr<NodeStore>> NodeStore::open(const NodeOptions& o) {
     if (!lmdb.ok()) return lmdb.status();
     out->store_ = std::move(lmdb).value();
   }
-  auto rs = core::RecordStore::open(*out->store_);
+  auto rs = core::RecordStore::open(*out->store_, core::RecordStoreOptions{.fine_bits = digest_bits});
   if (!rs.ok())
     return Status(rs.status().code(), fmt::format("cannot open the records in {}: {}",
                                                   o.data_dir.empty() ? std::string("memory") : o.data_dir,

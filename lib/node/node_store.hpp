@@ -23,7 +23,10 @@ class NodeStore {
   /// Opens (creating) the records of the node `o` describes: data_dir, fsync,
   /// map_size. kUnavailable when another node holds the directory;
   /// kInternal naming the path when it cannot be made or read.
-  static Result<std::unique_ptr<NodeStore>> open(const NodeOptions& o);
+  /// `digest_bits`: the digest index's size (core::RecordStoreOptions::fine_bits,
+  /// 24 bytes x 2^bits); a node's several ring positions each take a smaller
+  /// one, since each holds a share of its records (peers agree whatever the size).
+  static Result<std::unique_ptr<NodeStore>> open(const NodeOptions& o, int digest_bits = 16);
   ~NodeStore();
   NodeStore(const NodeStore&) = delete;
   NodeStore& operator=(const NodeStore&) = delete;

@@ -159,6 +159,12 @@ int position_successors(const RingInfo& info, int vnodes) {
   return std::min(64, std::max(info.successor_list, 2 * vnodes + 2 * info.replicas));
 }
 
+int position_digest_bits(int vnodes) {
+  int bits = 16;
+  for (int v = 1; v < vnodes && bits > 10; v *= 2) --bits;
+  return bits;
+}
+
 net::HttpServerOptions server_options(const NodeOptions& o) {
   net::HttpServerOptions so;
   so.threads = o.http_threads;

@@ -53,6 +53,11 @@ Result<RingInfo> adopt_ring_info(const NodeOptions& o, const RingInfo& ring, con
 /// machines past a run of positions of one machine (at most 64).
 int position_successors(const RingInfo& info, int vnodes);
 
+/// The digest index size of each of a node's positions: 2^16 buckets for
+/// one, fewer for several (each holds its share of the records), so the
+/// node's index stays about 1.5 MiB whatever its vnodes (at least 2^10 each).
+int position_digest_bits(int vnodes);
+
 /// TLS: the node serves HTTPS with its certificate and calls peers over
 /// HTTPS, verifying theirs against the ring's CA.
 net::HttpServerOptions server_options(const NodeOptions& o);

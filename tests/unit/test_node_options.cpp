@@ -213,3 +213,28 @@ TEST_CASE("ring trust: a joiner brings the named secret, keeps it in its data di
 
 }  // namespace
 }  // namespace dws::node
+
+namespace dws::node {
+namespace {
+
+TEST_CASE("node options: each ring position of a node keeps a successor list and digest index sized for it") {
+  RingInfo info;
+  info.successor_list = 4;
+  info.replicas = 3;
+  CHECK(position_successors(info, 1) == 4);  // one position: the ring's own
+  CHECK(position_successors(info, 4) == 14);
+  CHECK(position_successors(info, 16) == 38);
+  CHECK(position_successors(info, 64) == 64);
+  CHECK(position_digest_bits(1) == 16);
+  CHECK(position_digest_bits(2) == 15);
+  CHECK(position_digest_bits(16) == 12);  // 16 x 2^12 buckets: the one index's 2^16
+  CHECK(position_digest_bits(64) == 10);
+  NodeOptions o = valid();
+  o.vnodes = 0;
+  CHECK(refusal(o) == "vnodes 0 must be in 1..64");
+  o.vnodes = 65;
+  CHECK(refusal(o) == "vnodes 65 must be in 1..64");
+}
+
+}  // namespace
+}  // namespace dws::node
