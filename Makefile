@@ -26,9 +26,9 @@ TSAN_OPTS  ?= --buildtype=debugoptimized -Dwerror=true -Db_sanitize=thread -Db_l
 # The unit and integration tests, but store_http: 5 minutes under TSan, and
 # its threads are the ones ring_http and client run too (docs/design.md).
 TSAN_TESTS ?= unit_core unit_net unit_store unit_accounts unit_msg unit_node \
-              ring_http client accounts_http limits_http peer_http http_server tls vnodes
+              ring_http client accounts_http limits_http peer_http http_server tls
 TSAN_TARGETS = $(addprefix tests/unit/unit_,core net store accounts msg node) \
-               $(addprefix tests/integration/test_,ring_http client accounts_http limits_http peer_http http_server tls vnodes)
+               $(addprefix tests/integration/test_,ring_http client accounts_http limits_http peer_http http_server tls)
 # Reports from third-party code only (each line says why); a report in ours fails.
 TSAN_ENV = TSAN_OPTIONS="halt_on_error=1:abort_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp"
 
