@@ -167,7 +167,7 @@ Result<core::Response> HttpTransport::call(const core::Address& to, const core::
   // "host:port#i" is ring position i of the node at host:port: the
   // connection goes to host:port, the position rides in the target (where
   // the peer proof covers it) as ?at=i.
-  const std::string_view server = core::host_of(to);
+  const std::string server(core::host_of(to));
   WireRequest wire = encode_request(request);
   if (server.size() != to.size()) wire.query.emplace_back("at", to.substr(server.size() + 1));
   const std::string target = wire.target();
@@ -178,7 +178,7 @@ Result<core::Response> HttpTransport::call(const core::Address& to, const core::
     const Proved proved(options_.auth.get(), wire, target);
     const HttpRequest hr{wire.method, target, wire.body, proved.headers(), static_cast<int>(timeout_ms), 0};
     bool reused = false;
-    auto res = http_->send(std::string(server), hr, nullptr, &reused);
+    auto res = http_->send(server, hr, nullptr, &reused);
     if (!res.ok()) {
       // A pooled connection the peer has closed meanwhile fails on first
       // use; one retry on a fresh one tells that apart from a dead peer.

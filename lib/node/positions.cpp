@@ -33,10 +33,12 @@ Result<core::Response> PositionTransport::call(const core::Address& to, const co
 std::vector<Result<core::Response>> PositionTransport::call_all(const std::vector<Call>& calls,
                                                                 core::Deadline deadline) {
   std::vector<std::optional<Result<core::Response>>> answers(calls.size());
+  std::vector<int> here(calls.size());
   std::vector<Call> remote;
   std::vector<std::size_t> remote_index;
   for (std::size_t i = 0; i < calls.size(); ++i) {
-    if (local_position(calls[i].to) >= 0) continue;
+    here[i] = local_position(calls[i].to);
+    if (here[i] >= 0) continue;
     remote.push_back(calls[i]);
     remote_index.push_back(i);
   }
@@ -44,10 +46,8 @@ std::vector<Result<core::Response>> PositionTransport::call_all(const std::vecto
     auto r = remote_.call_all(remote, deadline);
     for (std::size_t j = 0; j < r.size() && j < remote_index.size(); ++j) answers[remote_index[j]].emplace(std::move(r[j]));
   }
-  for (std::size_t i = 0; i < calls.size(); ++i) {
-    const int here = local_position(calls[i].to);
-    if (here >= 0) answers[i].emplace(local_(static_cast<std::size_t>(here), calls[i].request));
-  }
+  for (std::size_t i = 0; i < calls.size(); ++i)
+    if (here[i] >= 0) answers[i].emplace(local_(static_cast<std::size_t>(here[i]), calls[i].request));
   std::vector<Result<core::Response>> out;
   out.reserve(calls.size());
   for (auto& a : answers) out.push_back(a ? std::move(*a) : Result<core::Response>(Status::Internal("no answer")));
